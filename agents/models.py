@@ -1,0 +1,187 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework_api_key.models import AbstractAPIKey
+
+from customers.currencies import CURRENCY_CHOICES, validate_currency_code
+from customers.models import currency_check
+
+
+class Agent(models.Model):
+    external_id = models.SlugField(
+        max_length=100,
+        unique=True,
+        help_text="The id agents send as agent_id (letters, digits, - and _).",
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(external_id=""), name="agent_external_id_set"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_id})"
+
+
+class AgentAPIKey(AbstractAPIKey):
+    """An API key. Hashed at rest; the plain key is shown once when created.
+
+    A key with an agent may only post as that agent; a key without one is the
+    organisation's and may post as any agent it names.
+    """
+
+    agent = models.ForeignKey(
+        Agent,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_keys",
+        help_text="Leave empty for an organisation key that may post as any agent.",
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+
+
+class Signal(models.Model):
+    """One event an agent reported. Immutable once stored."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="signals")
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="signals",
+        help_text="Empty while no customer has the external id the agent sent.",
+    )
+    external_customer_id = models.CharField(max_length=200)
+    event_name = models.CharField(max_length=200)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    received_at = models.DateTimeField(default=timezone.now)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    workflow_id = models.CharField(max_length=200, null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="signal_unique_idempotency_key_per_agent",
+            ),
+            models.CheckConstraint(condition=~Q(event_name=""), name="signal_event_name_set"),
+        ]
+        indexes = [
+            # "signals of this agreement's customer in this time range"
+            models.Index(fields=["customer", "occurred_at"], name="signal_customer_time_idx"),
+            # "unattributed signals", grouped by the external id they wait for
+            models.Index(
+                fields=["external_customer_id"],
+                condition=Q(customer__isnull=True),
+                name="signal_unattributed_idx",
+            ),
+            models.Index(fields=["agent", "occurred_at"], name="signal_agent_time_idx"),
+            models.Index(
+                fields=["workflow_id"],
+                condition=Q(workflow_id__isnull=False),
+                name="signal_workflow_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_name} #{self.pk}"
+
+    @property
+    def attributed(self) -> bool:
+        return self.customer_id is not None
+
+
+class Cost(models.Model):
+    """Money spent to produce work, in its own currency."""
+
+    class Category(models.TextChoices):
+        LLM = "llm", "LLM"
+        INFRASTRUCTURE = "infrastructure", "Infrastructure"
+        TOOL = "tool", "Tool"
+        HUMAN = "human", "Human"
+        OTHER = "other", "Other"
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="costs")
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="costs",
+    )
+    external_customer_id = models.CharField(max_length=200, blank=True)
+    signal = models.ForeignKey(
+        Signal, on_delete=models.PROTECT, null=True, blank=True, related_name="costs"
+    )
+    source_key = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The data key of the signal this cost was read from (e.g. llm_cost).",
+    )
+    workflow_id = models.CharField(max_length=200, null=True, blank=True)
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.OTHER)
+    amount = models.DecimalField(max_digits=20, decimal_places=8)
+    currency = models.CharField(
+        max_length=3, choices=CURRENCY_CHOICES, default="USD", validators=[validate_currency_code]
+    )
+    vendor = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    input_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    cache_read_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    cache_write_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    priced_from_catalogue = models.BooleanField(default=False)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    received_at = models.DateTimeField(default=timezone.now)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="cost_unique_idempotency_key_per_agent",
+            ),
+            models.UniqueConstraint(
+                fields=["signal", "source_key"],
+                condition=Q(signal__isnull=False),
+                name="cost_unique_key_per_signal",
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="cost_amount_non_negative"),
+            currency_check("currency", "cost_currency_iso4217"),
+            models.CheckConstraint(
+                condition=Q(category__in=["llm", "infrastructure", "tool", "human", "other"]),
+                name="cost_category_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "occurred_at"], name="cost_customer_time_idx"),
+            models.Index(
+                fields=["workflow_id"],
+                condition=Q(workflow_id__isnull=False),
+                name="cost_workflow_idx",
+            ),
+            models.Index(
+                fields=["external_customer_id"],
+                condition=Q(customer__isnull=True),
+                name="cost_unattributed_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.amount} {self.currency}"

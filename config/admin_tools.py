@@ -1,0 +1,35 @@
+"""Admin pieces shared by the apps: a paginator that never counts a huge table in full."""
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAP rows, so a changelist of millions of rows stays fast."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP].count()
+
+
+class InputFilter(admin.SimpleListFilter):
+    """A list filter that is a text box, for fields with too many values to list."""
+
+    template = "admin/input_filter.html"
+
+    def lookups(self, request, model_admin):
+        # Must return something non-empty for Django to render the filter.
+        return ((),)
+
+    def choices(self, changelist):
+        all_choice = next(super().choices(changelist))
+        all_choice["query_parts"] = (
+            (k, v)
+            for k, values in changelist.get_filters_params().items()
+            for v in values
+            if k != self.parameter_name
+        )
+        yield all_choice
