@@ -1,12 +1,203 @@
-"""Writes on agents' facts: signals and costs."""
+"""Writes on agents' facts: signals and costs.
 
-from collections.abc import Iterable
+Ingestion is batch-oriented: one request of 1,000 signals is a handful of
+queries, and the seed command uses the same path as the API.
+"""
 
-from django.db import transaction
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from numbers import Number
+
+from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
+from django.utils import timezone
 
-from agents.models import Cost, Signal
+from agents.models import Agent, Cost, Signal
+from customers.currencies import validate_currency_code
 from customers.models import Customer
+
+COST_SUFFIX = "_cost"
+COST_CATEGORIES = {choice.value for choice in Cost.Category}
+# Costs are stored with 8 decimal places (DecimalField(20, 8)): the one rounding point on intake.
+COST_QUANTUM = Decimal("0.00000001")
+MAX_COST = Decimal("1e12")
+
+
+class IngestError(ValueError):
+    """A per-item problem: `errors` maps a field to what to fix."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(str(errors))
+        self.errors = errors
+
+
+def cost_amount(value, *, where: str) -> Decimal:
+    """A cost amount as Decimal (never through float arithmetic), or IngestError."""
+    if isinstance(value, bool) or not isinstance(value, Number | str):
+        raise IngestError({where: ["must be a number, e.g. 0.045."]})
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise IngestError({where: [f"must be a number, got {value!r}."]}) from None
+    if not amount.is_finite():
+        raise IngestError({where: ["must be a finite number."]})
+    if amount < 0:
+        raise IngestError({where: ["cannot be negative."]})
+    if amount >= MAX_COST:
+        raise IngestError({where: ["is too large (at most 999,999,999,999.99999999)."]})
+    return amount.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def costs_in_signal_data(data: Mapping) -> list[tuple[str, str, Decimal]]:
+    """Every `<category>_cost` key of a signal's data as (key, category, amount).
+
+    The category is the key's prefix when it is one we know (llm, infrastructure,
+    tool, human), else "other". Other keys (llm_tokens, processing_time) stay data.
+    """
+    found = []
+    for key, value in data.items():
+        if not key.endswith(COST_SUFFIX) or value is None:
+            continue
+        prefix = key[: -len(COST_SUFFIX)]
+        category = prefix if prefix in COST_CATEGORIES else Cost.Category.OTHER
+        found.append((key, category, cost_amount(value, where=f"data.{key}")))
+    return found
+
+
+@dataclass
+class SignalInput:
+    """One well-formed signal, as validated by the API layer."""
+
+    agent: Agent
+    event_name: str
+    external_customer_id: str
+    occurred_at: datetime | None = None
+    idempotency_key: str | None = None
+    workflow_id: str | None = None
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class IngestResult:
+    """What became of each input, by its index: stored, duplicate or failed."""
+
+    stored: dict[int, Signal] = field(default_factory=dict)
+    duplicates: dict[int, Signal] = field(default_factory=dict)
+    errors: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+
+
+def signal_cost_currency(data: Mapping) -> str:
+    currency = data.get("currency", "USD")
+    if not isinstance(currency, str):
+        raise IngestError({"data.currency": ["must be an ISO 4217 code such as USD."]})
+    currency = currency.upper()
+    try:
+        validate_currency_code(currency)
+    except Exception:
+        raise IngestError(
+            {"data.currency": [f"{currency!r} is not an ISO 4217 currency code (e.g. USD)."]}
+        ) from None
+    return currency
+
+
+def signals_ingest(*, items: list[SignalInput], retries: int = 3) -> IngestResult:
+    """Store signals and the costs in their data, each at most once.
+
+    Invariants: `(agent, idempotency_key)` is unique in the database, so a
+    replay (or a concurrent duplicate) stores nothing and is reported as a
+    duplicate; the whole batch is one transaction, so an interruption stores
+    all of its valid items or none; unknown customers are kept unattributed.
+    """
+    result = IngestResult()
+    prepared: list[tuple[int, SignalInput, list, str]] = []
+    for index, item in enumerate(items):
+        try:
+            costs = costs_in_signal_data(item.data)
+            currency = signal_cost_currency(item.data) if costs else "USD"
+        except IngestError as exc:
+            result.errors[index] = exc.errors
+            continue
+        prepared.append((index, item, costs, currency))
+
+    for attempt in range(retries):
+        try:
+            with transaction.atomic():
+                stored, duplicates = _store_signals(prepared)
+            result.stored, result.duplicates = stored, duplicates
+            return result
+        except IntegrityError:
+            # A concurrent request stored one of our keys first; look again.
+            if attempt == retries - 1:
+                raise
+    return result
+
+
+def _store_signals(prepared) -> tuple[dict[int, Signal], dict[int, Signal]]:
+    now = timezone.now()
+    keys_by_agent: dict[int, set[str]] = {}
+    for _, item, _, _ in prepared:
+        if item.idempotency_key:
+            keys_by_agent.setdefault(item.agent.pk, set()).add(item.idempotency_key)
+    existing: dict[tuple[int, str], Signal] = {}
+    for agent_id, keys in keys_by_agent.items():
+        for signal in Signal.objects.filter(agent_id=agent_id, idempotency_key__in=keys):
+            existing[(agent_id, signal.idempotency_key)] = signal
+
+    external_ids = {item.external_customer_id for _, item, _, _ in prepared}
+    customers = dict(
+        Customer.objects.filter(external_id__in=external_ids).values_list("external_id", "id")
+    )
+
+    duplicates: dict[int, Signal] = {}
+    new: list[tuple[int, Signal, list, str]] = []
+    seen: dict[tuple[int, str], Signal] = {}
+    for index, item, costs, currency in prepared:
+        key = (item.agent.pk, item.idempotency_key) if item.idempotency_key else None
+        if key and key in existing:
+            duplicates[index] = existing[key]
+            continue
+        if key and key in seen:
+            duplicates[index] = seen[key]
+            continue
+        signal = Signal(
+            agent=item.agent,
+            customer_id=customers.get(item.external_customer_id),
+            external_customer_id=item.external_customer_id,
+            event_name=item.event_name,
+            occurred_at=item.occurred_at or now,
+            received_at=now,
+            idempotency_key=item.idempotency_key or None,
+            workflow_id=item.workflow_id or None,
+            data=item.data,
+        )
+        if key:
+            seen[key] = signal
+        new.append((index, signal, costs, currency))
+
+    Signal.objects.bulk_create([signal for _, signal, _, _ in new], batch_size=1000)
+    Cost.objects.bulk_create(
+        [
+            Cost(
+                agent_id=signal.agent_id,
+                customer_id=signal.customer_id,
+                external_customer_id=signal.external_customer_id,
+                signal=signal,
+                source_key=key,
+                workflow_id=signal.workflow_id,
+                category=category,
+                amount=amount,
+                currency=currency,
+                occurred_at=signal.occurred_at,
+                received_at=now,
+            )
+            for _, signal, costs, currency in new
+            for key, category, amount in costs
+        ],
+        batch_size=1000,
+    )
+    return {index: signal for index, signal, _, _ in new}, duplicates
 
 
 @transaction.atomic

@@ -91,6 +91,9 @@ POSTGRES = [
     f"""
     CREATE FUNCTION billing_agreement_no_overlap() RETURNS trigger AS $$
     BEGIN
+        IF NEW.ends_on < NEW.starts_on THEN
+            RETURN NEW;  -- refused by the agreement_ends_after_start check
+        END IF;
         PERFORM 1 FROM customers_customer WHERE id = NEW.customer_id FOR UPDATE;
         IF EXISTS (
             SELECT 1 FROM billing_price np
