@@ -134,16 +134,22 @@ def signals_ingest(*, items: list[SignalInput], retries: int = 3) -> IngestResul
     return result
 
 
-def _store_signals(prepared) -> tuple[dict[int, Signal], dict[int, Signal]]:
-    now = timezone.now()
+def _existing_by_key(model, items) -> dict[tuple[int, str], object]:
+    """Rows of `model` already stored under the (agent, idempotency_key) of `items`."""
     keys_by_agent: dict[int, set[str]] = {}
-    for _, item, _, _ in prepared:
+    for item in items:
         if item.idempotency_key:
             keys_by_agent.setdefault(item.agent.pk, set()).add(item.idempotency_key)
-    existing: dict[tuple[int, str], Signal] = {}
+    existing = {}
     for agent_id, keys in keys_by_agent.items():
-        for signal in Signal.objects.filter(agent_id=agent_id, idempotency_key__in=keys):
-            existing[(agent_id, signal.idempotency_key)] = signal
+        for row in model.objects.filter(agent_id=agent_id, idempotency_key__in=keys):
+            existing[(agent_id, row.idempotency_key)] = row
+    return existing
+
+
+def _store_signals(prepared) -> tuple[dict[int, Signal], dict[int, Signal]]:
+    now = timezone.now()
+    existing = _existing_by_key(Signal, [item for _, item, _, _ in prepared])
 
     external_ids = {item.external_customer_id for _, item, _, _ in prepared}
     customers = dict(
@@ -220,3 +226,126 @@ def signals_attach_unattributed(*, external_ids: Iterable[str] | None = None) ->
     attached = signals.update(customer_id=customer_id)
     costs.update(customer_id=customer_id)
     return attached
+
+
+@dataclass
+class CostInput:
+    """One well-formed standalone cost, as validated by the API layer."""
+
+    agent: Agent
+    amount: Decimal
+    currency: str
+    category: str = Cost.Category.OTHER
+    external_customer_id: str = ""
+    vendor: str = ""
+    model: str = ""
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    priced_from_catalogue: bool = False
+    workflow_id: str | None = None
+    signal_idempotency_key: str | None = None
+    occurred_at: datetime | None = None
+    idempotency_key: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class CostIngestResult:
+    stored: dict[int, Cost] = field(default_factory=dict)
+    duplicates: dict[int, Cost] = field(default_factory=dict)
+    errors: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+
+
+def cost_price_from_catalogue(*, vendor: str, model: str, tokens: Mapping[str, int]) -> Decimal:
+    """Price token usage from the genai-prices catalogue (offline), in USD."""
+    from genai_prices import Usage, calc_price
+
+    try:
+        calculation = calc_price(Usage(**tokens), model_ref=model, provider_id=vendor or None)
+    except LookupError as exc:
+        raise IngestError(
+            {"model": [f"{exc}. Send an amount and currency for this cost instead."]}
+        ) from None
+    return Decimal(calculation.total_price).quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def costs_ingest(*, items: list[CostInput], retries: int = 3) -> CostIngestResult:
+    """Store standalone costs, each at most once per (agent, idempotency_key).
+
+    A cost naming a signal's idempotency key is linked to that signal (and takes
+    its customer and workflow when it has none); one naming an unknown customer
+    is kept unattributed. The batch is one transaction.
+    """
+    result = CostIngestResult()
+    for attempt in range(retries):
+        try:
+            with transaction.atomic():
+                result.stored, result.duplicates, result.errors = _store_costs(items)
+            return result
+        except IntegrityError:
+            if attempt == retries - 1:
+                raise
+    return result
+
+
+def _store_costs(items: list[CostInput]):
+    now = timezone.now()
+    existing = _existing_by_key(Cost, items)
+    signal_keys = {
+        (i.agent.pk, i.signal_idempotency_key) for i in items if i.signal_idempotency_key
+    }
+    signals = {}
+    for agent_id, key in signal_keys:
+        signal = Signal.objects.filter(agent_id=agent_id, idempotency_key=key).first()
+        if signal:
+            signals[(agent_id, key)] = signal
+    external_ids = {i.external_customer_id for i in items if i.external_customer_id}
+    customers = dict(
+        Customer.objects.filter(external_id__in=external_ids).values_list("external_id", "id")
+    )
+    stored, duplicates, errors, seen = {}, {}, {}, {}
+    for index, item in enumerate(items):
+        key = (item.agent.pk, item.idempotency_key) if item.idempotency_key else None
+        if key and (key in existing or key in seen):
+            duplicates[index] = existing.get(key) or seen[key]
+            continue
+        signal = None
+        if item.signal_idempotency_key:
+            signal = signals.get((item.agent.pk, item.signal_idempotency_key))
+            if signal is None:
+                errors[index] = {
+                    "signal_idempotency_key": [
+                        f"No signal of agent {item.agent.external_id} has idempotency key "
+                        f"{item.signal_idempotency_key!r}. Post the signal first."
+                    ]
+                }
+                continue
+        external_id = item.external_customer_id or (signal.external_customer_id if signal else "")
+        cost = Cost(
+            agent=item.agent,
+            customer_id=customers.get(external_id) or (signal.customer_id if signal else None),
+            external_customer_id=external_id,
+            signal=signal,
+            workflow_id=item.workflow_id or (signal.workflow_id if signal else None),
+            category=item.category,
+            amount=item.amount,
+            currency=item.currency,
+            vendor=item.vendor,
+            model=item.model,
+            input_tokens=item.input_tokens,
+            output_tokens=item.output_tokens,
+            cache_read_tokens=item.cache_read_tokens,
+            cache_write_tokens=item.cache_write_tokens,
+            priced_from_catalogue=item.priced_from_catalogue,
+            occurred_at=item.occurred_at or now,
+            received_at=now,
+            idempotency_key=item.idempotency_key or None,
+            metadata=item.metadata,
+        )
+        if key:
+            seen[key] = cost
+        stored[index] = cost
+    Cost.objects.bulk_create(list(stored.values()), batch_size=1000)
+    return stored, duplicates, errors

@@ -1,0 +1,75 @@
+"""API keys for agents: `Authorization: Api-Key <key>` or `Authorization: Bearer <key>`."""
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import SimpleRateThrottle
+
+from agents.models import AgentAPIKey
+
+SCHEMES = ("api-key", "bearer")
+
+
+class AgentKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, key = header.partition(" ")
+        key = key.strip()
+        if scheme.lower() not in SCHEMES or not key:
+            raise exceptions.AuthenticationFailed(
+                "Send the key as 'Authorization: Api-Key <key>' or 'Authorization: Bearer <key>'."
+            )
+        prefix = key.partition(".")[0]
+        api_key = AgentAPIKey.objects.select_related("agent").filter(prefix=prefix).first()
+        if api_key is None or not api_key.is_valid(key):
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        if api_key.revoked:
+            raise exceptions.AuthenticationFailed("This API key was revoked; create a new one.")
+        if api_key.has_expired:
+            raise exceptions.AuthenticationFailed(
+                f"This API key expired on {api_key.expiry_date:%Y-%m-%d}; create a new one."
+            )
+        return AnonymousUser(), api_key
+
+    def authenticate_header(self, request):
+        return 'Api-Key realm="api"'
+
+
+class HasAgentKey(BasePermission):
+    message = "Posting signals and costs needs an agent API key."
+
+    def has_permission(self, request, view):
+        return isinstance(request.auth, AgentAPIKey)
+
+
+class AgentKeyThrottle(SimpleRateThrottle):
+    """Requests per API key; the rate comes from settings.API_KEY_THROTTLE_RATE."""
+
+    scope = "agent_key"
+
+    def get_rate(self):
+        return settings.API_KEY_THROTTLE_RATE
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, AgentAPIKey):
+            return f"throttle_agent_key_{request.auth.pk}"
+        return None
+
+
+class AgentKeyScheme(OpenApiAuthenticationExtension):
+    target_class = AgentKeyAuthentication
+    name = "AgentApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>` or `Bearer <key>`; keys are created in the admin "
+            "or with `manage.py create_agent_key`.",
+        }

@@ -1,0 +1,28 @@
+from rest_framework import serializers, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.permissions import IsAdminUser
+
+from customers.models import Customer
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = (
+            "id",
+            "external_id",
+            "name",
+            "currency",
+            "billing_email",
+            "status",
+            "created_at",
+            "updated_at",
+        )
+
+
+class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Customer.objects.all()
+    serializer_class = CustomerSerializer
+    authentication_classes = [SessionAuthentication, TokenAuthentication]
+    permission_classes = [IsAdminUser]
+    filterset_fields = ["status", "currency", "external_id"]
