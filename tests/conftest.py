@@ -1,5 +1,15 @@
 import pytest
+from django.conf import settings
 from django.db import connection
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _close_connections_after_each_request():
+    # Live-server threads must not keep connections open, or the test database
+    # cannot be dropped at the end of the run.
+    # (On SQLite the live server shares the test's in-memory connection instead.)
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
 @pytest.fixture
