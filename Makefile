@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run migrate seed test lint format bench clean
+.PHONY: install run migrate seed test lint format bench bench-ingestion clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,11 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install
-	$(BIN)/pytest tests/benchmarks -p no:cacheprovider -s -o addopts=""
+bench: bench-ingestion
+
+# Benchmarks need PostgreSQL on 127.0.0.1:5432 (BENCH_PG to change) and Redis.
+bench-ingestion: install
+	$(BIN)/python tests/benchmarks/ingestion.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3* .celery staticfiles

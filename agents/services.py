@@ -10,8 +10,9 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from numbers import Number
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import OuterRef, Subquery
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from agents.models import Agent, Cost, Signal
@@ -102,13 +103,14 @@ def signal_cost_currency(data: Mapping) -> str:
     return currency
 
 
-def signals_ingest(*, items: list[SignalInput], retries: int = 3) -> IngestResult:
+def signals_ingest(*, items: list[SignalInput]) -> IngestResult:
     """Store signals and the costs in their data, each at most once.
 
-    Invariants: `(agent, idempotency_key)` is unique in the database, so a
-    replay (or a concurrent duplicate) stores nothing and is reported as a
-    duplicate; the whole batch is one transaction, so an interruption stores
-    all of its valid items or none; unknown customers are kept unattributed.
+    Invariants: `(agent, idempotency_key)` is unique in the database and rows are
+    inserted with ON CONFLICT DO NOTHING, so a replay, even one racing in a
+    concurrent request, stores nothing and is reported as a duplicate; the batch
+    is one transaction, so an interruption stores all of its valid items or none;
+    unknown customers are kept unattributed.
     """
     result = IngestResult()
     prepared: list[tuple[int, SignalInput, list, str]] = []
@@ -120,17 +122,8 @@ def signals_ingest(*, items: list[SignalInput], retries: int = 3) -> IngestResul
             result.errors[index] = exc.errors
             continue
         prepared.append((index, item, costs, currency))
-
-    for attempt in range(retries):
-        try:
-            with transaction.atomic():
-                stored, duplicates = _store_signals(prepared)
-            result.stored, result.duplicates = stored, duplicates
-            return result
-        except IntegrityError:
-            # A concurrent request stored one of our keys first; look again.
-            if attempt == retries - 1:
-                raise
+    with transaction.atomic():
+        result.stored, result.duplicates = _store_signals(prepared)
     return result
 
 
@@ -139,7 +132,7 @@ def _existing_by_key(model, items) -> dict[tuple[int, str], object]:
     keys_by_agent: dict[int, set[str]] = {}
     for item in items:
         if item.idempotency_key:
-            keys_by_agent.setdefault(item.agent.pk, set()).add(item.idempotency_key)
+            keys_by_agent.setdefault(item.agent_id, set()).add(item.idempotency_key)
     existing = {}
     for agent_id, keys in keys_by_agent.items():
         for row in model.objects.filter(agent_id=agent_id, idempotency_key__in=keys):
@@ -147,26 +140,52 @@ def _existing_by_key(model, items) -> dict[tuple[int, str], object]:
     return existing
 
 
+def _insert_skipping_stored_keys(model, objs: list) -> dict[tuple[int, str], object]:
+    """Insert `objs`; those whose (agent, idempotency_key) is already stored, even by a
+    transaction that commits while we wait, are skipped. Returns the stored rows they
+    collided with, by key.
+
+    Keyed rows go through INSERT ... ON CONFLICT DO NOTHING RETURNING (Django's
+    internal `_insert`, as bulk_create uses it), so a race is not an error to retry.
+    """
+    keyless = [o for o in objs if not o.idempotency_key]
+    keyed = sorted(
+        (o for o in objs if o.idempotency_key), key=lambda o: (o.agent_id, o.idempotency_key)
+    )
+    model.objects.bulk_create(keyless, batch_size=1000)
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    returning = [
+        model._meta.pk,
+        model._meta.get_field("agent"),
+        model._meta.get_field("idempotency_key"),
+    ]
+    skipped = []
+    for start in range(0, len(keyed), 1000):
+        chunk = keyed[start : start + 1000]
+        rows = model.objects._insert(
+            chunk, fields=fields, returning_fields=returning, on_conflict=OnConflict.IGNORE
+        )
+        # A single skipped row comes back as None rather than an empty list.
+        ids = {(agent_id, key): pk for pk, agent_id, key in filter(None, rows)}
+        for obj in chunk:
+            obj.pk = ids.get((obj.agent_id, obj.idempotency_key))
+            if obj.pk is None:
+                skipped.append(obj)
+            else:
+                obj._state.adding, obj._state.db = False, "default"
+    return _existing_by_key(model, skipped)
+
+
 def _store_signals(prepared) -> tuple[dict[int, Signal], dict[int, Signal]]:
     now = timezone.now()
-    existing = _existing_by_key(Signal, [item for _, item, _, _ in prepared])
-
     external_ids = {item.external_customer_id for _, item, _, _ in prepared}
     customers = dict(
         Customer.objects.filter(external_id__in=external_ids).values_list("external_id", "id")
     )
-
-    duplicates: dict[int, Signal] = {}
-    new: list[tuple[int, Signal, list, str]] = []
-    seen: dict[tuple[int, str], Signal] = {}
+    # One row per key: a key repeated within the batch is a duplicate of its first use.
+    first: dict[tuple[int, str], Signal] = {}
+    rows: list[tuple[int, Signal, list, str]] = []
     for index, item, costs, currency in prepared:
-        key = (item.agent.pk, item.idempotency_key) if item.idempotency_key else None
-        if key and key in existing:
-            duplicates[index] = existing[key]
-            continue
-        if key and key in seen:
-            duplicates[index] = seen[key]
-            continue
         signal = Signal(
             agent=item.agent,
             customer_id=customers.get(item.external_customer_id),
@@ -178,32 +197,47 @@ def _store_signals(prepared) -> tuple[dict[int, Signal], dict[int, Signal]]:
             workflow_id=item.workflow_id or None,
             data=item.data,
         )
-        if key:
-            seen[key] = signal
-        new.append((index, signal, costs, currency))
+        key = (signal.agent_id, signal.idempotency_key)
+        if signal.idempotency_key and key in first:
+            signal = first[key]
+        elif signal.idempotency_key:
+            first[key] = signal
+        rows.append((index, signal, costs, currency))
+    collided = _insert_skipping_stored_keys(Signal, list({id(r[1]): r[1] for r in rows}.values()))
 
-    Signal.objects.bulk_create([signal for _, signal, _, _ in new], batch_size=1000)
-    Cost.objects.bulk_create(
-        [
-            Cost(
-                agent_id=signal.agent_id,
-                customer_id=signal.customer_id,
-                external_customer_id=signal.external_customer_id,
-                signal=signal,
-                source_key=key,
-                workflow_id=signal.workflow_id,
-                category=category,
-                amount=amount,
-                currency=currency,
-                occurred_at=signal.occurred_at,
-                received_at=now,
-            )
-            for _, signal, costs, currency in new
-            for key, category, amount in costs
-        ],
-        batch_size=1000,
-    )
-    return {index: signal for index, signal, _, _ in new}, duplicates
+    stored: dict[int, Signal] = {}
+    duplicates: dict[int, Signal] = {}
+    new_costs: list[Cost] = []
+    created: set[int] = set()
+    for index, signal, costs, currency in rows:
+        if signal.pk is None:
+            duplicates[index] = collided[(signal.agent_id, signal.idempotency_key)]
+        elif signal.pk in created:
+            duplicates[index] = signal
+        else:
+            created.add(signal.pk)
+            stored[index] = signal
+            signal_costs = [
+                Cost(
+                    agent_id=signal.agent_id,
+                    customer_id=signal.customer_id,
+                    external_customer_id=signal.external_customer_id,
+                    signal=signal,
+                    source_key=key,
+                    workflow_id=signal.workflow_id,
+                    category=category,
+                    amount=amount,
+                    currency=currency,
+                    occurred_at=signal.occurred_at,
+                    received_at=now,
+                )
+                for key, category, amount in costs
+            ]
+            # Serializing the new signal then needs no query for its costs.
+            signal._prefetched_objects_cache = {"costs": signal_costs}
+            new_costs += signal_costs
+    Cost.objects.bulk_create(new_costs, batch_size=1000)
+    return stored, duplicates
 
 
 @transaction.atomic
@@ -271,28 +305,22 @@ def cost_price_from_catalogue(*, vendor: str, model: str, tokens: Mapping[str, i
     return Decimal(calculation.total_price).quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
 
 
-def costs_ingest(*, items: list[CostInput], retries: int = 3) -> CostIngestResult:
+def costs_ingest(*, items: list[CostInput]) -> CostIngestResult:
     """Store standalone costs, each at most once per (agent, idempotency_key).
 
     A cost naming a signal's idempotency key is linked to that signal (and takes
     its customer and workflow when it has none); one naming an unknown customer
-    is kept unattributed. The batch is one transaction.
+    is kept unattributed. The batch is one transaction; replays, even concurrent
+    ones, store nothing.
     """
     result = CostIngestResult()
-    for attempt in range(retries):
-        try:
-            with transaction.atomic():
-                result.stored, result.duplicates, result.errors = _store_costs(items)
-            return result
-        except IntegrityError:
-            if attempt == retries - 1:
-                raise
+    with transaction.atomic():
+        result.stored, result.duplicates, result.errors = _store_costs(items)
     return result
 
 
 def _store_costs(items: list[CostInput]):
     now = timezone.now()
-    existing = _existing_by_key(Cost, items)
     signal_keys = {
         (i.agent.pk, i.signal_idempotency_key) for i in items if i.signal_idempotency_key
     }
@@ -308,8 +336,8 @@ def _store_costs(items: list[CostInput]):
     stored, duplicates, errors, seen = {}, {}, {}, {}
     for index, item in enumerate(items):
         key = (item.agent.pk, item.idempotency_key) if item.idempotency_key else None
-        if key and (key in existing or key in seen):
-            duplicates[index] = existing.get(key) or seen[key]
+        if key and key in seen:
+            duplicates[index] = seen[key]
             continue
         signal = None
         if item.signal_idempotency_key:
@@ -347,5 +375,9 @@ def _store_costs(items: list[CostInput]):
         if key:
             seen[key] = cost
         stored[index] = cost
-    Cost.objects.bulk_create(list(stored.values()), batch_size=1000)
+    collided = _insert_skipping_stored_keys(Cost, list(stored.values()))
+    for index, cost in list(stored.items()):
+        if cost.pk is None:
+            duplicates[index] = collided[(cost.agent_id, cost.idempotency_key)]
+            del stored[index]
     return stored, duplicates, errors

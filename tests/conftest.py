@@ -16,3 +16,10 @@ def _close_connections_after_each_request():
 def on_postgres():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture(autouse=True)
+def _forget_verified_api_keys():
+    from agents.api.authentication import AgentKeyAuthentication
+
+    AgentKeyAuthentication._verified.clear()

@@ -2,6 +2,7 @@
 cannot read; staff read with session or token, filtered, cursor-paginated."""
 
 import io
+import time
 from datetime import timedelta
 
 import pytest
@@ -45,11 +46,14 @@ def test_create_agent_key_unknown_agent():
         call_command("create_agent_key", "ghost")
 
 
-def test_revoking_a_key_stops_it(client):
+def test_revoking_a_key_stops_it_within_the_cache_time(client, settings, monkeypatch):
+    settings.API_KEY_CACHE_SECONDS = 5
     agent = f.AgentFactory()
     key = agent_key(agent)
     assert post(client, "/api/v1/signals", SIGNAL, key).status_code == 201
     AgentAPIKey.objects.update(revoked=True)
+    clock = time.monotonic() + 6
+    monkeypatch.setattr(time, "monotonic", lambda: clock)
     response = post(client, "/api/v1/signals", SIGNAL, key)
     assert response.status_code == 401 and "revoked" in response.json()["detail"]
 

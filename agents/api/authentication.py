@@ -1,5 +1,7 @@
 """API keys for agents: `Authorization: Api-Key <key>` or `Authorization: Bearer <key>`."""
 
+import time
+
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -14,6 +16,12 @@ SCHEMES = ("api-key", "bearer")
 
 
 class AgentKeyAuthentication(BaseAuthentication):
+    """Checks the key against its hash; a verified key is remembered for
+    API_KEY_CACHE_SECONDS (default 5) in this process, so revoking a key takes
+    effect within that time and a busy agent costs no query per request."""
+
+    _verified: dict[str, tuple[float, AgentAPIKey]] = {}
+
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
@@ -24,6 +32,9 @@ class AgentKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Send the key as 'Authorization: Api-Key <key>' or 'Authorization: Bearer <key>'."
             )
+        cached = self._verified.get(key)
+        if cached and cached[0] > time.monotonic():
+            return AnonymousUser(), cached[1]
         prefix = key.partition(".")[0]
         api_key = AgentAPIKey.objects.select_related("agent").filter(prefix=prefix).first()
         if api_key is None or not api_key.is_valid(key):
@@ -34,6 +45,11 @@ class AgentKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 f"This API key expired on {api_key.expiry_date:%Y-%m-%d}; create a new one."
             )
+        ttl = settings.API_KEY_CACHE_SECONDS
+        if ttl > 0:
+            if len(self._verified) > 1000:
+                self._verified.clear()
+            self._verified[key] = (time.monotonic() + ttl, api_key)
         return AnonymousUser(), api_key
 
     def authenticate_header(self, request):

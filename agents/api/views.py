@@ -160,11 +160,9 @@ class SignalViewSet(
         if result.errors:
             return Response({"errors": result.errors[0]}, status=status.HTTP_400_BAD_REQUEST)
         if result.duplicates:
-            signal, code = result.duplicates[0], status.HTTP_200_OK
-        else:
-            signal, code = result.stored[0], status.HTTP_201_CREATED
-        signal = self.get_queryset().get(pk=signal.pk)
-        return Response(self.get_serializer(signal).data, status=code)
+            signal = self.get_queryset().get(pk=result.duplicates[0].pk)
+            return Response(self.get_serializer(signal).data, status=status.HTTP_200_OK)
+        return Response(self.get_serializer(result.stored[0]).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=s.BulkSignalsInSerializer,
