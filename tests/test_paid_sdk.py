@@ -3,6 +3,7 @@ the real SDK (PyPI paid-python) talks HTTP to a live test server."""
 
 from decimal import Decimal
 
+import httpx
 import pytest
 from paid import Cost_Cost, Cost_Usage, CustomerByExternalId, Paid, Signal, TokenUsage
 from paid.errors import BadRequestError
@@ -18,7 +19,10 @@ from tests.api_helpers import agent_key
 def sdk(live_server, transactional_db):
     f.AgentFactory(external_id="doc-extractor")
     f.CustomerFactory(external_id="cus_42")
-    return Paid(token=agent_key(), base_url=f"{live_server.url}/api/v2")
+    # The SDK as an agent would build it; our own httpx client only so that the test
+    # closes its keep-alive connections before the live server stops.
+    with httpx.Client(timeout=30) as http:
+        yield Paid(token=agent_key(), base_url=f"{live_server.url}/api/v2", httpx_client=http)
 
 
 def product():
