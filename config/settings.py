@@ -168,7 +168,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_DATA_DIR / "beat-schedule")
 ATTACH_UNATTRIBUTED_INTERVAL = timedelta(
     seconds=env.int("ATTACH_UNATTRIBUTED_INTERVAL_SECONDS", default=600)
 )
+CLOSE_DUE_PERIODS_INTERVAL = timedelta(
+    seconds=env.int("CLOSE_DUE_PERIODS_INTERVAL_SECONDS", default=300)
+)
 CELERY_BEAT_SCHEDULE = {
+    "close-due-periods": {
+        "task": "billing.tasks.close_due_periods",
+        "schedule": CLOSE_DUE_PERIODS_INTERVAL,
+    },
     "attach-unattributed-signals": {
         "task": "agents.tasks.attach_unattributed_signals",
         "schedule": ATTACH_UNATTRIBUTED_INTERVAL,

@@ -279,7 +279,8 @@ class Command(BaseCommand):
         return agents, outcomes
 
     def _customers(self, agents, outcomes, today: date):
-        start = (today.replace(day=1) - timedelta(days=75)).replace(day=1)
+        # The month before last, so that last month is a closed period full of signals.
+        start = (today.replace(day=1) - timedelta(days=45)).replace(day=1)
         customers = {}
         for external_id, name, currency, cadence, fees, prices in CUSTOMERS:
             customer, _ = Customer.objects.get_or_create(

@@ -5,7 +5,14 @@ from numbers import Number
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.lookups import (
+    GreaterThan,
+    GreaterThanOrEqual,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+)
 from simple_history.models import HistoricalRecords
 
 from customers.currencies import CURRENCY_CHOICES, validate_currency_code
@@ -13,6 +20,37 @@ from customers.models import currency_check
 
 MONEY = {"max_digits": 20, "decimal_places": 8}
 NON_NEGATIVE = [MinValueValidator(0)]
+
+
+class DataNumber(models.Func):
+    """A signal's data field as a number, or NULL when it is missing or not a number.
+
+    Comparing or casting raw JSON would match or fail on text like "abc"; this
+    never does, on PostgreSQL or SQLite.
+    """
+
+    output_field = models.DecimalField(max_digits=30, decimal_places=10)
+
+    def __init__(self, field_path: str, column: str = "data"):
+        self.parts = field_path.split(".")
+        super().__init__(models.F(column))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        sql = (
+            f"CASE WHEN jsonb_typeof({column} #> %s::text[]) = 'number' "
+            f"THEN ({column} #>> %s::text[])::numeric END"
+        )
+        return sql, (*params, self.parts, *params, self.parts)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        path = "$." + ".".join('"' + part.replace('"', "") + '"' for part in self.parts)
+        sql = (
+            f"CASE WHEN json_type({column}, %s) IN ('integer', 'real') "
+            f"THEN CAST(json_extract({column}, %s) AS REAL) END"
+        )
+        return sql, (*params, path, *params, path)
 
 
 def data_lookup(field_path: str) -> str:
@@ -115,7 +153,8 @@ class OutcomeDefinition(models.Model):
     def partial_q(self, criteria=None) -> Q:
         """Signals that are not a success but meet every partial criterion.
 
-        A ratio rule with a missing or non-positive denominator is a failure.
+        A ratio rule with a missing or non-numeric numerator, or a missing, zero or
+        negative denominator, is a failure.
         Without partial criteria there are no partials.
         """
         if criteria is None:
@@ -128,7 +167,8 @@ class OutcomeDefinition(models.Model):
             & self._criteria_q(OutcomeCriterion.Kind.PARTIAL, criteria)
         )
         if self.partial_rule == self.PartialRule.RATIO:
-            q &= Q(**{f"{data_lookup(self.ratio_denominator_field)}__gt": 0})
+            q &= Q(GreaterThan(DataNumber(self.ratio_denominator_field), Value(0)))
+            q &= Q(IsNull(DataNumber(self.ratio_numerator_field), False))
         return q
 
 
@@ -226,7 +266,14 @@ class OutcomeCriterion(models.Model):
             return ~present | (present & ~Q(**{lookup: value}))
         if op == "in":
             return Q(**{f"{lookup}__in": value})
-        return Q(**{f"{lookup}__{op}": value})
+        # Numeric comparisons only ever match numbers (text such as "abc" never does).
+        comparison = {
+            "gt": GreaterThan,
+            "gte": GreaterThanOrEqual,
+            "lt": LessThan,
+            "lte": LessThanOrEqual,
+        }[op]
+        return Q(comparison(DataNumber(self.field_path), Value(Decimal(str(value)))))
 
 
 class PriceAgreement(models.Model):

@@ -1,0 +1,57 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from billing.models import PriceAgreement
+from billing.pricing import round_line
+from billing.services import ClosingError, close_period, periods_due
+
+
+class Command(BaseCommand):
+    help = (
+        "Close every due billing period now (the same closing as Celery beat's "
+        "close-due-periods), earliest first. --dry-run prints the invoices it would issue."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--agreement", type=int, help="Only this agreement (its id).")
+        parser.add_argument("--dry-run", action="store_true")
+
+    def handle(self, *args, agreement=None, dry_run=False, **options):
+        if agreement is not None and not PriceAgreement.objects.filter(pk=agreement).exists():
+            raise CommandError(f"No agreement with id {agreement}.")
+        issued = failed = 0
+        seen = set()
+        while True:
+            due = [
+                p
+                for p in periods_due()
+                if (agreement is None or p.agreement_id == agreement) and p.pk not in seen
+            ]
+            if not due:
+                break
+            for period in due:
+                seen.add(period.pk)
+                try:
+                    result = close_period(period_id=period.pk, dry_run=dry_run)
+                except ClosingError as exc:
+                    failed += 1
+                    self.stderr.write(f"{period}: not closed: {exc}")
+                    continue
+                if result is None:
+                    continue
+                issued += 1
+                self._print(period, result, dry_run)
+            if dry_run:
+                break  # later periods wait for these ones, which a dry run does not close
+        verb = "would issue" if dry_run else "issued"
+        self.stdout.write(f"{verb} {issued} invoice(s); {failed} period(s) could not be closed.")
+        if failed:
+            raise CommandError(f"{failed} period(s) could not be closed; see above.")
+
+    def _print(self, period, result, dry_run):
+        number = "(dry run)" if dry_run else f"#{result.number}"
+        lines = result.lines if dry_run else result.lines.all()
+        self.stdout.write(f"Invoice {number} {period}: total {result.total} {result.currency}")
+        for line in lines:
+            self.stdout.write(
+                f"  {round_line(line.amount, result.currency):>14} {line.description}"
+            )

@@ -1,0 +1,198 @@
+"""Billing periods, invoices and the marks that say which signal was billed where."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from billing.models.agreements import MONEY
+
+
+class BillingPeriod(models.Model):
+    """[starts_at, ends_at) in UTC of one agreement. open -> closed (invoice issued)."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    agreement = models.ForeignKey(
+        "billing.PriceAgreement", on_delete=models.PROTECT, related_name="periods"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["agreement", "starts_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agreement", "starts_at"], name="period_unique_start_per_agreement"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="period_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["open", "closed"]), name="period_state_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "ends_at"], name="period_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.agreement} {self.starts_at:%Y-%m-%d} – {self.ends_at:%Y-%m-%d}"
+
+    @property
+    def due_at(self):
+        return self.ends_at + self.agreement.grace_period
+
+
+class InvoiceCounter(models.Model):
+    """One row holding the last invoice number; locked while an invoice is issued, so
+    numbers are sequential without gaps (a rolled-back close gives its number back)."""
+
+    last_number = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"last invoice number {self.last_number}"
+
+
+class Invoice(models.Model):
+    class Status(models.TextChoices):
+        ISSUED = "issued", "Issued"
+        VOID = "void", "Void"
+
+    # Set last, under the counter's lock, just before the closing transaction commits.
+    number = models.PositiveBigIntegerField(unique=True, null=True)
+    period = models.ForeignKey(BillingPeriod, on_delete=models.PROTECT, related_name="invoices")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="invoices"
+    )
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
+    issued_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    total = models.DecimalField(**MONEY)
+    replaces = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
+    )
+    void_reason = models.TextField(blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-number"]
+        permissions = [("void_invoice", "Can void and reissue invoices")]
+        constraints = [
+            # Exactly once: at most one live invoice per billing period.
+            models.UniqueConstraint(
+                fields=["period"],
+                condition=Q(status="issued"),
+                name="invoice_one_issued_per_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["issued", "void"]), name="invoice_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="issued") | ~Q(void_reason=""), name="invoice_void_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invoice {self.number}"
+
+
+class InvoiceLine(models.Model):
+    class Kind(models.TextChoices):
+        OUTCOME = "outcome", "Outcome"
+        PLATFORM_FEE = "platform_fee", "Platform fee"
+        MINIMUM_TRUE_UP = "minimum_true_up", "Minimum commitment true-up"
+        CAP_DISCOUNT = "cap_discount", "Spend cap discount"
+        ADJUSTMENT = "adjustment", "Adjustment (late signals)"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.TextField()
+    price = models.ForeignKey(
+        "billing.Price", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    adjusted_period = models.ForeignKey(
+        BillingPeriod,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="For an adjustment: the period the late signals belong to.",
+    )
+    successes = models.PositiveIntegerField(default=0)
+    partials = models.PositiveIntegerField(default=0)
+    quantity = models.DecimalField(**MONEY, default=0)
+    unit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    amount = models.DecimalField(**MONEY)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["invoice", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.amount}"
+
+
+class BilledSignal(models.Model):
+    """Which invoice processed a signal, and as what. A signal is processed once.
+
+    Marking what was billed (instead of a received_at watermark) is what makes late
+    signals exact: transactions commit out of order, marks do not care.
+    """
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        PARTIAL = "partial", "Partial"
+        FAILURE = "failure", "Failure"
+
+    signal = models.OneToOneField(
+        "agents.Signal", on_delete=models.PROTECT, related_name="billing_mark"
+    )
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="marks")
+    period = models.ForeignKey(
+        BillingPeriod,
+        on_delete=models.PROTECT,
+        related_name="marks",
+        help_text="The period the signal belongs to (by occurred_at).",
+    )
+    price = models.ForeignKey("billing.Price", on_delete=models.PROTECT, related_name="+")
+    outcome_definition = models.ForeignKey(
+        "billing.OutcomeDefinition", on_delete=models.PROTECT, related_name="+"
+    )
+    workflow_id = models.CharField(max_length=200, null=True, blank=True)
+    per_workflow = models.BooleanField(default=False)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    fraction = models.DecimalField(max_digits=12, decimal_places=8)
+    value = models.DecimalField(**MONEY, null=True, blank=True)
+    counted = models.BooleanField(
+        help_text="Charged as an outcome (a success or partial, and for per-workflow "
+        "outcomes the first of its workflow)."
+    )
+
+    class Meta:
+        constraints = [
+            # Per-workflow outcomes are counted at most once per workflow, ever.
+            models.UniqueConstraint(
+                fields=["outcome_definition", "workflow_id"],
+                condition=Q(counted=True, per_workflow=True, workflow_id__isnull=False),
+                name="mark_one_counted_outcome_per_workflow",
+            ),
+            models.CheckConstraint(
+                condition=Q(fraction__gte=0, fraction__lte=1), name="mark_fraction_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=["success", "partial", "failure"]),
+                name="mark_outcome_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["invoice", "price", "period"], name="mark_line_idx")]
+
+    def __str__(self) -> str:
+        return f"signal {self.signal_id}: {self.outcome}"
