@@ -1,0 +1,136 @@
+"""Exactly once: a repeated, failed or concurrent close issues one invoice; late
+signals become adjustments once; void and reissue picks up corrected data."""
+
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from unittest import mock
+
+import pytest
+from django.db import connection
+
+from billing import services
+from billing.models import BilledSignal, Invoice, Price
+from billing.services import close_period, invoice_void_and_reissue, periods_due
+from tests.billing_helpers import World
+
+pytestmark = pytest.mark.django_db
+
+
+def test_closing_twice_issues_one_invoice_and_numbers_have_no_gaps():
+    a, b = World(unit_price=D(1)), World(unit_price=D(1))
+    a.signals(3)
+    first = close_period(period_id=a.period().pk)
+    assert close_period(period_id=a.period().pk) is None
+    second = close_period(period_id=b.period().pk)
+    assert Invoice.objects.count() == 2
+    assert (first.number, second.number) == (1, 2)
+    assert a.period().state == "closed"
+
+
+def test_failure_after_lines_are_computed_leaves_nothing_and_a_retry_issues_it():
+    w = World(unit_price=D(2))
+    w.signals(4)
+    killed = mock.patch.object(services, "_next_invoice_number", side_effect=RuntimeError("x"))
+    with killed, pytest.raises(RuntimeError):
+        close_period(period_id=w.period().pk)
+    assert not Invoice.objects.exists() and not BilledSignal.objects.exists()
+    assert w.period().state == "open"
+    invoice = close_period(period_id=w.period().pk)
+    assert invoice.total == D("8.00") and invoice.number == 1
+
+
+def test_late_signal_billed_once_as_an_adjustment_naming_its_period():
+    w = World(unit_price=D(3))
+    w.signals(2)
+    close_period(period_id=w.period().pk)
+    late = w.signal()  # occurred in January, arrives after January closed
+    services.billing_periods_ensure(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
+    february = close_period(period_id=w.period(2).pk)
+    adjustment = february.lines.get(kind="adjustment")
+    assert adjustment.amount == D("3.00") and adjustment.adjusted_period == w.period(1)
+    assert "2026-01-01" in adjustment.description
+    assert BilledSignal.objects.get(signal=late).invoice == february
+    march = (
+        close_period(period_id=w.period(3).pk)
+        if w.agreement.periods.filter(starts_at__month=3).exists()
+        else None
+    )
+    assert march is None or not march.lines.filter(kind="adjustment").exists()
+
+
+def test_late_signal_adjustment_respects_the_tier_it_pushes_into():
+    w = World(model="volume", tiers=[(0, 3, D("2.00")), (3, None, D("1.00"))])
+    w.signals(2)
+    close_period(period_id=w.period().pk)  # 2 x 2.00 = 4.00
+    w.signal()
+    services.billing_periods_ensure(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
+    february = close_period(period_id=w.period(2).pk)
+    # January with the late one: 3 x 1.00 = 3.00, already billed 4.00
+    assert february.lines.get(kind="adjustment").amount == D("-1.00")
+
+
+def test_periods_close_in_order_and_only_when_grace_has_passed():
+    w = World(unit_price=D(1))
+    services.billing_periods_ensure(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
+    due = periods_due(now=datetime(2026, 1, 31, 23, tzinfo=UTC))
+    assert due == []  # January not over
+    due = periods_due(now=datetime(2026, 2, 1, 12, tzinfo=UTC))
+    assert due == []  # within the 24 h grace period
+    due = periods_due(now=datetime(2026, 3, 5, tzinfo=UTC))
+    assert [p.starts_at.month for p in due] == [1]  # February waits for January
+    with pytest.raises(services.ClosingError, match="earlier period"):
+        close_period(period_id=w.period(2).pk)
+
+
+def test_void_and_reissue_picks_up_corrected_prices():
+    w = World(unit_price=D(1))
+    w.signals(5)
+    original = close_period(period_id=w.period().pk)
+    Price.objects.filter(pk=w.price.pk).update(unit_price=D(2))
+    replacement = invoice_void_and_reissue(invoice_id=original.pk, reason="wrong unit price")
+    original.refresh_from_db()
+    assert original.status == "void" and original.void_reason == "wrong unit price"
+    assert original.total == D("5.00")  # a closed invoice is never rewritten
+    assert replacement.total == D("10.00") and replacement.replaces == original
+    assert replacement.number == original.number + 1
+    assert BilledSignal.objects.filter(invoice=replacement).count() == 5
+    with pytest.raises(services.ClosingError, match="already void"):
+        invoice_void_and_reissue(invoice_id=original.pk, reason="again")
+
+
+def test_dry_run_changes_nothing():
+    w = World(unit_price=D(1))
+    w.signals(5)
+    draft = close_period(period_id=w.period().pk, dry_run=True)
+    assert draft.total == D("5.00")
+    assert not Invoice.objects.exists() and not BilledSignal.objects.exists()
+    assert w.period().state == "open"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_20_concurrent_closes_issue_one_invoice(on_postgres):
+    w = World(unit_price=D(1))
+    w.signals(30)
+    period_id = w.period().pk
+    barrier = threading.Barrier(20)
+    results, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(close_period(period_id=period_id))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len([r for r in results if r is not None]) == 1
+    assert Invoice.objects.count() == 1 and Invoice.objects.get().total == D("30.00")
+    assert BilledSignal.objects.count() == 30
