@@ -1,0 +1,66 @@
+"""Hypothesis properties of money arithmetic and tier math."""
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from billing.pricing import graduated_charge, round_line, volume_charge
+from customers.currencies import minor_unit
+
+amounts = st.decimals(
+    min_value=Decimal("-100000"),
+    max_value=Decimal("100000"),
+    places=8,
+    allow_nan=False,
+    allow_infinity=False,
+)
+quantities = st.decimals(
+    min_value=0, max_value=Decimal(5000), places=4, allow_nan=False, allow_infinity=False
+)
+
+
+@given(st.lists(amounts, min_size=1, max_size=20), st.sampled_from(["JPY", "USD", "KWD"]))
+def test_total_is_the_sum_of_rounded_lines_at_the_minor_unit(lines, currency):
+    rounded = [round_line(a, currency) for a in lines]
+    total = sum(rounded, Decimal(0))
+    assert all(-r.as_tuple().exponent == minor_unit(currency) for r in rounded)
+    assert total == round_line(total, currency)  # no rounding left in the total
+    assert all(
+        abs(r - a) <= Decimal(1).scaleb(-minor_unit(currency)) / 2
+        for r, a in zip(rounded, lines, strict=True)
+    )
+
+
+@st.composite
+def falling_tiers(draw):
+    bounds = sorted(set(draw(st.lists(st.integers(1, 2000), min_size=1, max_size=5))))
+    prices = sorted(
+        draw(
+            st.lists(
+                st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10), places=2),
+                min_size=len(bounds) + 1,
+                max_size=len(bounds) + 1,
+            )
+        ),
+        reverse=True,
+    )
+    starts = [Decimal(0), *map(Decimal, bounds)]
+    ends = [*map(Decimal, bounds), None]
+    return list(zip(starts, ends, prices, strict=True))
+
+
+@given(falling_tiers(), quantities, quantities)
+def test_graduated_never_falls_as_quantity_grows(tiers, a, b):
+    low, high = sorted((a, b))
+    assert graduated_charge(low, tiers) <= graduated_charge(high, tiers)
+
+
+@given(falling_tiers(), quantities)
+def test_with_falling_prices_graduated_is_never_below_volume(tiers, q):
+    assert graduated_charge(q, tiers) >= volume_charge(q, tiers)
+
+
+def test_volume_may_drop_at_a_tier_boundary():
+    tiers = [(Decimal(0), Decimal(100), Decimal(1)), (Decimal(100), None, Decimal("0.5"))]
+    assert volume_charge(Decimal(99), tiers) > volume_charge(Decimal(100), tiers)
