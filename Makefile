@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run migrate seed test lint format bench bench-ingestion clean
+.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +36,14 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-ingestion
+bench: bench-ingestion bench-closing
 
 # Benchmarks need PostgreSQL on 127.0.0.1:5432 (BENCH_PG to change) and Redis.
 bench-ingestion: install
 	$(BIN)/python tests/benchmarks/ingestion.py
+
+bench-closing: install
+	$(BIN)/python tests/benchmarks/closing.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3* .celery staticfiles

@@ -1,0 +1,227 @@
+"""Closing benchmark on PostgreSQL (run: `make bench-closing`).
+
+Seeds 1,000 customers with agreements (per outcome, graduated, volume, percent of
+value) and 1,000,000 signals with costs in January 2026, closes every due period in one
+process, and prints: total time, periods/s, peak RSS of the closing process, queries
+per period, and the time of one raw SQL GROUP BY computing the same per-customer
+counts, with the ratio.
+"""
+
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from tests.benchmarks.common import bench_env, fresh_database, manage  # noqa: E402
+
+CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", 1000))
+SIGNALS = int(os.environ.get("BENCH_SIGNALS", 1_000_000))
+JAN = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def seed(database_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        agent = conn.execute(
+            "INSERT INTO agents_agent (external_id, name, description, active, created_at) "
+            "VALUES ('bench-agent', 'Bench', '', true, now()) RETURNING id"
+        ).fetchone()[0]
+        outcome = conn.execute(
+            "INSERT INTO billing_outcomedefinition (agent_id, name, event_name, description, "
+            "partial_rule, partial_fraction, ratio_numerator_field, ratio_denominator_field, "
+            "per_workflow, created_at) VALUES (%s, 'Docs', 'done', '', 'fixed', 0.4, '', '', "
+            "false, now()) RETURNING id",
+            (agent,),
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO billing_outcomecriterion (definition_id, kind, field_path, operator, "
+            "value) VALUES (%s, 'success', 'status', 'eq', '\"ok\"'), "
+            "(%s, 'partial', 'status', 'eq', '\"partial\"')",
+            (outcome, outcome),
+        )
+        models = ["per_outcome", "graduated", "volume", "percent_of_value"]
+        for i in range(1, CUSTOMERS + 1):
+            customer = conn.execute(
+                "INSERT INTO customers_customer (external_id, name, currency, billing_email, "
+                "status, created_at, updated_at) VALUES (%s, %s, 'USD', 'b@example.com', "
+                "'active', now(), now()) RETURNING id",
+                (f"cus_{i}", f"Customer {i}"),
+            ).fetchone()[0]
+            agreement = conn.execute(
+                "INSERT INTO billing_priceagreement (customer_id, name, currency, starts_on, "
+                "cadence, platform_fee, minimum_commitment, grace_period, payment_terms_days, "
+                "notes, created_at) VALUES (%s, %s, 'USD', '2026-01-01', 'monthly', 100, 50, "
+                "interval '1 day', 30, '', now()) RETURNING id",
+                (customer, f"Deal {i}"),
+            ).fetchone()[0]
+            model = models[i % 4]
+            price = conn.execute(
+                "INSERT INTO billing_price (agreement_id, outcome_definition_id, model, "
+                "unit_price, percent_of_value, value_field, markup_percent, included_quantity) "
+                "VALUES (%s, %s, %s, %s, %s, %s, NULL, 10) RETURNING id",
+                (
+                    agreement,
+                    outcome,
+                    model,
+                    0.5 if model == "per_outcome" else None,
+                    8 if model == "percent_of_value" else None,
+                    "amount" if model == "percent_of_value" else "",
+                ),
+            ).fetchone()[0]
+            if model in ("graduated", "volume"):
+                conn.execute(
+                    "INSERT INTO billing_pricetier (price_id, from_quantity, up_to_quantity, "
+                    "unit_price) VALUES (%s, 0, 500, 0.6), (%s, 500, NULL, 0.4)",
+                    (price, price),
+                )
+        conn.commit()
+        rng = random.Random(3)
+        span = 31 * 86400 - 1
+        with conn.cursor().copy(
+            "COPY agents_signal (id, agent_id, customer_id, external_customer_id, event_name, "
+            "occurred_at, received_at, data) FROM STDIN"
+        ) as copy:
+            for i in range(1, SIGNALS + 1):
+                c = rng.randint(1, CUSTOMERS)
+                roll = rng.random()
+                status = "ok" if roll < 0.8 else "partial" if roll < 0.9 else "failed"
+                at = JAN + timedelta(seconds=rng.randint(0, span))
+                data = {"status": status, "llm_cost": 0.01, "amount": rng.randint(10, 500)}
+                copy.write_row((i, agent, c, f"cus_{c}", "done", at, at, json.dumps(data)))
+        with conn.cursor().copy(
+            "COPY agents_cost (agent_id, customer_id, external_customer_id, signal_id, "
+            "source_key, category, amount, currency, vendor, model, priced_from_catalogue, "
+            "occurred_at, received_at, metadata) FROM STDIN"
+        ) as copy:
+            for i in range(1, SIGNALS + 1):
+                copy.write_row(
+                    (
+                        agent,
+                        None,
+                        "",
+                        i,
+                        "llm_cost",
+                        "llm",
+                        "0.01",
+                        "USD",
+                        "",
+                        "",
+                        False,
+                        JAN,
+                        JAN,
+                        "{}",
+                    )
+                )
+        conn.execute("SELECT setval('agents_signal_id_seq', %s)", (SIGNALS,))
+        conn.execute(
+            "UPDATE agents_cost c SET customer_id = s.customer_id FROM agents_signal s "
+            "WHERE s.id = c.signal_id"
+        )
+        conn.commit()
+        conn.execute("ANALYZE")
+
+
+def close_all() -> None:
+    """Runs in its own process, so its peak RSS is the closing's alone."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from django.db import connection
+
+    from billing.services import close_period, periods_due
+
+    queries = 0
+
+    def count(execute, sql, params, many, context):
+        nonlocal queries
+        queries += 1
+        return execute(sql, params, many, context)
+
+    now = datetime(2026, 2, 5, tzinfo=UTC)
+    t = time.perf_counter()
+    with connection.execute_wrapper(count):
+        due = periods_due(now=now)
+        setup_queries = queries
+        for period in due:
+            close_period(period_id=period.pk, now=now)
+    elapsed = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "periods": len(due),
+                "seconds": elapsed,
+                "peak_mb": peak,
+                "queries": queries - setup_queries,
+                "setup_queries": setup_queries,
+            }
+        )
+    )
+
+
+def group_by_baseline(database_url: str) -> float:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        t = time.perf_counter()
+        rows = conn.execute(
+            "SELECT customer_id, count(*) FILTER (WHERE data->>'status' = 'ok'), "
+            "count(*) FILTER (WHERE data->>'status' = 'partial'), count(*) "
+            "FROM agents_signal WHERE occurred_at >= '2026-01-01' AND occurred_at < '2026-02-01' "
+            "GROUP BY customer_id"
+        ).fetchall()
+        elapsed = time.perf_counter() - t
+    assert len(rows) == CUSTOMERS
+    return elapsed
+
+
+def main():
+    database_url = fresh_database("bench_closing")
+    env = bench_env(database_url)
+    manage(env, "migrate", "--noinput", "-v0")
+    t = time.perf_counter()
+    seed(database_url)
+    print(
+        f"seeded {CUSTOMERS:,} customers and {SIGNALS:,} signals with costs "
+        f"in {time.perf_counter() - t:.0f} s"
+    )
+    out = subprocess.run(
+        [sys.executable, __file__, "--close"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    stats = json.loads(out.strip().splitlines()[-1])
+    baseline = group_by_baseline(database_url)
+    periods = stats["periods"]
+    print(
+        f"closed: {periods:,} periods in {stats['seconds']:.1f} s = "
+        f"{periods / stats['seconds']:,.1f} periods/s"
+    )
+    print(f"memory: peak RSS of the closing process {stats['peak_mb']:.0f} MB")
+    print(
+        f"queries: {stats['queries'] / periods:.1f} per period "
+        f"(+{stats['setup_queries']} to find due periods)"
+    )
+    print(
+        f"GROUP BY baseline: {baseline:.2f} s for the same per-customer counts in one query; "
+        f"closing took {stats['seconds'] / baseline:.0f}x that"
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--close"]:
+        close_all()
+    else:
+        main()
