@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     Case,
     CharField,
@@ -171,7 +172,12 @@ def _insert_marks(*, invoice: Invoice, period: BillingPeriod, price: Price) -> N
     columns = {
         "signal_id": F("pk"),
         "invoice_id": Value(invoice.pk),
-        "period_id": Subquery(origin),
+        # Most signals belong to this period; only late ones need the period lookup.
+        "period_id": Case(
+            When(occurred_at__gte=period.starts_at, then=Value(period.pk)),
+            default=Subquery(origin),
+            output_field=BigIntegerField(),
+        ),
         "price_id": Value(price.pk),
         "outcome_definition_id": Value(definition.pk),
         "workflow_id": F("workflow_id"),

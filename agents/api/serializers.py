@@ -190,7 +190,13 @@ class V2CostSerializer(serializers.Serializer):
     product = V2ProductSerializer(required=False)
     timestamp = serializers.DateTimeField(required=False)
     metadata = serializers.DictField(required=False)
-    amount = serializers.FloatField(required=False, help_text='type "cost"')
+    amount = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=8,
+        coerce_to_string=False,
+        required=False,
+        help_text='type "cost"',
+    )
     currency = serializers.CharField(required=False, help_text='type "cost"')
     vendor = serializers.CharField(required=False)
     model = serializers.CharField(required=False)
