@@ -129,8 +129,9 @@ def seed(database_url: str) -> None:
         conn.execute("ANALYZE")
 
 
-def close_all() -> None:
-    """Runs in its own process, so its peak RSS is the closing's alone."""
+def close_all(worker: int = 0, workers: int = 1) -> None:
+    """Runs in its own process, so its peak RSS is the closing's alone. With several
+    workers each closes its share of the due periods, as Celery workers would."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -149,7 +150,7 @@ def close_all() -> None:
     now = datetime(2026, 2, 5, tzinfo=UTC)
     t = time.perf_counter()
     with connection.execute_wrapper(count):
-        due = periods_due(now=now)
+        due = [p for p in periods_due(now=now) if p.pk % workers == worker]
         setup_queries = queries
         for period in due:
             close_period(period_id=period.pk, now=now)
@@ -194,19 +195,32 @@ def main():
         f"seeded {CUSTOMERS:,} customers and {SIGNALS:,} signals with costs "
         f"in {time.perf_counter() - t:.0f} s"
     )
-    out = subprocess.run(
-        [sys.executable, __file__, "--close"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    stats = json.loads(out.strip().splitlines()[-1])
+    workers = int(os.environ.get("BENCH_WORKERS", 1))
+    t = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--close", str(k), str(workers)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(workers)
+    ]
+    parts = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    wall = time.perf_counter() - t
+    stats = {
+        "periods": sum(p["periods"] for p in parts),
+        "seconds": wall if workers > 1 else parts[0]["seconds"],
+        "peak_mb": max(p["peak_mb"] for p in parts),
+        "queries": sum(p["queries"] for p in parts),
+        "setup_queries": max(p["setup_queries"] for p in parts),
+    }
     baseline = group_by_baseline(database_url)
     periods = stats["periods"]
     print(
-        f"closed: {periods:,} periods in {stats['seconds']:.1f} s = "
+        f"closed: {periods:,} periods with {workers} closing process(es) in "
+        f"{stats['seconds']:.1f} s = "
         f"{periods / stats['seconds']:,.1f} periods/s"
     )
     print(f"memory: peak RSS of the closing process {stats['peak_mb']:.0f} MB")
@@ -221,7 +235,7 @@ def main():
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--close"]:
-        close_all()
+    if sys.argv[1:2] == ["--close"]:
+        close_all(int(sys.argv[2]), int(sys.argv[3]))
     else:
         main()
