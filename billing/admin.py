@@ -35,6 +35,7 @@ from billing.services import (
     close_period,
     invoice_void_and_reissue,
 )
+from config.admin_tools import DECIMAL_WIDGETS
 
 
 # --- Outcome definitions -------------------------------------------------------------
@@ -72,6 +73,7 @@ class CriterionInline(admin.TabularInline):
 
 @admin.register(OutcomeDefinition)
 class OutcomeDefinitionAdmin(SimpleHistoryAdmin):
+    formfield_overrides = DECIMAL_WIDGETS
     list_display = ("name", "agent", "event_name", "partial_rule", "per_workflow")
     list_filter = ("agent", "partial_rule", "per_workflow")
     list_select_related = ("agent",)
@@ -164,6 +166,7 @@ class TierFormSet(nested_admin.NestedInlineFormSet):
 
 
 class PriceTierInline(nested_admin.NestedTabularInline):
+    formfield_overrides = DECIMAL_WIDGETS
     model = PriceTier
     formset = TierFormSet
     extra = 0
@@ -206,6 +209,7 @@ class PriceFormSet(nested_admin.NestedInlineFormSet):
 
 
 class PriceInline(nested_admin.NestedStackedInline):
+    formfield_overrides = DECIMAL_WIDGETS
     model = Price
     formset = PriceFormSet
     inlines = [PriceTierInline]
@@ -221,6 +225,7 @@ class PriceInline(nested_admin.NestedStackedInline):
 
 @admin.register(PriceAgreement)
 class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
+    formfield_overrides = DECIMAL_WIDGETS
     list_display = (
         "name",
         "customer",
@@ -295,6 +300,7 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
 
 @admin.register(ExchangeRate)
 class ExchangeRateAdmin(SimpleHistoryAdmin):
+    formfield_overrides = DECIMAL_WIDGETS
     list_display = ("base_currency", "quote_currency", "rate", "effective_on")
     list_filter = ("base_currency", "quote_currency")
     date_hierarchy = "effective_on"

@@ -151,11 +151,15 @@ def _insert_marks(*, invoice: Invoice, period: BillingPeriod, price: Price) -> N
     else:
         partial_fraction = Value(ZERO, output_field=FRACTION)
     charged_partial = partial if rule != "none" else Q(pk__in=[])
-    origin = BillingPeriod.objects.filter(
-        agreement=agreement,
-        starts_at__lte=OuterRef("occurred_at"),
-        ends_at__gt=OuterRef("occurred_at"),
-    ).values("pk")[:1]
+    origin = (
+        BillingPeriod.objects.filter(
+            agreement=agreement,
+            starts_at__lte=OuterRef("occurred_at"),
+            ends_at__gt=OuterRef("occurred_at"),
+        )
+        .order_by()
+        .values("pk")[:1]
+    )
     value = DataNumber(price.value_field) if price.value_field else Value(None, output_field=AMOUNT)
     candidates = (
         Signal.objects.filter(
@@ -517,7 +521,6 @@ def close_period(
         ).first()
         if earlier_open and not dry_run:
             raise ClosingError(f"Close the earlier period {earlier_open} first.")
-        billing_periods_ensure(agreement=period.agreement, until=period.ends_at)
         agreement = period.agreement
         invoice = Invoice.objects.create(
             period=period,

@@ -1,7 +1,11 @@
 """Admin pieces shared by the apps: a paginator that never counts a huge table in full."""
 
+from decimal import Decimal
+
+from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.db import models
 from django.utils.functional import cached_property
 
 
@@ -33,3 +37,15 @@ class InputFilter(admin.SimpleListFilter):
             if k != self.parameter_name
         )
         yield all_choice
+
+
+class PlainDecimalInput(forms.NumberInput):
+    """Shows 500 rather than 500.00000000 or 0E-8 for amounts stored with 8 places."""
+
+    def format_value(self, value):
+        if isinstance(value, Decimal):
+            value = format(value.normalize(), "f")
+        return super().format_value(value)
+
+
+DECIMAL_WIDGETS = {models.DecimalField: {"widget": PlainDecimalInput}}

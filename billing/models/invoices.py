@@ -137,7 +137,7 @@ class InvoiceLine(models.Model):
         ordering = ["invoice", "position"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.amount}"
+        return f"{self.get_kind_display()}: {format(self.amount.normalize(), 'f')}"
 
 
 class BilledSignal(models.Model):
@@ -155,16 +155,23 @@ class BilledSignal(models.Model):
     signal = models.OneToOneField(
         "agents.Signal", on_delete=models.PROTECT, related_name="billing_mark"
     )
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="marks")
+    # Foreign keys without an index of their own: the composite indexes below serve every
+    # lookup, and each index is paid for on every one of a million marks inserted.
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="marks", db_index=False
+    )
     period = models.ForeignKey(
         BillingPeriod,
         on_delete=models.PROTECT,
         related_name="marks",
+        db_index=False,
         help_text="The period the signal belongs to (by occurred_at).",
     )
-    price = models.ForeignKey("billing.Price", on_delete=models.PROTECT, related_name="+")
+    price = models.ForeignKey(
+        "billing.Price", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     outcome_definition = models.ForeignKey(
-        "billing.OutcomeDefinition", on_delete=models.PROTECT, related_name="+"
+        "billing.OutcomeDefinition", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     workflow_id = models.CharField(max_length=200, null=True, blank=True)
     per_workflow = models.BooleanField(default=False)
@@ -192,7 +199,12 @@ class BilledSignal(models.Model):
                 name="mark_outcome_valid",
             ),
         ]
-        indexes = [models.Index(fields=["invoice", "price", "period"], name="mark_line_idx")]
+        indexes = [
+            models.Index(fields=["invoice", "price", "period"], name="mark_line_idx"),
+            models.Index(fields=["price", "period"], name="mark_price_period_idx"),
+            models.Index(fields=["period"], name="mark_period_idx"),
+            models.Index(fields=["outcome_definition", "workflow_id"], name="mark_workflow_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"signal {self.signal_id}: {self.outcome}"
