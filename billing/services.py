@@ -29,6 +29,7 @@ from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from agents.models import Cost, Signal
+from billing.margins import margin_figures_compute
 from billing.models import (
     BilledSignal,
     BillingPeriod,
@@ -36,6 +37,7 @@ from billing.models import (
     Invoice,
     InvoiceCounter,
     InvoiceLine,
+    MarginFigure,
     OutcomeDefinition,
     Price,
     PriceAgreement,
@@ -125,6 +127,7 @@ class DraftInvoice:
     currency: str
     lines: list[DraftLine] = field(default_factory=list)
     failures: int = 0
+    margins: list = field(default_factory=list)
 
     @property
     def total(self) -> Decimal:
@@ -532,6 +535,7 @@ def close_period(
             replaces=replaces,
         )
         draft = _draft(invoice=invoice, period=period)
+        draft.margins = margin_figures_compute(invoice=invoice, period=period, lines=draft.lines)
         if dry_run:
             transaction.set_rollback(True)
             return draft
@@ -554,8 +558,10 @@ def close_period(
         invoice.total = draft.total
         invoice.number = _next_invoice_number()
         invoice.save(update_fields=["total", "number"])
+        MarginFigure.objects.bulk_create(draft.margins)
         period.state, period.closed_at = BillingPeriod.State.CLOSED, now
         period.save(update_fields=["state", "closed_at"])
+        transaction.on_commit(lambda: _alert_after_close(period.pk))
     logger.info("closed period %s with invoice %s", period_id, invoice.number)
     return invoice
 
@@ -576,5 +582,17 @@ def invoice_void_and_reissue(*, invoice_id: int, reason: str, user=None) -> Invo
         invoice._change_reason = reason.strip()
         invoice.save()
         invoice.marks.all().delete()
+        invoice.margins.all().delete()  # the replacement's figures take their place
         replacement = close_period(period_id=invoice.period_id, replaces=invoice)
     return replacement
+
+
+def _alert_after_close(period_id: int) -> None:
+    """Queue the margin check; the invoice is committed already, so a broker that does not
+    answer is logged, never raised to whoever closed the period."""
+    from billing.tasks import send_margin_alerts
+
+    try:
+        send_margin_alerts.delay(period_id)
+    except Exception:
+        logger.exception("could not queue the margin alert check of period %s", period_id)

@@ -1,6 +1,9 @@
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError
 
+from billing.alerts import margin_alert_email, margin_webhook_deliver
+from billing.margins import margin_alert_raise
 from billing.services import ClosingError, close_period, periods_due
 
 
@@ -31,3 +34,25 @@ def close_period_task(self, period_id: int) -> int | None:
         # A configuration problem: retrying will not fix it; it is shown in the admin.
         raise
     return invoice.number if invoice else None
+
+
+@shared_task
+def send_margin_alerts(period_id: int) -> int | None:
+    """After a close: alert once (e-mail, webhook) if the deal is below its margin target.
+    Never affects the invoice: it runs after the closing transaction has committed."""
+    alert = margin_alert_raise(period_id=period_id)
+    if alert is None:
+        return None
+    margin_alert_email(alert=alert)
+    if settings.MARGIN_ALERT_WEBHOOK_URL:
+        deliver_margin_webhook.delay(alert.pk)
+    return alert.pk
+
+
+@shared_task(bind=True, max_retries=5)
+def deliver_margin_webhook(self, alert_id: int) -> bool:
+    """POST the alert, signed with HMAC-SHA256; retried with backoff; every attempt logged."""
+    delivered = margin_webhook_deliver(alert_id=alert_id, attempt=self.request.retries + 1)
+    if not delivered:
+        raise self.retry(countdown=min(600, 10 * 2**self.request.retries))
+    return True

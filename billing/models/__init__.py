@@ -16,6 +16,7 @@ from billing.models.invoices import (
     InvoiceCounter,
     InvoiceLine,
 )
+from billing.models.margins import MarginAlert, MarginFigure, WebhookDelivery
 
 __all__ = [
     "MONEY",
@@ -25,11 +26,14 @@ __all__ = [
     "Invoice",
     "InvoiceCounter",
     "InvoiceLine",
+    "MarginAlert",
+    "MarginFigure",
     "OutcomeCriterion",
     "OutcomeDefinition",
     "Price",
     "PriceAgreement",
     "PriceTier",
+    "WebhookDelivery",
     "data_lookup",
     "tier_problems",
 ]

@@ -1,0 +1,228 @@
+"""Margin figures of a closing invoice: revenue, costs by category and model, cost of
+failures, margin, per outcome definition. SQL aggregations over marks and costs; only
+the grouped rows (a few per outcome) reach Python."""
+
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+
+from agents.models import Cost
+from billing.models import BilledSignal, ExchangeRate, InvoiceLine, MarginFigure
+from billing.pricing import ZERO
+
+PLACES = Decimal("0.00000001")
+
+
+class Rates:
+    """Exchange rates effective on a day, remembering the pairs that have none."""
+
+    def __init__(self, on):
+        self.on = on
+        self.missing: set[str] = set()
+        self._cache: dict[tuple[str, str], Decimal | None] = {}
+
+    def convert(self, amount: Decimal, base: str, quote: str) -> Decimal | None:
+        if base == quote:
+            return amount
+        if (base, quote) not in self._cache:
+            self._cache[(base, quote)] = (
+                ExchangeRate.objects.filter(
+                    base_currency=base, quote_currency=quote, effective_on__lte=self.on
+                )
+                .order_by("-effective_on")
+                .values_list("rate", flat=True)
+                .first()
+            )
+        rate = self._cache[(base, quote)]
+        if rate is None:
+            self.missing.add(f"{base}→{quote}")
+            return None
+        return amount * rate
+
+
+def _cost_rows(invoice):
+    """(definition id, bucket, category, model, currency, total) of the invoice's costs.
+
+    A signal's own costs go to its outcome (bucket "failure" for failures). For
+    per-workflow outcomes counted on this invoice, every cost recorded under the
+    workflow, whichever agent or step spent it, goes to that outcome instead."""
+    marks = BilledSignal.objects.filter(invoice=invoice)
+    counted_workflows = marks.filter(
+        counted=True, per_workflow=True, workflow_id__isnull=False
+    ).values("workflow_id")
+    own = (
+        Cost.objects.filter(signal__billing_mark__invoice=invoice)
+        .exclude(signal__billing_mark__per_workflow=True, workflow_id__in=counted_workflows)
+        .values(
+            "signal__billing_mark__outcome_definition",
+            "signal__billing_mark__outcome",
+            "category",
+            "model",
+            "currency",
+        )
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    for row in own:
+        bucket = "failure" if row["signal__billing_mark__outcome"] == "failure" else "outcome"
+        yield (
+            row["signal__billing_mark__outcome_definition"],
+            bucket,
+            row["category"],
+            row["model"],
+            row["currency"],
+            row["total"],
+        )
+    definition = marks.filter(counted=True, workflow_id=OuterRef("workflow_id")).values(
+        "outcome_definition"
+    )[:1]
+    workflow = (
+        Cost.objects.filter(workflow_id__in=counted_workflows)
+        .annotate(definition=Subquery(definition))
+        .values("definition", "category", "model", "currency")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    for row in workflow:
+        yield (
+            row["definition"],
+            "outcome",
+            row["category"],
+            row["model"],
+            row["currency"],
+            row["total"],
+        )
+
+
+def margin_figures_compute(*, invoice, period, lines) -> list[MarginFigure]:
+    """Unsaved MarginFigure rows, one per priced outcome of the invoice."""
+    agreement = period.agreement
+    currency = agreement.currency
+    rates = Rates((period.ends_at - timedelta(days=1)).date())
+    prices = {p.pk: p for p in agreement.prices.select_related("outcome_definition")}
+    definitions = {p.outcome_definition_id: p.outcome_definition for p in prices.values()}
+    if not definitions:
+        return []
+
+    outcome_revenue: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for line in lines:
+        if line.kind == InvoiceLine.Kind.OUTCOME:
+            outcome_revenue[prices[line.price_id].outcome_definition_id] += line.amount
+    extra = sum((line.amount for line in lines if line.kind != InvoiceLine.Kind.OUTCOME), ZERO)
+    total_outcome = sum(outcome_revenue.values(), ZERO)
+
+    counts = {
+        row["outcome_definition"]: row
+        for row in BilledSignal.objects.filter(invoice=invoice)
+        .values("outcome_definition")
+        .annotate(
+            successes=Count("id", filter=Q(outcome="success", counted=True)),
+            partials=Count("id", filter=Q(outcome="partial", counted=True)),
+            failures=Count("id", filter=Q(outcome="failure")),
+        )
+        .order_by()
+    }
+    costs = defaultdict(
+        lambda: {
+            "cost": ZERO,
+            "failures": ZERO,
+            "category": defaultdict(lambda: ZERO),
+            "model": defaultdict(lambda: ZERO),
+        }
+    )
+    for definition_id, bucket, category, model, cost_currency, total in _cost_rows(invoice):
+        amount = rates.convert(total, cost_currency, currency)
+        if amount is None or definition_id not in definitions:
+            continue
+        entry = costs[definition_id]
+        entry["cost"] += amount
+        entry["category"][category] += amount
+        entry["model"][model or "(none)"] += amount
+        if bucket == "failure":
+            entry["failures"] += amount
+
+    reporting = settings.REPORTING_CURRENCY
+    figures = []
+    for definition_id, definition in definitions.items():
+        revenue_outcomes = outcome_revenue[definition_id]
+        if total_outcome:
+            allocated = extra * revenue_outcomes / total_outcome
+        else:
+            allocated = extra / len(definitions)
+        revenue = (revenue_outcomes + allocated).quantize(PLACES)
+        entry = costs[definition_id]
+        entry["cost"] = entry["cost"].quantize(PLACES)
+        margin = revenue - entry["cost"]  # exactly revenue - cost as stored
+        percent = (margin / revenue * 100).quantize(Decimal("0.01")) if revenue else None
+        row = counts.get(definition_id, {})
+        target = agreement.margin_target
+        figures.append(
+            MarginFigure(
+                period=period,
+                invoice=invoice,
+                agreement=agreement,
+                customer_id=agreement.customer_id,
+                agent_id=definition.agent_id,
+                outcome_definition=definition,
+                currency=currency,
+                successes=row.get("successes", 0),
+                partials=row.get("partials", 0),
+                failures=row.get("failures", 0),
+                revenue_outcomes=revenue_outcomes,
+                revenue_allocated=allocated.quantize(PLACES),
+                revenue=revenue.quantize(PLACES),
+                cost=entry["cost"].quantize(PLACES),
+                cost_by_category={k: str(v.quantize(PLACES)) for k, v in entry["category"].items()},
+                cost_by_model={k: str(v.quantize(PLACES)) for k, v in entry["model"].items()},
+                cost_of_failures=entry["failures"].quantize(PLACES),
+                margin=margin.quantize(PLACES),
+                margin_percent=percent,
+                reporting_currency=reporting,
+                below_target=target is not None
+                and (percent < target if percent is not None else entry["cost"] > 0),
+            )
+        )
+    for figure in figures:
+        revenue = rates.convert(figure.revenue, currency, reporting)
+        cost = rates.convert(figure.cost, currency, reporting)
+        figure.revenue_reporting = None if revenue is None else revenue.quantize(PLACES)
+        figure.cost_reporting = None if cost is None else cost.quantize(PLACES)
+    missing = ", ".join(sorted(rates.missing))
+    for figure in figures:
+        figure.incomplete = bool(missing)
+        figure.missing_rates = missing
+    return figures
+
+
+def margin_alert_raise(*, period_id: int):
+    """Record an alert when the closed period's deal is below its margin target.
+
+    At most one alert per period and threshold (a database constraint): a second call,
+    a retried task or a reissued invoice alerts nobody twice. Returns the new alert."""
+    from billing.models import BillingPeriod, MarginAlert
+
+    period = BillingPeriod.objects.select_related("agreement").get(pk=period_id)
+    target = period.agreement.margin_target
+    if target is None:
+        return None
+    totals = MarginFigure.objects.filter(period=period, invoice__status="issued").aggregate(
+        revenue=Sum("revenue"), margin=Sum("margin")
+    )
+    revenue, margin = totals["revenue"] or ZERO, totals["margin"] or ZERO
+    percent = (margin / revenue * 100).quantize(Decimal("0.01")) if revenue else None
+    if (percent is not None and percent >= target) or (percent is None and margin >= 0):
+        return None
+    try:
+        with transaction.atomic():
+            return MarginAlert.objects.create(
+                agreement=period.agreement,
+                period=period,
+                threshold=target,
+                margin_percent=percent,
+            )
+    except IntegrityError:
+        return None

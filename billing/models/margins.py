@@ -1,0 +1,117 @@
+"""Margins: what each deal earned and cost, per period x customer x agent x outcome."""
+
+from django.db import models
+from django.db.models import Q
+
+from billing.models.agreements import MONEY
+
+
+class MarginFigure(models.Model):
+    """Stored when a period closes (history stays fast and stable); the same figures are
+    computed live for an open period. Amounts are in the agreement's currency, and in
+    the reporting currency for the dashboard's totals across customers."""
+
+    period = models.ForeignKey(
+        "billing.BillingPeriod", on_delete=models.CASCADE, related_name="margins"
+    )
+    invoice = models.ForeignKey("billing.Invoice", on_delete=models.CASCADE, related_name="margins")
+    agreement = models.ForeignKey(
+        "billing.PriceAgreement", on_delete=models.CASCADE, related_name="margins"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="margins"
+    )
+    agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, related_name="margins")
+    outcome_definition = models.ForeignKey(
+        "billing.OutcomeDefinition", on_delete=models.PROTECT, related_name="margins"
+    )
+    currency = models.CharField(max_length=3)
+    successes = models.PositiveIntegerField(default=0)
+    partials = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    revenue_outcomes = models.DecimalField(**MONEY, default=0)
+    revenue_allocated = models.DecimalField(
+        **MONEY,
+        default=0,
+        help_text="Share of platform fee, true-up, cap discount and adjustments, in "
+        "proportion to outcome revenue.",
+    )
+    revenue = models.DecimalField(**MONEY, default=0)
+    cost = models.DecimalField(**MONEY, default=0)
+    cost_by_category = models.JSONField(default=dict)
+    cost_by_model = models.JSONField(default=dict)
+    cost_of_failures = models.DecimalField(**MONEY, default=0)
+    margin = models.DecimalField(**MONEY, default=0)
+    margin_percent = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    reporting_currency = models.CharField(max_length=3)
+    revenue_reporting = models.DecimalField(**MONEY, null=True, blank=True)
+    cost_reporting = models.DecimalField(**MONEY, null=True, blank=True)
+    incomplete = models.BooleanField(default=False)
+    missing_rates = models.CharField(
+        max_length=300, blank=True, help_text="Currency pairs without an exchange rate."
+    )
+    below_target = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-period__starts_at", "customer__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "outcome_definition"], name="margin_one_per_invoice_outcome"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["period"], name="margin_period_idx"),
+            models.Index(fields=["customer", "agent"], name="margin_customer_agent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}/{self.outcome_definition_id} {self.margin_percent}%"
+
+
+class MarginAlert(models.Model):
+    """A deal below its margin target, alerted once per period and threshold."""
+
+    agreement = models.ForeignKey(
+        "billing.PriceAgreement", on_delete=models.CASCADE, related_name="margin_alerts"
+    )
+    period = models.ForeignKey(
+        "billing.BillingPeriod", on_delete=models.CASCADE, related_name="margin_alerts"
+    )
+    threshold = models.DecimalField(max_digits=5, decimal_places=2)
+    margin_percent = models.DecimalField(max_digits=9, decimal_places=2, null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "threshold"], name="alert_once_per_period_and_threshold"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agreement} {self.margin_percent}% < {self.threshold}%"
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver an alert to the outbound webhook."""
+
+    alert = models.ForeignKey(MarginAlert, on_delete=models.CASCADE, related_name="deliveries")
+    url = models.URLField()
+    attempt = models.PositiveSmallIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    delivered = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "attempt"], name="delivery_attempt_unique"),
+            models.CheckConstraint(condition=Q(attempt__gte=1), name="delivery_attempt_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.url} #{self.attempt}: {self.status_code or self.error[:40]}"
