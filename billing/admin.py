@@ -4,6 +4,7 @@ from itertools import pairwise
 
 import nested_admin
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, Q, Subquery
@@ -15,11 +16,13 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from agents.models import Agent
 from billing.models import (
     BillingPeriod,
     ExchangeRate,
     Invoice,
     InvoiceLine,
+    MarginFigure,
     OutcomeCriterion,
     OutcomeDefinition,
     Price,
@@ -28,14 +31,16 @@ from billing.models import (
     tier_problems,
 )
 from billing.pricing import round_line
-from billing.selectors import outcome_preview
+from billing.selectors import margin_dashboard, outcome_preview
 from billing.services import (
     ClosingError,
     billing_periods_ensure,
     close_period,
     invoice_void_and_reissue,
 )
+from billing.statements import statement_token
 from config.admin_tools import DECIMAL_WIDGETS
+from customers.models import Customer
 
 
 # --- Outcome definitions -------------------------------------------------------------
@@ -412,17 +417,56 @@ class InvoiceAdmin(ReadOnlyAdmin):
         "voided_at",
         "voided_by",
     )
-    actions = ["void_and_reissue"]
+    actions = ["void_and_reissue", "export_csv"]
 
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.action(description="Export selected invoices as CSV")
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="invoices.csv"'
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "number",
+                "customer",
+                "period_start",
+                "period_end",
+                "status",
+                "currency",
+                "total",
+                "issued_at",
+                "due_at",
+            ]
+        )
+        for inv in queryset.select_related("customer", "period").order_by("number"):
+            writer.writerow(
+                [
+                    inv.number,
+                    inv.customer.external_id,
+                    inv.period.starts_at.date(),
+                    inv.period.ends_at.date(),
+                    inv.status,
+                    inv.currency,
+                    round_line(inv.total, inv.currency),
+                    inv.issued_at.isoformat(),
+                    inv.due_at.isoformat(),
+                ]
+            )
+        return response
+
     @admin.display(description="documents")
     def documents(self, obj):
+        statement = reverse("outcome-statement", args=[statement_token(obj.pk)])
         return format_html(
-            '<a class="button" href="{}">Printable invoice</a> <a class="button" href="{}">CSV</a>',
+            '<a class="button" href="{}">Printable invoice</a> <a class="button" href="{}">CSV</a> '
+            '<a class="button" href="{}" id="statement-link">Customer outcome statement</a> '
+            "<span>(a shareable link, valid {} days)</span>",
             reverse("admin:billing_invoice_print", args=[obj.pk]),
             reverse("admin:billing_invoice_csv", args=[obj.pk]),
+            statement,
+            settings.STATEMENT_LINK_DAYS,
         )
 
     def get_urls(self):
@@ -536,3 +580,127 @@ class InvoiceAdmin(ReadOnlyAdmin):
 
     def has_void_permission(self, request):
         return request.user.has_perm("billing.void_invoice")
+
+
+# --- Margins -----------------------------------------------------------------------------
+class DashboardFilters(forms.Form):
+    date_from = forms.DateField(
+        required=False, label="Periods from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    customer = forms.CharField(required=False, label="Customer external id")
+    agent = forms.ModelChoiceField(
+        queryset=Agent.objects.all(),
+        required=False,
+        to_field_name="external_id",
+        error_messages={"invalid_choice": "Unknown agent: pick one from the list."},
+    )
+
+    def clean_customer(self):
+        external_id = self.cleaned_data["customer"].strip()
+        if not external_id:
+            return None
+        customer = Customer.objects.filter(external_id=external_id).first()
+        if customer is None:
+            raise ValidationError(f"No customer has the external id “{external_id}”.")
+        return customer
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", "The end of the range is before its start: swap them.")
+        return data
+
+
+MARGIN_CSV_FIELDS = [
+    "period__starts_at",
+    "period__ends_at",
+    "customer__external_id",
+    "agent__external_id",
+    "outcome_definition__name",
+    "currency",
+    "successes",
+    "partials",
+    "failures",
+    "revenue_outcomes",
+    "revenue_allocated",
+    "revenue",
+    "cost",
+    "cost_of_failures",
+    "margin",
+    "margin_percent",
+    "reporting_currency",
+    "revenue_reporting",
+    "cost_reporting",
+    "incomplete",
+    "missing_rates",
+    "below_target",
+]
+
+
+def margins_csv(queryset, filename: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(MARGIN_CSV_FIELDS)
+    for row in queryset.values_list(*MARGIN_CSV_FIELDS).iterator():
+        writer.writerow(row)
+    return response
+
+
+@admin.register(MarginFigure)
+class MarginFigureAdmin(ReadOnlyAdmin):
+    """The margin dashboard: the page an account manager opens every morning."""
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = DashboardFilters(request.GET or None)
+        filters = {}
+        if form.is_bound and form.is_valid():
+            filters = {k: v for k, v in form.cleaned_data.items() if v}
+        elif form.is_bound:
+            messages.error(request, "Some filters were not understood; showing all margins.")
+        if request.GET.get("export") == "csv" and not form.errors:
+            figures = MarginFigure.objects.filter(invoice__status="issued").order_by(
+                "period__starts_at", "customer__name"
+            )
+            if filters.get("date_from"):
+                figures = figures.filter(period__starts_at__date__gte=filters["date_from"])
+            if filters.get("date_to"):
+                figures = figures.filter(period__starts_at__date__lte=filters["date_to"])
+            if filters.get("customer"):
+                figures = figures.filter(customer=filters["customer"])
+            if filters.get("agent"):
+                figures = figures.filter(agent=filters["agent"])
+            return margins_csv(figures, "margins.csv")
+        data = margin_dashboard(**filters)
+        # Decimals go to the page as JSON strings (DjangoJSONEncoder); the script reads them
+        # with Number(), so no amount passes through a Python float.
+        chart_data = {
+            "periods": [r["period"] for r in data["by_period"]],
+            "revenue": [r["revenue"] for r in data["by_period"]],
+            "cost": [r["cost"] for r in data["by_period"]],
+            "agents": [r["name"] for r in data["by_agent"]],
+            "agent_margin": [r["margin_percent"] for r in data["by_agent"]],
+            "customers": [r["name"] for r in data["by_customer"]],
+            "customer_margin": [r["margin_percent"] for r in data["by_customer"]],
+            "agent_failures": [r["cost_of_failures"] for r in data["by_agent"]],
+            "cost_per_outcome": [
+                {"outcome": r["outcome"], "models": {k: v for k, v in r["models"].items()}}
+                for r in data["cost_per_outcome"]
+            ],
+        }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Margin dashboard",
+            "form": form,
+            "data": data,
+            "chart_data": chart_data,
+            "reporting_currency": settings.REPORTING_CURRENCY,
+            "export_query": request.GET.urlencode(),
+        }
+        return TemplateResponse(request, "admin/billing/margin_dashboard.html", context)

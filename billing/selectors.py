@@ -1,9 +1,13 @@
 """Reads of billing data that are reused."""
 
-from django.db.models import Count, Q
+from decimal import Decimal
+
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncMonth
 
 from agents.models import Signal
-from billing.models import OutcomeDefinition
+from billing.models import MarginFigure, OutcomeDefinition
+from billing.pricing import ZERO
 
 
 def outcome_preview(*, definition: OutcomeDefinition, limit: int = 200) -> dict[str, int]:
@@ -26,3 +30,112 @@ def outcome_preview(*, definition: OutcomeDefinition, limit: int = 200) -> dict[
     counts["failure"] = counts["of_event"] - counts["success"] - counts["partial"]
     counts["other_events"] = counts["examined"] - counts["of_event"]
     return counts
+
+
+# --- Margin dashboard --------------------------------------------------------------------
+def _percent(margin, revenue):
+    return (margin / revenue * 100).quantize(Decimal("0.1")) if revenue else None
+
+
+def margin_dashboard(*, date_from=None, date_to=None, customer=None, agent=None) -> dict:
+    """The dashboard's figures from stored margins (never raw signals), in the reporting
+    currency: a fixed number of aggregate queries whatever the number of signals."""
+    figures = MarginFigure.objects.filter(invoice__status="issued")
+    if date_from:
+        figures = figures.filter(period__starts_at__date__gte=date_from)
+    if date_to:
+        figures = figures.filter(period__starts_at__date__lte=date_to)
+    if customer:
+        figures = figures.filter(customer=customer)
+    if agent:
+        figures = figures.filter(agent=agent)
+    sums = {
+        "revenue": Sum("revenue_reporting"),
+        "cost": Sum("cost_reporting"),
+        "failures_cost": Sum("cost_of_failures"),
+        "outcomes": Sum(F("successes") + F("partials")),
+    }
+    by_period = [
+        {
+            "period": row["month"].strftime("%Y-%m"),
+            "revenue": row["revenue"] or ZERO,
+            "cost": row["cost"] or ZERO,
+        }
+        for row in figures.annotate(month=TruncMonth("period__starts_at"))
+        .values("month")
+        .annotate(**sums)
+        .order_by("month")
+    ]
+
+    def grouped(field, label):
+        rows = []
+        for row in figures.values(field, label).annotate(**sums).order_by(label):
+            revenue, cost = row["revenue"] or ZERO, row["cost"] or ZERO
+            rows.append(
+                {
+                    "id": row[field],
+                    "name": row[label],
+                    "revenue": revenue,
+                    "cost": cost,
+                    "margin": revenue - cost,
+                    "margin_percent": _percent(revenue - cost, revenue),
+                    "cost_of_failures": row["failures_cost"] or ZERO,
+                }
+            )
+        return rows
+
+    below = (
+        figures.filter(below_target=True)
+        .values(
+            "agreement",
+            "agreement__name",
+            "agreement__margin_target",
+            "period__starts_at",
+            "customer__name",
+        )
+        .annotate(revenue=Sum("revenue"), margin=Sum("margin"))
+        .order_by("-period__starts_at", "customer__name")
+    )
+    # Cost per outcome by model: per outcome definition, from the stored JSON of the
+    # (few, rolled-up) figures; converted to the reporting currency by each row's ratio.
+    per_outcome: dict[str, dict[str, Decimal]] = {}
+    outcomes: dict[str, int] = {}
+    for row in figures.values(
+        "outcome_definition__name",
+        "cost_by_model",
+        "cost",
+        "cost_reporting",
+        "successes",
+        "partials",
+    ):
+        name = row["outcome_definition__name"]
+        ratio = (
+            (row["cost_reporting"] / row["cost"]) if row["cost"] and row["cost_reporting"] else 1
+        )
+        models = per_outcome.setdefault(name, {})
+        for model, amount in row["cost_by_model"].items():
+            models[model] = models.get(model, ZERO) + Decimal(amount) * ratio
+        outcomes[name] = outcomes.get(name, 0) + row["successes"] + row["partials"]
+    cost_per_outcome = [
+        {
+            "outcome": name,
+            "models": {
+                m: (v / outcomes[name]).quantize(Decimal("0.0001"))
+                for m, v in sorted(models.items())
+            }
+            if outcomes[name]
+            else {},
+        }
+        for name, models in sorted(per_outcome.items())
+    ]
+    incomplete = figures.filter(incomplete=True).values_list("missing_rates", flat=True).distinct()
+    return {
+        "by_period": by_period,
+        "by_agent": grouped("agent", "agent__name"),
+        "by_customer": grouped("customer", "customer__name"),
+        "cost_per_outcome": cost_per_outcome,
+        "below_target": [
+            {**row, "margin_percent": _percent(row["margin"], row["revenue"])} for row in below
+        ],
+        "incomplete": sorted(set(incomplete)),
+    }

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from billing.views import outcome_statement
 from config.health import healthz
 
 admin.site.site_header = "Outcome billing back-office"
@@ -10,9 +11,11 @@ admin.site.index_title = "Meter for margins, bill for outcomes"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("statements/<str:token>/", outcome_statement, name="outcome-statement"),
     path("admin/", admin.site.urls),
     path("api/", include("agents.api.urls")),
     path("api/", include("customers.api.urls")),
+    path("api/", include("billing.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
