@@ -7,7 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -30,7 +30,7 @@ from billing.models import (
     PriceTier,
     tier_problems,
 )
-from billing.pricing import round_line
+from billing.pricing import ZERO, round_line
 from billing.selectors import margin_dashboard, outcome_preview
 from billing.services import (
     ClosingError,
@@ -240,7 +240,27 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
         "cadence",
         "platform_fee",
         "margin_target",
+        "margin_flag",
     )
+
+    def get_queryset(self, request):
+        below = MarginFigure.objects.filter(
+            agreement=OuterRef("pk"), below_target=True, invoice__status="issued"
+        )
+        return super().get_queryset(request).annotate(_below=Exists(below))
+
+    @admin.display(description="margin", boolean=False, ordering="_below")
+    def margin_flag(self, obj):
+        if obj._below:
+            url = (
+                reverse("admin:billing_marginfigure_changelist")
+                + f"?customer={obj.customer.external_id}"
+            )
+            return format_html(
+                '<a href="{}" style="color:#b91c1c;font-weight:600">⚠ below target</a>', url
+            )
+        return "—"
+
     list_filter = ("cadence", "currency")
     list_select_related = ("customer",)
     search_fields = ("name", "customer__name", "customer__external_id")
@@ -275,18 +295,27 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
             "<tr><td>{}</td><td style='text-align:right'>{}</td></tr>",
             ((line.description, line.amount) for line in draft.lines),
         )
+        revenue = sum((m.revenue for m in draft.margins), ZERO)
+        margin = sum((m.margin for m in draft.margins), ZERO)
+        percent = f"{margin / revenue * 100:.1f}%" if revenue else "—"
+        below = any(m.below_target for m in draft.margins)
         return format_html(
             "<p>{} – {} (so far)</p><table id='upcoming-invoice'>{}<tr><th>Total</th>"
-            "<th style='text-align:right'>{} {}</th></tr></table>",
+            "<th style='text-align:right'>{} {}</th></tr></table>"
+            "<p id='live-margin'>Live margin of this open period: <strong{}>{}</strong>{}</p>",
             f"{period.starts_at:%Y-%m-%d}",
             f"{period.ends_at:%Y-%m-%d}",
             rows,
             draft.total,
             draft.currency,
+            format_html(' style="color:{}"', "#b91c1c") if below else "",
+            percent,
+            " — below the margin target" if below else "",
         )
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        billing_periods_ensure(agreement=form.instance, until=timezone.now())
         for price in form.instance.prices.filter(model=Price.Model.VOLUME):
             tiers = list(price.tiers.order_by("from_quantity"))
             for before, after in pairwise(tiers):

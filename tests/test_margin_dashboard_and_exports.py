@@ -122,3 +122,32 @@ def test_invoice_csv_admin_action(admin_client):
         },
     )
     assert response.content.decode().splitlines()[1].startswith("1,")
+
+
+def test_deals_below_target_flagged_in_the_agreement_list_and_live_on_the_agreement(admin_client):
+    bad = closed_world(unit="1.00", cost="0.90", agreement_kwargs={"margin_target": D(40)})
+    closed_world()
+    listing = admin_client.get("/admin/billing/priceagreement/").content.decode()
+    assert listing.count("below target") == 1
+    # February is open: its live margin shows on the agreement's page
+    from datetime import UTC, datetime
+
+    s = f.SignalFactory(
+        agent=bad.agent,
+        customer=bad.customer,
+        event_name="done",
+        occurred_at=datetime(2026, 2, 10, tzinfo=UTC),
+        data={"status": "ok"},
+    )
+    f.CostFactory(agent=bad.agent, customer=bad.customer, signal=s, amount=D("0.95"))
+    from billing.services import billing_periods_ensure
+
+    billing_periods_ensure(agreement=bad.agreement, until=datetime(2026, 2, 20, tzinfo=UTC))
+    with __import__("unittest").mock.patch(
+        "django.utils.timezone.now", return_value=datetime(2026, 2, 20, tzinfo=UTC)
+    ):
+        page = admin_client.get(
+            reverse("admin:billing_priceagreement_change", args=[bad.agreement.pk])
+        ).content.decode()
+    assert "Live margin of this open period" in page and "5.0%" in page
+    assert "below the margin target" in page
