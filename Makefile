@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing clean
+.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing bench-margins clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-ingestion bench-closing
+bench: bench-ingestion bench-closing bench-margins
 
 # Benchmarks need PostgreSQL on 127.0.0.1:5432 (BENCH_PG to change) and Redis.
 bench-ingestion: install
@@ -44,6 +44,10 @@ bench-ingestion: install
 
 bench-closing: install
 	$(BIN)/python tests/benchmarks/closing.py
+
+# The same 1,000,000 signals spread over 3 monthly periods, with dashboard and API reads.
+bench-margins: install
+	BENCH_MONTHS=3 $(BIN)/python tests/benchmarks/closing.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3* .celery staticfiles

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from tests.benchmarks.common import bench_env, fresh_database, manage  # noqa: E402
 
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", 1000))
+MONTHS = int(os.environ.get("BENCH_MONTHS", 1))
 SIGNALS = int(os.environ.get("BENCH_SIGNALS", 1_000_000))
 JAN = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -84,7 +85,7 @@ def seed(database_url: str) -> None:
                 )
         conn.commit()
         rng = random.Random(3)
-        span = 31 * 86400 - 1
+        span = (datetime(2026, 1 + MONTHS, 1, tzinfo=UTC) - JAN).total_seconds() - 1
         with conn.cursor().copy(
             "COPY agents_signal (id, agent_id, customer_id, external_customer_id, event_name, "
             "occurred_at, received_at, data) FROM STDIN"
@@ -93,7 +94,7 @@ def seed(database_url: str) -> None:
                 c = rng.randint(1, CUSTOMERS)
                 roll = rng.random()
                 status = "ok" if roll < 0.8 else "partial" if roll < 0.9 else "failed"
-                at = JAN + timedelta(seconds=rng.randint(0, span))
+                at = JAN + timedelta(seconds=rng.randint(0, int(span)))
                 data = {"status": status, "llm_cost": 0.01, "amount": rng.randint(10, 500)}
                 copy.write_row((i, agent, c, f"cus_{c}", "done", at, at, json.dumps(data)))
         with conn.cursor().copy(
@@ -147,26 +148,78 @@ def close_all(worker: int = 0, workers: int = 1) -> None:
         queries += 1
         return execute(sql, params, many, context)
 
-    now = datetime(2026, 2, 5, tzinfo=UTC)
+    from billing import services
+
+    margin_seconds = 0.0
+    compute = services.margin_figures_compute
+
+    def timed_compute(**kwargs):
+        nonlocal margin_seconds
+        started = time.perf_counter()
+        try:
+            return compute(**kwargs)
+        finally:
+            margin_seconds += time.perf_counter() - started
+
+    services.margin_figures_compute = timed_compute
+    now = datetime(2026, 1 + MONTHS, 5, tzinfo=UTC)
     t = time.perf_counter()
+    closed = 0
+    setup_queries = 0
     with connection.execute_wrapper(count):
-        due = [p for p in periods_due(now=now) if p.pk % workers == worker]
-        setup_queries = queries
-        for period in due:
-            close_period(period_id=period.pk, now=now)
+        while True:
+            before = queries
+            due = [p for p in periods_due(now=now) if p.pk % workers == worker]
+            setup_queries += queries - before
+            if not due:
+                break
+            for period in due:
+                close_period(period_id=period.pk, now=now)
+            closed += len(due)
     elapsed = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(
             {
-                "periods": len(due),
+                "periods": closed,
                 "seconds": elapsed,
                 "peak_mb": peak,
                 "queries": queries - setup_queries,
                 "setup_queries": setup_queries,
+                "margin_seconds": margin_seconds,
             }
         )
     )
+
+
+def read_latency() -> None:
+    """Median of 20 renders of the margin dashboard and of the margin API, as staff."""
+    import statistics
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    user, _ = User.objects.get_or_create(username="bench-staff", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(user)
+    result = {}
+    for name, url in [
+        ("dashboard", "/admin/billing/marginfigure/"),
+        ("api", "/api/v1/margins?limit=100"),
+    ]:
+        assert client.get(url).status_code == 200
+        times = []
+        for _ in range(20):
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append(time.perf_counter() - started)
+            assert response.status_code == 200
+        result[name] = statistics.median(times)
+    print(json.dumps(result))
 
 
 def group_by_baseline(database_url: str) -> float:
@@ -178,7 +231,7 @@ def group_by_baseline(database_url: str) -> float:
             "SELECT customer_id, count(*) FILTER (WHERE data->>'status' = 'ok'), "
             "count(*) FILTER (WHERE data->>'status' = 'partial'), count(*) "
             "FROM agents_signal WHERE occurred_at >= '2026-01-01' AND occurred_at < '2026-02-01' "
-            "GROUP BY customer_id"
+            "GROUP BY customer_id"  # January: one period per customer
         ).fetchall()
         elapsed = time.perf_counter() - t
     assert len(rows) == CUSTOMERS
@@ -215,8 +268,21 @@ def main():
         "peak_mb": max(p["peak_mb"] for p in parts),
         "queries": sum(p["queries"] for p in parts),
         "setup_queries": max(p["setup_queries"] for p in parts),
+        "margin_seconds": sum(p["margin_seconds"] for p in parts),
     }
     baseline = group_by_baseline(database_url)
+    reads = json.loads(
+        subprocess.run(
+            [sys.executable, __file__, "--read"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     periods = stats["periods"]
     print(
         f"closed: {periods:,} periods with {workers} closing process(es) in "
@@ -232,10 +298,21 @@ def main():
         f"GROUP BY baseline: {baseline:.2f} s for the same per-customer counts in one query; "
         f"closing took {stats['seconds'] / baseline:.0f}x that"
     )
+    print(
+        f"margins: computing them added {stats['margin_seconds']:.1f} s to closing "
+        f"({stats['margin_seconds'] / stats['seconds'] * 100:.0f}% of it)"
+    )
+    print(
+        f"reads ({SIGNALS:,} signals over {MONTHS} month(s)): margin dashboard median of 20 "
+        f"renders {reads['dashboard'] * 1000:.0f} ms; /api/v1/margins median "
+        f"{reads['api'] * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--close"]:
+    if sys.argv[1:2] == ["--read"]:
+        read_latency()
+    elif sys.argv[1:2] == ["--close"]:
         close_all(int(sys.argv[2]), int(sys.argv[3]))
     else:
         main()
