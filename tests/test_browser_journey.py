@@ -4,7 +4,6 @@ fixes it; Finance closes the period, opens the invoice and the customer statemen
 margin dashboard's charts are drawn and their numbers match the table. Screenshots are
 kept under test-artifacts/."""
 
-import os
 import shutil
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -25,10 +24,10 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser():
+def browser(monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the ORM calls of the test
-    # itself are synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # itself are synchronous and safe. (Set for this test only.)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
