@@ -22,12 +22,14 @@ from billing.models import (
     ExchangeRate,
     Invoice,
     InvoiceLine,
+    MarginAlert,
     MarginFigure,
     OutcomeCriterion,
     OutcomeDefinition,
     Price,
     PriceAgreement,
     PriceTier,
+    WebhookDelivery,
     tier_problems,
 )
 from billing.pricing import ZERO, round_line
@@ -733,3 +735,37 @@ class MarginFigureAdmin(ReadOnlyAdmin):
             "export_query": request.GET.urlencode(),
         }
         return TemplateResponse(request, "admin/billing/margin_dashboard.html", context)
+
+
+class WebhookDeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    fields = ("attempt", "url", "status_code", "delivered", "error", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MarginAlert)
+class MarginAlertAdmin(ReadOnlyAdmin):
+    list_display = (
+        "agreement",
+        "period",
+        "margin_percent",
+        "threshold",
+        "created_at",
+        "emailed_at",
+        "webhook_delivered",
+    )
+    list_select_related = ("agreement__customer", "period__agreement__customer")
+    inlines = [WebhookDeliveryInline]
+
+    def get_queryset(self, request):
+        delivered = WebhookDelivery.objects.filter(alert=OuterRef("pk"), delivered=True)
+        return super().get_queryset(request).annotate(_delivered=Exists(delivered))
+
+    @admin.display(description="webhook delivered", boolean=True)
+    def webhook_delivered(self, obj):
+        return obj._delivered

@@ -44,7 +44,7 @@ class Rates:
         return amount * rate
 
 
-def _cost_rows(invoice):
+def _cost_rows(invoice, *, per_workflow: bool):
     """(definition id, bucket, category, model, currency, total) of the invoice's costs.
 
     A signal's own costs go to its outcome (bucket "failure" for failures). For
@@ -54,10 +54,13 @@ def _cost_rows(invoice):
     counted_workflows = marks.filter(
         counted=True, per_workflow=True, workflow_id__isnull=False
     ).values("workflow_id")
+    own = Cost.objects.filter(signal__billing_mark__invoice=invoice)
+    if per_workflow:
+        own = own.exclude(
+            signal__billing_mark__per_workflow=True, workflow_id__in=counted_workflows
+        )
     own = (
-        Cost.objects.filter(signal__billing_mark__invoice=invoice)
-        .exclude(signal__billing_mark__per_workflow=True, workflow_id__in=counted_workflows)
-        .values(
+        own.values(
             "signal__billing_mark__outcome_definition",
             "signal__billing_mark__outcome",
             "category",
@@ -77,6 +80,8 @@ def _cost_rows(invoice):
             row["currency"],
             row["total"],
         )
+    if not per_workflow:
+        return
     definition = marks.filter(counted=True, workflow_id=OuterRef("workflow_id")).values(
         "outcome_definition"
     )[:1]
@@ -134,7 +139,9 @@ def margin_figures_compute(*, invoice, period, lines) -> list[MarginFigure]:
             "model": defaultdict(lambda: ZERO),
         }
     )
-    for definition_id, bucket, category, model, cost_currency, total in _cost_rows(invoice):
+    for definition_id, bucket, category, model, cost_currency, total in _cost_rows(
+        invoice, per_workflow=any(d.per_workflow for d in definitions.values())
+    ):
         amount = rates.convert(total, cost_currency, currency)
         if amount is None or definition_id not in definitions:
             continue
