@@ -33,7 +33,7 @@ from billing.models import (
     tier_problems,
 )
 from billing.pricing import ZERO, round_line
-from billing.selectors import margin_dashboard, outcome_preview
+from billing.selectors import margin_dashboard, margin_figures, outcome_preview
 from billing.services import (
     ClosingError,
     billing_periods_ensure,
@@ -695,17 +695,7 @@ class MarginFigureAdmin(ReadOnlyAdmin):
         elif form.is_bound:
             messages.error(request, "Some filters were not understood; showing all margins.")
         if request.GET.get("export") == "csv" and not form.errors:
-            figures = MarginFigure.objects.filter(invoice__status="issued").order_by(
-                "period__starts_at", "customer__name"
-            )
-            if filters.get("date_from"):
-                figures = figures.filter(period__starts_at__date__gte=filters["date_from"])
-            if filters.get("date_to"):
-                figures = figures.filter(period__starts_at__date__lte=filters["date_to"])
-            if filters.get("customer"):
-                figures = figures.filter(customer=filters["customer"])
-            if filters.get("agent"):
-                figures = figures.filter(agent=filters["agent"])
+            figures = margin_figures(**filters).order_by("period__starts_at", "customer__name")
             return margins_csv(figures, "margins.csv")
         data = margin_dashboard(**filters)
         # Decimals go to the page as JSON strings (DjangoJSONEncoder); the script reads them

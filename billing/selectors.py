@@ -37,9 +37,8 @@ def _percent(margin, revenue):
     return (margin / revenue * 100).quantize(Decimal("0.1")) if revenue else None
 
 
-def margin_dashboard(*, date_from=None, date_to=None, customer=None, agent=None) -> dict:
-    """The dashboard's figures from stored margins (never raw signals), in the reporting
-    currency: a fixed number of aggregate queries whatever the number of signals."""
+def margin_figures(*, date_from=None, date_to=None, customer=None, agent=None):
+    """Stored margin figures of issued invoices, filtered as the dashboard is."""
     figures = MarginFigure.objects.filter(invoice__status="issued")
     if date_from:
         figures = figures.filter(period__starts_at__date__gte=date_from)
@@ -49,6 +48,13 @@ def margin_dashboard(*, date_from=None, date_to=None, customer=None, agent=None)
         figures = figures.filter(customer=customer)
     if agent:
         figures = figures.filter(agent=agent)
+    return figures
+
+
+def margin_dashboard(**filters) -> dict:
+    """The dashboard's figures from stored margins (never raw signals), in the reporting
+    currency: a fixed number of aggregate queries whatever the number of signals."""
+    figures = margin_figures(**filters)
     sums = {
         "revenue": Sum("revenue_reporting"),
         "cost": Sum("cost_reporting"),
