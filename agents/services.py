@@ -89,6 +89,11 @@ class IngestResult:
     errors: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 
 
+def _text(data: Mapping, key: str) -> str:
+    value = data.get(key)
+    return value[:100] if isinstance(value, str) else ""
+
+
 def signal_cost_currency(data: Mapping) -> str:
     currency = data.get("currency", "USD")
     if not isinstance(currency, str):
@@ -228,6 +233,9 @@ def _store_signals(prepared) -> tuple[dict[int, Signal], dict[int, Signal]]:
                     category=category,
                     amount=amount,
                     currency=currency,
+                    # The LLM cost of a signal is attributed to the model its data names.
+                    vendor=_text(signal.data, "vendor") if category == Cost.Category.LLM else "",
+                    model=_text(signal.data, "model") if category == Cost.Category.LLM else "",
                     occurred_at=signal.occurred_at,
                     received_at=now,
                 )

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Case, Count, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth
 
 from agents.models import Signal
@@ -55,17 +55,25 @@ def margin_dashboard(**filters) -> dict:
     """The dashboard's figures from stored margins (never raw signals), in the reporting
     currency: a fixed number of aggregate queries whatever the number of signals."""
     figures = margin_figures(**filters)
+    # Aliases differ from field names: an alias named "cost" would shadow F("cost").
     sums = {
-        "revenue": Sum("revenue_reporting"),
-        "cost": Sum("cost_reporting"),
-        "failures_cost": Sum("cost_of_failures"),
+        "revenue_total": Sum("revenue_reporting"),
+        "cost_total": Sum("cost_reporting"),
+        # cost of failures in the reporting currency, by each row's own conversion ratio
+        "failures_cost": Sum(
+            Case(
+                When(cost__gt=0, then=F("cost_of_failures") * F("cost_reporting") / F("cost")),
+                default=Value(ZERO),
+                output_field=DecimalField(max_digits=30, decimal_places=10),
+            )
+        ),
         "outcomes": Sum(F("successes") + F("partials")),
     }
     by_period = [
         {
             "period": row["month"].strftime("%Y-%m"),
-            "revenue": row["revenue"] or ZERO,
-            "cost": row["cost"] or ZERO,
+            "revenue": row["revenue_total"] or ZERO,
+            "cost": row["cost_total"] or ZERO,
         }
         for row in figures.annotate(month=TruncMonth("period__starts_at"))
         .values("month")
@@ -76,7 +84,7 @@ def margin_dashboard(**filters) -> dict:
     def grouped(field, label):
         rows = []
         for row in figures.values(field, label).annotate(**sums).order_by(label):
-            revenue, cost = row["revenue"] or ZERO, row["cost"] or ZERO
+            revenue, cost = row["revenue_total"] or ZERO, row["cost_total"] or ZERO
             rows.append(
                 {
                     "id": row[field],

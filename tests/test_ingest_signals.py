@@ -133,3 +133,12 @@ def test_periodic_task_attaches_what_the_save_hook_missed(client, agent):
     assert attach_unattributed_signals() == 1
     assert Signal.objects.get().customer.external_id == "cus_bulk"
     assert attach_unattributed_signals() == 0
+
+
+def test_llm_cost_in_data_is_attributed_to_the_model_the_data_names(client, agent):
+    payload = {**SEED, "data": {**SEED["data"], "model": "gpt-4o", "vendor": "openai"}}
+    post(client, "/api/v1/signals", payload, agent_key(agent))
+    llm = Cost.objects.get(category="llm")
+    infra = Cost.objects.get(category="infrastructure")
+    assert (llm.vendor, llm.model) == ("openai", "gpt-4o")
+    assert (infra.vendor, infra.model) == ("", "")

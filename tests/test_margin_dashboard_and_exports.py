@@ -151,3 +151,20 @@ def test_deals_below_target_flagged_in_the_agreement_list_and_live_on_the_agreem
         ).content.decode()
     assert "Live margin of this open period" in page and "5.0%" in page
     assert "below the margin target" in page
+
+
+def test_dashboard_converts_every_amount_to_the_reporting_currency(admin_client):
+    f.ExchangeRateFactory(
+        base_currency="JPY",
+        quote_currency="USD",
+        rate=D("0.01"),
+        effective_on=__import__("datetime").date(2025, 12, 1),
+    )
+    w = World(currency="JPY", unit_price=D(100))
+    w.signals(2)
+    for s in w.signals(1, status="broken"):
+        f.CostFactory(agent=w.agent, customer=w.customer, signal=s, amount=D(5), currency="JPY")
+    close_period(period_id=w.period().pk)
+    row = admin_client.get(URL).context["data"]["by_agent"][0]
+    # revenue 200 JPY = 2.00 USD; the failure's cost 5 JPY = 0.05 USD
+    assert row["revenue"] == D("2.00") and row["cost_of_failures"] == D("0.05")
