@@ -512,6 +512,11 @@ def close_period(
     """
     now = now or timezone.now()
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Each query here touches one customer's rows; starting parallel workers for
+            # them costs more (milliseconds a query) than it saves.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         period = (
             BillingPeriod.objects.select_for_update()
             .select_related("agreement__customer")
