@@ -4,7 +4,7 @@ from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
 from agents.models import Agent, AgentAPIKey, Cost, Signal
-from config.admin_tools import CappedCountPaginator, InputFilter
+from config.admin_tools import CappedCountPaginator, InputFilter, ReadOnlyAdmin
 
 
 @admin.register(Agent)
@@ -47,7 +47,7 @@ class AttributedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class FactAdmin(admin.ModelAdmin):
+class FactAdmin(ReadOnlyAdmin):
     """Signals and costs are facts: read-only, on tables that grow large."""
 
     paginator = CappedCountPaginator
@@ -55,15 +55,6 @@ class FactAdmin(admin.ModelAdmin):
     list_select_related = ("agent", "customer")
     ordering = ("-id",)
     list_per_page = 100
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="customer", ordering="customer__name")
     def customer_display(self, obj):

@@ -216,12 +216,10 @@ def _insert_marks(*, invoice: Invoice, period: BillingPeriod, price: Price) -> N
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({names}) {sql}", params)
     if definition.per_workflow:
-        _count_first_outcome_of_each_workflow(
-            invoice=invoice, definition=definition, success=success, charged_partial=charged_partial
-        )
+        _count_first_outcome_of_each_workflow(invoice=invoice, definition=definition)
 
 
-def _count_first_outcome_of_each_workflow(*, invoice, definition, success, charged_partial):
+def _count_first_outcome_of_each_workflow(*, invoice, definition) -> None:
     """Per-workflow outcomes: of the chargeable marks just made, count the first of each
     workflow that was never counted before (a database constraint keeps it once, ever)."""
     chargeable = BilledSignal.objects.filter(

@@ -1,4 +1,5 @@
-"""Admin pieces shared by the apps: a paginator that never counts a huge table in full."""
+"""Admin pieces shared by the apps: a paginator that never counts a huge table in full,
+a text-box list filter, plain decimal inputs and a read-only ModelAdmin."""
 
 from decimal import Decimal
 
@@ -49,3 +50,16 @@ class PlainDecimalInput(forms.NumberInput):
 
 
 DECIMAL_WIDGETS = {models.DecimalField: {"widget": PlainDecimalInput}}
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows changed only by services (actions), never by editing in the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,1 @@
+from billing.admin import agreements, invoices, margins  # noqa: F401 - registers

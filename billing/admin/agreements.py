@@ -1,0 +1,332 @@
+"""Admin of outcome definitions, price agreements (prices, tiers) and FX rates."""
+
+import json
+from itertools import pairwise
+
+import nested_admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef, Q
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
+
+from billing.models import (
+    ExchangeRate,
+    MarginFigure,
+    OutcomeCriterion,
+    OutcomeDefinition,
+    Price,
+    PriceAgreement,
+    PriceTier,
+    tier_problems,
+)
+from billing.pricing import ZERO
+from billing.selectors import outcome_preview
+from billing.services import (
+    ClosingError,
+    billing_periods_ensure,
+    close_period,
+)
+from config.admin_tools import DECIMAL_WIDGETS
+
+
+# --- Outcome definitions -------------------------------------------------------------
+class CriterionForm(forms.ModelForm):
+    value = forms.CharField(
+        required=False,
+        help_text='JSON or plain text: resolved, 3, true, ["a", "b"].',
+        widget=forms.TextInput(attrs={"size": 30}),
+    )
+
+    class Meta:
+        model = OutcomeCriterion
+        fields = ("kind", "field_path", "operator", "value")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["value"] = json.dumps(self.instance.value)
+
+    def clean_value(self):
+        raw = (self.cleaned_data.get("value") or "").strip()
+        if raw == "":
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw  # plain text is a string
+
+
+class CriterionInline(admin.TabularInline):
+    model = OutcomeCriterion
+    form = CriterionForm
+    extra = 1
+
+
+@admin.register(OutcomeDefinition)
+class OutcomeDefinitionAdmin(SimpleHistoryAdmin):
+    formfield_overrides = DECIMAL_WIDGETS
+    list_display = ("name", "agent", "event_name", "partial_rule", "per_workflow")
+    list_filter = ("agent", "partial_rule", "per_workflow")
+    list_select_related = ("agent",)
+    search_fields = ("name", "event_name", "agent__external_id")
+    inlines = [CriterionInline]
+    readonly_fields = ("preview_link",)
+    fieldsets = (
+        (None, {"fields": ("agent", "name", "event_name", "description", "per_workflow")}),
+        (
+            "Partial success",
+            {
+                "fields": (
+                    "partial_rule",
+                    "partial_fraction",
+                    "ratio_numerator_field",
+                    "ratio_denominator_field",
+                )
+            },
+        ),
+        ("Try it", {"fields": ("preview_link",)}),
+    )
+
+    @admin.display(description="preview")
+    def preview_link(self, obj):
+        if not obj.pk:
+            return "Save the definition, then preview its criteria against recent signals."
+        url = reverse("admin:billing_outcomedefinition_preview", args=[obj.pk])
+        return format_html(
+            '<a class="button" href="{}">Preview against the agent\'s latest 200 signals</a>', url
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="billing_outcomedefinition_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request, object_id):
+        definition = get_object_or_404(
+            OutcomeDefinition.objects.select_related("agent"), pk=object_id
+        )
+        if not self.has_view_permission(request, definition):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Preview of {definition.name}",
+            "definition": definition,
+            "criteria": definition.criteria.all(),
+            "counts": outcome_preview(definition=definition),
+        }
+        return TemplateResponse(request, "admin/billing/outcomedefinition/preview.html", context)
+
+
+# --- Price agreements ------------------------------------------------------------------
+class TierFormSet(nested_admin.NestedInlineFormSet):
+    def clean(self):
+        super().clean()
+        live = [
+            f
+            for f in self.forms
+            if f.has_changed() or f.instance.pk
+            if not self._should_delete_form(f) and hasattr(f, "cleaned_data")
+        ]
+        price = self.instance
+        tiered = price.model in Price.TIERED
+        if not tiered and live:
+            raise ValidationError(
+                "Tiers apply only to graduated or volume prices: remove them, or change the model."
+            )
+        if tiered and not live:
+            raise ValidationError(
+                f"A {price.get_model_display().split(' (')[0].lower()} price needs at least one "
+                "tier: add one starting at 0 with no upper bound."
+            )
+        rows = [
+            (
+                f.cleaned_data.get("from_quantity"),
+                f.cleaned_data.get("up_to_quantity"),
+                f.cleaned_data.get("unit_price"),
+            )
+            for f in live
+        ]
+        for index, field, message in tier_problems(rows):
+            live[index].add_error(field, message)
+
+
+class PriceTierInline(nested_admin.NestedTabularInline):
+    formfield_overrides = DECIMAL_WIDGETS
+    model = PriceTier
+    formset = TierFormSet
+    extra = 0
+    fields = ("from_quantity", "up_to_quantity", "unit_price")
+    ordering = ("from_quantity",)
+
+
+class PriceFormSet(nested_admin.NestedInlineFormSet):
+    """Rejects a price whose outcome the customer already has in an overlapping agreement."""
+
+    def clean(self):
+        super().clean()
+        agreement = self.instance
+        if not (agreement.customer_id and agreement.starts_on):
+            return
+        overlapping = PriceAgreement.objects.filter(customer_id=agreement.customer_id).filter(
+            Q(ends_on__isnull=True) | Q(ends_on__gte=agreement.starts_on)
+        )
+        if agreement.ends_on:
+            overlapping = overlapping.filter(starts_on__lte=agreement.ends_on)
+        if agreement.pk:
+            overlapping = overlapping.exclude(pk=agreement.pk)
+        taken = {
+            p.outcome_definition_id: p.agreement
+            for p in Price.objects.filter(agreement__in=overlapping).select_related("agreement")
+        }
+        for form in self.forms:
+            if self._should_delete_form(form) or not hasattr(form, "cleaned_data"):
+                continue
+            outcome = form.cleaned_data.get("outcome_definition")
+            other = taken.get(outcome.pk) if outcome else None
+            if other:
+                ends = other.ends_on or "no end"
+                form.add_error(
+                    "outcome_definition",
+                    f"This customer's agreement “{other.name}” ({other.starts_on} – {ends}) "
+                    "already prices this outcome and overlaps these dates. Change the dates "
+                    "or end the other agreement first.",
+                )
+
+
+class PriceInline(nested_admin.NestedStackedInline):
+    formfield_overrides = DECIMAL_WIDGETS
+    model = Price
+    formset = PriceFormSet
+    inlines = [PriceTierInline]
+    extra = 0
+    autocomplete_fields = ("outcome_definition",)
+    fields = (
+        ("outcome_definition", "model"),
+        ("unit_price", "included_quantity"),
+        ("percent_of_value", "value_field"),
+        "markup_percent",
+    )
+
+
+@admin.register(PriceAgreement)
+class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
+    formfield_overrides = DECIMAL_WIDGETS
+    list_display = (
+        "name",
+        "customer",
+        "currency",
+        "starts_on",
+        "ends_on",
+        "cadence",
+        "platform_fee",
+        "margin_target",
+        "margin_flag",
+    )
+
+    def get_queryset(self, request):
+        below = MarginFigure.objects.filter(
+            agreement=OuterRef("pk"), below_target=True, invoice__status="issued"
+        )
+        return super().get_queryset(request).annotate(_below=Exists(below))
+
+    @admin.display(description="margin", boolean=False, ordering="_below")
+    def margin_flag(self, obj):
+        if obj._below:
+            url = (
+                reverse("admin:billing_marginfigure_changelist")
+                + f"?customer={obj.customer.external_id}"
+            )
+            return format_html(
+                '<a href="{}" style="color:#b91c1c;font-weight:600">⚠ below target</a>', url
+            )
+        return "—"
+
+    list_filter = ("cadence", "currency")
+    list_select_related = ("customer",)
+    search_fields = ("name", "customer__name", "customer__external_id")
+    autocomplete_fields = ("customer",)
+    inlines = [PriceInline]
+    fieldsets = (
+        (None, {"fields": ("customer", "name", "currency", ("starts_on", "ends_on"), "cadence")}),
+        (
+            "Per period",
+            {"fields": ("platform_fee", "minimum_commitment", "spend_cap", "grace_period")},
+        ),
+        ("Terms", {"fields": ("payment_terms_days", "margin_target", "notes")}),
+        ("Upcoming invoice", {"fields": ("upcoming_invoice",)}),
+    )
+    readonly_fields = ("upcoming_invoice",)
+
+    @admin.display(description="open period, computed live")
+    def upcoming_invoice(self, obj):
+        if not obj.pk:
+            return "Save the agreement to see its upcoming invoice."
+        now = timezone.now()
+        billing_periods_ensure(agreement=obj, until=now)
+        period = obj.periods.filter(state="open", starts_at__lte=now).order_by("-starts_at").first()
+        if period is None:
+            return "No open period."
+        try:
+            draft = close_period(period_id=period.pk, dry_run=True)
+        except ClosingError as exc:
+            return format_html('<span style="color:#b91c1c">Cannot be closed: {}</span>', exc)
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td style='text-align:right'>{}</td></tr>",
+            ((line.description, line.amount) for line in draft.lines),
+        )
+        revenue = sum((m.revenue for m in draft.margins), ZERO)
+        margin = sum((m.margin for m in draft.margins), ZERO)
+        percent = f"{margin / revenue * 100:.1f}%" if revenue else "—"
+        below = any(m.below_target for m in draft.margins)
+        return format_html(
+            "<p>{} – {} (so far)</p><table id='upcoming-invoice'>{}<tr><th>Total</th>"
+            "<th style='text-align:right'>{} {}</th></tr></table>"
+            "<p id='live-margin'>Live margin of this open period: <strong{}>{}</strong>{}</p>",
+            f"{period.starts_at:%Y-%m-%d}",
+            f"{period.ends_at:%Y-%m-%d}",
+            rows,
+            draft.total,
+            draft.currency,
+            format_html(' style="color:{}"', "#b91c1c") if below else "",
+            percent,
+            " — below the margin target" if below else "",
+        )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        billing_periods_ensure(agreement=form.instance, until=timezone.now())
+        for price in form.instance.prices.filter(model=Price.Model.VOLUME):
+            tiers = list(price.tiers.order_by("from_quantity"))
+            for before, after in pairwise(tiers):
+                boundary = after.from_quantity
+                below = (boundary - 1) * before.unit_price
+                at = boundary * after.unit_price
+                if boundary >= 1 and at < below:
+                    messages.warning(
+                        request,
+                        f"Volume pricing of “{price.outcome_definition.name}”: the total drops at "
+                        f"{boundary} outcomes ({boundary - 1} cost {below:.2f}, {boundary} cost "
+                        f"{at:.2f}). That is how volume tiers work; use graduated tiers if the "
+                        "total should never fall.",
+                    )
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(SimpleHistoryAdmin):
+    formfield_overrides = DECIMAL_WIDGETS
+    list_display = ("base_currency", "quote_currency", "rate", "effective_on")
+    list_filter = ("base_currency", "quote_currency")
+    date_hierarchy = "effective_on"

@@ -1,0 +1,288 @@
+"""Admin of billing periods and invoices: read-only, changed only through actions."""
+
+import csv
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from billing.models import (
+    BillingPeriod,
+    Invoice,
+    InvoiceLine,
+)
+from billing.pricing import round_line
+from billing.services import (
+    ClosingError,
+    close_period,
+    invoice_void_and_reissue,
+)
+from billing.statements import statement_token
+from config.admin_tools import ReadOnlyAdmin
+
+
+# --- Periods and invoices (read-only; changed only through actions) ---------------------
+@admin.register(BillingPeriod)
+class BillingPeriodAdmin(ReadOnlyAdmin):
+    list_display = ("agreement", "starts_at", "ends_at", "state", "closed_at", "invoice_link")
+    list_filter = ("state", "agreement__cadence")
+    list_select_related = ("agreement__customer",)
+    search_fields = ("agreement__name", "agreement__customer__external_id")
+    actions = ["close_now"]
+
+    def get_queryset(self, request):
+        issued = Invoice.objects.filter(period=OuterRef("pk"), status="issued")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _invoice_id=Subquery(issued.values("pk")[:1]),
+                _invoice_number=Subquery(issued.values("number")[:1]),
+            )
+        )
+
+    @admin.display(description="invoice")
+    def invoice_link(self, obj):
+        if not obj._invoice_id:
+            return "—"
+        url = reverse("admin:billing_invoice_change", args=[obj._invoice_id])
+        return format_html('<a href="{}">#{}</a>', url, obj._invoice_number)
+
+    @admin.action(description="Close now (issue the invoice)", permissions=["close"])
+    def close_now(self, request, queryset):
+        closed = skipped = 0
+        for period in queryset.order_by("agreement", "starts_at"):
+            try:
+                invoice = close_period(period_id=period.pk)
+            except ClosingError as exc:
+                self.message_user(request, f"{period}: not closed: {exc}", messages.ERROR)
+                continue
+            if invoice is None:
+                skipped += 1
+            else:
+                closed += 1
+        self.message_user(request, f"Closed {closed} period(s); {skipped} were already closed.")
+
+    def has_close_permission(self, request):
+        return request.user.has_perm("billing.change_billingperiod")
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    fields = ("kind", "description", "successes", "partials", "quantity", "unit_price", "amount")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why the invoice is wrong; kept in its history.",
+    )
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdmin):
+    list_display = (
+        "number",
+        "customer",
+        "period",
+        "status",
+        "total",
+        "currency",
+        "issued_at",
+        "due_at",
+    )
+    list_filter = ("status", "currency")
+    list_select_related = ("customer", "period__agreement__customer")
+    search_fields = ("=number", "customer__name", "customer__external_id")
+    inlines = [InvoiceLineInline]
+    readonly_fields = (
+        "documents",
+        "number",
+        "customer",
+        "period",
+        "status",
+        "currency",
+        "total",
+        "issued_at",
+        "due_at",
+        "replaces",
+        "void_reason",
+        "voided_at",
+        "voided_by",
+    )
+    actions = ["void_and_reissue", "export_csv"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Export selected invoices as CSV")
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="invoices.csv"'
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "number",
+                "customer",
+                "period_start",
+                "period_end",
+                "status",
+                "currency",
+                "total",
+                "issued_at",
+                "due_at",
+            ]
+        )
+        for inv in queryset.select_related("customer", "period").order_by("number"):
+            writer.writerow(
+                [
+                    inv.number,
+                    inv.customer.external_id,
+                    inv.period.starts_at.date(),
+                    inv.period.ends_at.date(),
+                    inv.status,
+                    inv.currency,
+                    round_line(inv.total, inv.currency),
+                    inv.issued_at.isoformat(),
+                    inv.due_at.isoformat(),
+                ]
+            )
+        return response
+
+    @admin.display(description="documents")
+    def documents(self, obj):
+        statement = reverse("outcome-statement", args=[statement_token(obj.pk)])
+        return format_html(
+            '<a class="button" href="{}">Printable invoice</a> <a class="button" href="{}">CSV</a> '
+            '<a class="button" href="{}" id="statement-link">Customer outcome statement</a> '
+            "<span>(a shareable link, valid {} days)</span>",
+            reverse("admin:billing_invoice_print", args=[obj.pk]),
+            reverse("admin:billing_invoice_csv", args=[obj.pk]),
+            statement,
+            settings.STATEMENT_LINK_DAYS,
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/print/", view(self.print_view), name="billing_invoice_print"),
+            path("<int:pk>/csv/", view(self.csv_view), name="billing_invoice_csv"),
+            *super().get_urls(),
+        ]
+
+    def _invoice(self, request, pk):
+        invoice = get_object_or_404(
+            Invoice.objects.select_related("customer", "period__agreement"), pk=pk
+        )
+        if not self.has_view_permission(request, invoice):
+            raise PermissionDenied
+        return invoice
+
+    def print_view(self, request, pk):
+        invoice = self._invoice(request, pk)
+        return TemplateResponse(
+            request,
+            "billing/invoice.html",
+            {
+                "invoice": invoice,
+                "lines": [
+                    (line, round_line(line.amount, invoice.currency))
+                    for line in invoice.lines.all()
+                ],
+                "total": round_line(invoice.total, invoice.currency),
+            },
+        )
+
+    def csv_view(self, request, pk):
+        invoice = self._invoice(request, pk)
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="invoice-{invoice.number}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "invoice",
+                "kind",
+                "description",
+                "successes",
+                "partials",
+                "quantity",
+                "unit_price",
+                "amount",
+                "currency",
+            ]
+        )
+        for line in invoice.lines.all():
+            writer.writerow(
+                [
+                    invoice.number,
+                    line.kind,
+                    line.description,
+                    line.successes,
+                    line.partials,
+                    line.quantity.normalize(),
+                    "" if line.unit_price is None else line.unit_price.normalize(),
+                    round_line(line.amount, invoice.currency),
+                    invoice.currency,
+                ]
+            )
+        writer.writerow(
+            [
+                invoice.number,
+                "total",
+                "",
+                "",
+                "",
+                "",
+                "",
+                round_line(invoice.total, invoice.currency),
+                invoice.currency,
+            ]
+        )
+        return response
+
+    @admin.action(description="Void and reissue (with a reason)", permissions=["void"])
+    def void_and_reissue(self, request, queryset):
+        form = VoidForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            done = 0
+            for invoice in queryset:
+                try:
+                    new = invoice_void_and_reissue(
+                        invoice_id=invoice.pk, reason=form.cleaned_data["reason"], user=request.user
+                    )
+                except ClosingError as exc:
+                    self.message_user(request, f"Invoice {invoice.number}: {exc}", messages.ERROR)
+                    continue
+                done += 1
+                self.message_user(
+                    request, f"Invoice {invoice.number} voided; reissued as {new.number}."
+                )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/billing/invoice/void.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Void and reissue invoices",
+                "invoices": queryset,
+                "form": form,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    def has_void_permission(self, request):
+        return request.user.has_perm("billing.void_invoice")
