@@ -172,3 +172,5 @@ def test_account_manager_and_finance_journey(live_server, browser):
     # revenue 15.00, cost 12 x 0.20 = 2.40: margin 84.0%
     assert table_values == [84.0]
     page.screenshot(path=ARTIFACTS / "5-margin-dashboard.png", full_page=True)
+    statement.close()
+    page.close()  # let the live server finish its keep-alive requests before it stops
