@@ -37,6 +37,11 @@ class Collector:
     def add(self, name: str, message: str) -> None:
         self.errors.setdefault(name, []).append(message)
 
+    def merge(self, exc: IngestError) -> None:
+        for name, messages in exc.errors.items():
+            for message in messages:
+                self.add(name, message)
+
     def check(self) -> None:
         if self.errors:
             raise IngestError(self.errors)
@@ -182,9 +187,7 @@ def _amount(value, name: str, errors: Collector) -> Decimal | None:
     try:
         return cost_amount(value, where=name)
     except IngestError as exc:
-        for field_name, messages in exc.errors.items():
-            for message in messages:
-                errors.add(field_name, message)
+        errors.merge(exc)
         return None
 
 
@@ -198,9 +201,7 @@ def _priced(errors: Collector, vendor, model, tokens) -> Decimal | None:
     try:
         return cost_price_from_catalogue(vendor=vendor or "", model=model, tokens=tokens)
     except IngestError as exc:
-        for field_name, messages in exc.errors.items():
-            for message in messages:
-                errors.add(field_name, message)
+        errors.merge(exc)
         return None
 
 
