@@ -82,10 +82,11 @@ class SignalInput:
 
 @dataclass
 class IngestResult:
-    """What became of each input, by its index: stored, duplicate or failed."""
+    """What became of each input (signal or cost), by its index: stored, duplicate or
+    failed."""
 
-    stored: dict[int, Signal] = field(default_factory=dict)
-    duplicates: dict[int, Signal] = field(default_factory=dict)
+    stored: dict[int, Signal | Cost] = field(default_factory=dict)
+    duplicates: dict[int, Signal | Cost] = field(default_factory=dict)
     errors: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 
 
@@ -293,13 +294,6 @@ class CostInput:
     metadata: dict = field(default_factory=dict)
 
 
-@dataclass
-class CostIngestResult:
-    stored: dict[int, Cost] = field(default_factory=dict)
-    duplicates: dict[int, Cost] = field(default_factory=dict)
-    errors: dict[int, dict[str, list[str]]] = field(default_factory=dict)
-
-
 def cost_price_from_catalogue(*, vendor: str, model: str, tokens: Mapping[str, int]) -> Decimal:
     """Price token usage from the genai-prices catalogue (offline), in USD."""
     from genai_prices import Usage, calc_price
@@ -313,7 +307,7 @@ def cost_price_from_catalogue(*, vendor: str, model: str, tokens: Mapping[str, i
     return Decimal(calculation.total_price).quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
 
 
-def costs_ingest(*, items: list[CostInput]) -> CostIngestResult:
+def costs_ingest(*, items: list[CostInput]) -> IngestResult:
     """Store standalone costs, each at most once per (agent, idempotency_key).
 
     A cost naming a signal's idempotency key is linked to that signal (and takes
@@ -321,7 +315,7 @@ def costs_ingest(*, items: list[CostInput]) -> CostIngestResult:
     is kept unattributed. The batch is one transaction; replays, even concurrent
     ones, store nothing.
     """
-    result = CostIngestResult()
+    result = IngestResult()
     with transaction.atomic():
         result.stored, result.duplicates, result.errors = _store_costs(items)
     return result

@@ -126,7 +126,6 @@ class DraftInvoice:
     period: BillingPeriod
     currency: str
     lines: list[DraftLine] = field(default_factory=list)
-    failures: int = 0
     margins: list = field(default_factory=list)
 
     @property
@@ -369,7 +368,6 @@ def _draft(*, invoice: Invoice, period: BillingPeriod) -> DraftInvoice:
         marks = BilledSignal.objects.filter(invoice=invoice, price=price)
         current = marks.filter(period=period)
         agg = _aggregate(current)
-        draft.failures += agg["failures"]
         cost = ZERO
         if price.model == "cost_plus":
             cost = _attributed_cost(

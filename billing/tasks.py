@@ -4,7 +4,7 @@ from django.db import DatabaseError
 
 from billing.alerts import margin_alert_email, margin_webhook_deliver
 from billing.margins import margin_alert_raise
-from billing.services import ClosingError, close_period, periods_due
+from billing.services import close_period, periods_due
 
 
 @shared_task
@@ -28,11 +28,8 @@ def close_due_periods() -> int:
 def close_period_task(self, period_id: int) -> int | None:
     """Close one period exactly once (row lock + database constraint); a retry or a
     duplicate delivery finds it closed and does nothing."""
-    try:
-        invoice = close_period(period_id=period_id)
-    except ClosingError:
-        # A configuration problem: retrying will not fix it; it is shown in the admin.
-        raise
+    # A ClosingError (a configuration problem) is not retried: retrying will not fix it.
+    invoice = close_period(period_id=period_id)
     return invoice.number if invoice else None
 
 

@@ -10,8 +10,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from numbers import Number
 
-from django.utils import timezone
-
 from agents.models import Agent, AgentAPIKey, Cost
 from agents.services import (
     CostInput,
@@ -373,7 +371,3 @@ def cost_v2(item, resolver: AgentResolver, now: datetime) -> CostInput:
         else None,
         **tokens,
     )
-
-
-def now() -> datetime:
-    return timezone.now()
