@@ -7,8 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 
 from agents.models import Cost
 from billing.models import BilledSignal, ExchangeRate, InvoiceLine, MarginFigure
@@ -49,66 +49,55 @@ def _cost_rows(invoice, *, per_workflow: bool):
 
     A signal's own costs go to its outcome (bucket "failure" for failures). For
     per-workflow outcomes counted on this invoice, every cost recorded under the
-    workflow, whichever agent or step spent it, goes to that outcome instead."""
-    marks = BilledSignal.objects.filter(invoice=invoice)
-    counted_workflows = marks.filter(
-        counted=True, per_workflow=True, workflow_id__isnull=False
-    ).values("workflow_id")
-    own = Cost.objects.filter(signal__billing_mark__invoice=invoice)
-    if per_workflow:
-        own = own.exclude(
-            signal__billing_mark__per_workflow=True, workflow_id__in=counted_workflows
-        )
-    own = (
-        own.values(
-            "signal__billing_mark__outcome_definition",
-            "signal__billing_mark__outcome",
-            "category",
-            "model",
-            "currency",
-        )
-        .annotate(total=Sum("amount"))
-        .order_by()
+    workflow, whichever agent or step spent it, goes to that outcome instead.
+
+    SQL written out because it joins costs to marks on signal_id directly; the ORM's
+    path would join the signals table in between, a third of this query's time."""
+    mark = connection.ops.quote_name(BilledSignal._meta.db_table)
+    cost = connection.ops.quote_name(Cost._meta.db_table)
+    # The workflows counted on this invoice, each with the outcome it was counted for.
+    counted = (
+        f"SELECT workflow_id, MIN(outcome_definition_id) AS outcome_definition_id FROM {mark} "
+        "WHERE invoice_id = %s AND counted AND per_workflow AND workflow_id IS NOT NULL "
+        "GROUP BY workflow_id"
     )
-    for row in own:
-        bucket = "failure" if row["signal__billing_mark__outcome"] == "failure" else "outcome"
-        yield (
-            row["signal__billing_mark__outcome_definition"],
-            bucket,
-            row["category"],
-            row["model"],
-            row["currency"],
-            row["total"],
-        )
-    if not per_workflow:
-        return
-    definition = marks.filter(counted=True, workflow_id=OuterRef("workflow_id")).values(
-        "outcome_definition"
-    )[:1]
-    workflow = (
-        Cost.objects.filter(workflow_id__in=counted_workflows)
-        .annotate(definition=Subquery(definition))
-        .values("definition", "category", "model", "currency")
-        .annotate(total=Sum("amount"))
-        .order_by()
+    not_by_workflow = (
+        f"AND NOT (m.per_workflow AND c.workflow_id IS NOT NULL "
+        f"AND c.workflow_id IN (SELECT workflow_id FROM ({counted}) w))"
+        if per_workflow
+        else ""
     )
-    for row in workflow:
-        yield (
-            row["definition"],
-            "outcome",
-            row["category"],
-            row["model"],
-            row["currency"],
-            row["total"],
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT m.outcome_definition_id, "
+            "CASE WHEN m.outcome = 'failure' THEN 'failure' ELSE 'outcome' END, "
+            "c.category, c.model, c.currency, SUM(c.amount) "
+            f"FROM {mark} m JOIN {cost} c ON c.signal_id = m.signal_id "
+            f"WHERE m.invoice_id = %s {not_by_workflow} "
+            "GROUP BY 1, 2, 3, 4, 5",
+            [invoice.pk, invoice.pk] if per_workflow else [invoice.pk],
         )
+        rows = cursor.fetchall()
+        if per_workflow:
+            cursor.execute(
+                "SELECT w.outcome_definition_id, 'outcome', c.category, c.model, c.currency, "
+                f"SUM(c.amount) FROM {cost} c JOIN ({counted}) w ON w.workflow_id = c.workflow_id "
+                "GROUP BY 1, 2, 3, 4, 5",
+                [invoice.pk],
+            )
+            rows += cursor.fetchall()
+    # SQLite sums REAL values; PostgreSQL returns exact numerics.
+    return [(*row[:5], Decimal(str(row[5])).quantize(PLACES)) for row in rows]
 
 
-def margin_figures_compute(*, invoice, period, lines) -> list[MarginFigure]:
-    """Unsaved MarginFigure rows, one per priced outcome of the invoice."""
+def margin_figures_compute(*, invoice, period, lines, prices, totals) -> list[MarginFigure]:
+    """Unsaved MarginFigure rows, one per priced outcome of the invoice. `prices` are the
+    agreement's, with their outcome definitions; `totals` the invoice's mark counts by
+    (price id, period id)."""
     agreement = period.agreement
     currency = agreement.currency
     rates = Rates((period.ends_at - timedelta(days=1)).date())
-    prices = {p.pk: p for p in agreement.prices.select_related("outcome_definition")}
+    prices = {p.pk: p for p in prices}
     definitions = {p.outcome_definition_id: p.outcome_definition for p in prices.values()}
     if not definitions:
         return []
@@ -120,17 +109,10 @@ def margin_figures_compute(*, invoice, period, lines) -> list[MarginFigure]:
     extra = sum((line.amount for line in lines if line.kind != InvoiceLine.Kind.OUTCOME), ZERO)
     total_outcome = sum(outcome_revenue.values(), ZERO)
 
-    counts = {
-        row["outcome_definition"]: row
-        for row in BilledSignal.objects.filter(invoice=invoice)
-        .values("outcome_definition")
-        .annotate(
-            successes=Count("id", filter=Q(outcome="success", counted=True)),
-            partials=Count("id", filter=Q(outcome="partial", counted=True)),
-            failures=Count("id", filter=Q(outcome="failure")),
-        )
-        .order_by()
-    }
+    counts = defaultdict(lambda: defaultdict(int))
+    for (price_id, _), row in totals.items():
+        for key in ("successes", "partials", "failures"):
+            counts[prices[price_id].outcome_definition_id][key] += row[key]
     costs = defaultdict(
         lambda: {
             "cost": ZERO,

@@ -17,6 +17,7 @@ from django.db.models import (
     DecimalField,
     Exists,
     F,
+    Max,
     Min,
     OuterRef,
     Q,
@@ -94,8 +95,13 @@ def periods_due(*, now: datetime | None = None):
     """Open periods whose end plus the agreement's grace period has passed, earliest first,
     at most one per agreement (a period closes only after the one before it)."""
     now = now or timezone.now()
-    for agreement in PriceAgreement.objects.all():
-        billing_periods_ensure(agreement=agreement, until=now)
+    # Only agreements whose periods stop short of now (or of their end) get new ones.
+    for agreement in PriceAgreement.objects.annotate(last_end=Max("periods__ends_at")):
+        stop = _midnight(agreement.ends_on + timedelta(days=1)) if agreement.ends_on else None
+        if agreement.last_end is None or (
+            agreement.last_end < now and (stop is None or agreement.last_end < stop)
+        ):
+            billing_periods_ensure(agreement=agreement, until=now)
     earlier_open = BillingPeriod.objects.filter(
         agreement=OuterRef("agreement"), state="open", starts_at__lt=OuterRef("starts_at")
     )
@@ -127,6 +133,9 @@ class DraftInvoice:
     currency: str
     lines: list[DraftLine] = field(default_factory=list)
     margins: list = field(default_factory=list)
+    prices: list[Price] = field(default_factory=list)
+    # Counts and sums of the invoice's marks by (price id, period id).
+    totals: dict[tuple[int, int], dict] = field(default_factory=dict)
 
     @property
     def total(self) -> Decimal:
@@ -163,17 +172,13 @@ def _insert_marks(*, invoice: Invoice, period: BillingPeriod, price: Price) -> N
         .values("pk")[:1]
     )
     value = DataNumber(price.value_field) if price.value_field else Value(None, output_field=AMOUNT)
-    candidates = (
-        Signal.objects.filter(
-            agent_id=definition.agent_id,
-            customer_id=agreement.customer_id,
-            event_name=definition.event_name,
-            occurred_at__gte=_midnight(agreement.starts_on),
-            occurred_at__lt=period.ends_at,
-        )
-        .exclude(Exists(BilledSignal.objects.filter(signal_id=OuterRef("pk"))))
-        .order_by()
-    )
+    candidates = Signal.objects.filter(
+        agent_id=definition.agent_id,
+        customer_id=agreement.customer_id,
+        event_name=definition.event_name,
+        occurred_at__gte=_midnight(agreement.starts_on),
+        occurred_at__lt=period.ends_at,
+    ).order_by()
     # Columns in the order of the INSERT; each an annotation so the SELECT keeps that order.
     columns = {
         "signal_id": F("pk"),
@@ -213,7 +218,11 @@ def _insert_marks(*, invoice: Invoice, period: BillingPeriod, price: Price) -> N
     table = connection.ops.quote_name(BilledSignal._meta.db_table)
     names = ", ".join(connection.ops.quote_name(name) for name in columns)
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({names}) {sql}", params)
+        # Signals marked already (by an earlier invoice) are skipped by the unique
+        # constraint on signal_id, one index probe each, whatever the size of the table.
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) {sql} ON CONFLICT (signal_id) DO NOTHING", params
+        )
     if definition.per_workflow:
         _count_first_outcome_of_each_workflow(invoice=invoice, definition=definition)
 
@@ -226,8 +235,12 @@ def _count_first_outcome_of_each_workflow(*, invoice, definition) -> None:
     )
     if definition.partial_rule == "none":
         chargeable = chargeable.filter(outcome="success")
+    # The same conditions as the partial unique index, which serves this lookup.
     already = BilledSignal.objects.filter(
-        outcome_definition=definition, workflow_id=OuterRef("workflow_id"), counted=True
+        outcome_definition=definition,
+        workflow_id=OuterRef("workflow_id"),
+        counted=True,
+        per_workflow=True,
     )
     firsts = (
         chargeable.filter(workflow_id__isnull=False)
@@ -299,21 +312,41 @@ def _charge(price: Price, agg: dict, cost: Decimal) -> tuple[Decimal, Decimal]:
     return quantity, amount
 
 
-def _aggregate(marks) -> dict:
-    """Counts and sums of marks; sums at the 8 places they are stored with (SQLite sums
-    REAL values, so its float noise is cut here)."""
-    agg = marks.aggregate(
-        successes=Count("id", filter=Q(outcome="success", counted=True)),
-        partials=Count("id", filter=Q(outcome="partial", counted=True)),
-        partial_qty=Sum("fraction", filter=Q(outcome="partial", counted=True)),
-        value_sum=Sum(F("value") * F("fraction"), filter=Q(counted=True), output_field=AMOUNT),
-        missing_value=Count("id", filter=Q(counted=True, value__isnull=True)),
-        failures=Count("id", filter=Q(outcome="failure")),
-    )
+TOTALS = {
+    "successes": Count("pk", filter=Q(outcome="success", counted=True)),
+    "partials": Count("pk", filter=Q(outcome="partial", counted=True)),
+    "partial_qty": Sum("fraction", filter=Q(outcome="partial", counted=True)),
+    "value_sum": Sum(F("value") * F("fraction"), filter=Q(counted=True), output_field=AMOUNT),
+    "missing_value": Count("pk", filter=Q(counted=True, value__isnull=True)),
+    "failures": Count("pk", filter=Q(outcome="failure")),
+}
+NO_MARKS = dict.fromkeys(TOTALS, 0) | {"partial_qty": None, "value_sum": None}
+
+
+def _exact(agg: dict) -> dict:
+    """Sums at the 8 places they are stored with (SQLite sums REAL values, so its float
+    noise is cut here)."""
     for key in ("partial_qty", "value_sum"):
         if agg[key] is not None:
             agg[key] = Decimal(agg[key]).quantize(Decimal("0.00000001"))
     return agg
+
+
+def _aggregate(marks) -> dict:
+    """Counts and sums of marks."""
+    return _exact(marks.aggregate(**TOTALS))
+
+
+def _invoice_totals(invoice: Invoice) -> dict[tuple[int, int], dict]:
+    """Counts and sums of the invoice's marks by (price, period the signals belong to),
+    in one GROUP BY: the period's own outcomes and the late signals of earlier ones."""
+    rows = (
+        BilledSignal.objects.filter(invoice=invoice)
+        .values("price_id", "period_id")
+        .annotate(**TOTALS)
+        .order_by()
+    )
+    return {(row.pop("price_id"), row.pop("period_id")): _exact(row) for row in rows}
 
 
 def _outcome_description(price: Price, agg: dict, quantity: Decimal) -> str:
@@ -362,16 +395,20 @@ def _draft(*, invoice: Invoice, period: BillingPeriod) -> DraftInvoice:
     for price in prices:
         _insert_marks(invoice=invoice, period=period, price=price)
 
+    draft.prices, draft.totals = prices, _invoice_totals(invoice)
+    totals = draft.totals
     outcome_total = ZERO
     adjustments: list[DraftLine] = []
     for price in prices:
         marks = BilledSignal.objects.filter(invoice=invoice, price=price)
-        current = marks.filter(period=period)
-        agg = _aggregate(current)
+        agg = totals.get((price.pk, period.pk), NO_MARKS)
         cost = ZERO
         if price.model == "cost_plus":
             cost = _attributed_cost(
-                marks=current, definition=price.outcome_definition, currency=currency, on=on
+                marks=marks.filter(period=period),
+                definition=price.outcome_definition,
+                currency=currency,
+                on=on,
             )
         quantity, amount = _charge(price, agg, cost)
         line = DraftLine(
@@ -386,8 +423,13 @@ def _draft(*, invoice: Invoice, period: BillingPeriod) -> DraftInvoice:
         )
         draft.lines.append(line)
         outcome_total += line.amount
+        late_totals = {
+            origin: late
+            for (price_id, origin), late in sorted(totals.items())
+            if price_id == price.pk and origin != period.pk
+        }
         adjustments += _adjustment_lines(
-            invoice=invoice, period=period, price=price, marks=marks, currency=currency
+            invoice=invoice, price=price, marks=marks, late_totals=late_totals, currency=currency
         )
 
     full_end = next(
@@ -434,16 +476,12 @@ def _draft(*, invoice: Invoice, period: BillingPeriod) -> DraftInvoice:
     return draft
 
 
-def _adjustment_lines(*, invoice, period, price, marks, currency) -> list[DraftLine]:
-    """Late signals of earlier periods: charged at what their period's total would have
-    cost with them, less what that period was charged."""
+def _adjustment_lines(*, invoice, price, marks, late_totals, currency) -> list[DraftLine]:
+    """Late signals of earlier periods (`late_totals`: theirs by period): charged at what
+    their period's total would have cost with them, less what that period was charged."""
     lines = []
-    late_periods = (
-        marks.exclude(period=period).values_list("period", flat=True).distinct().order_by("period")
-    )
-    for origin_id in late_periods:
+    for origin_id, late in late_totals.items():
         origin = BillingPeriod.objects.get(pk=origin_id)
-        late = _aggregate(marks.filter(period=origin))
         if not (late["successes"] or late["partials"]):
             continue
         billed_before = BilledSignal.objects.filter(
@@ -536,7 +574,13 @@ def close_period(
             replaces=replaces,
         )
         draft = _draft(invoice=invoice, period=period)
-        draft.margins = margin_figures_compute(invoice=invoice, period=period, lines=draft.lines)
+        draft.margins = margin_figures_compute(
+            invoice=invoice,
+            period=period,
+            lines=draft.lines,
+            prices=draft.prices,
+            totals=draft.totals,
+        )
         if dry_run:
             transaction.set_rollback(True)
             return draft
@@ -562,7 +606,8 @@ def close_period(
         MarginFigure.objects.bulk_create(draft.margins)
         period.state, period.closed_at = BillingPeriod.State.CLOSED, now
         period.save(update_fields=["state", "closed_at"])
-        transaction.on_commit(lambda: _alert_after_close(period.pk))
+        if agreement.margin_target is not None:  # no target, no alert to check
+            transaction.on_commit(lambda: _alert_after_close(period.pk))
     logger.info("closed period %s with invoice %s", period_id, invoice.number)
     return invoice
 

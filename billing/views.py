@@ -30,9 +30,9 @@ def outcome_statement(request, token: str):
             "outcome_definition__partial_fraction",
         )
         .annotate(
-            successes=Count("id", filter=Q(outcome="success", counted=True)),
-            partials=Count("id", filter=Q(outcome="partial")),
-            failures=Count("id", filter=Q(outcome="failure")),
+            successes=Count("pk", filter=Q(outcome="success", counted=True)),
+            partials=Count("pk", filter=Q(outcome="partial")),
+            failures=Count("pk", filter=Q(outcome="failure")),
         )
         .order_by("outcome_definition__name")
     }

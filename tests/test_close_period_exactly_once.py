@@ -2,7 +2,7 @@
 signals become adjustments once; void and reissue picks up corrected data."""
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from unittest import mock
 
@@ -81,6 +81,21 @@ def test_periods_close_in_order_and_only_when_grace_has_passed():
     assert [p.starts_at.month for p in due] == [1]  # February waits for January
     with pytest.raises(services.ClosingError, match="earlier period"):
         close_period(period_id=w.period(2).pk)
+
+
+def test_periods_due_creates_periods_as_time_passes_without_a_query_per_agreement(
+    django_assert_max_num_queries,
+):
+    ended = World(unit_price=D(1), agreement_kwargs={"ends_on": date(2026, 1, 31)}).agreement
+    agreements = [World(unit_price=D(1)).agreement for _ in range(2)] + [ended]
+    periods_due(now=datetime(2026, 3, 5, tzinfo=UTC))
+    months = {a.pk: sorted(p.starts_at.month for p in a.periods.all()) for a in agreements}
+    assert months[agreements[0].pk] == [1, 2, 3] and months[ended.pk] == [1]
+    # Every agreement has its periods up to now: one query finds that, none creates any.
+    with django_assert_max_num_queries(2):
+        periods_due(now=datetime(2026, 3, 6, tzinfo=UTC))
+    periods_due(now=datetime(2026, 4, 2, tzinfo=UTC))
+    assert agreements[0].periods.count() == 4 and ended.periods.count() == 1
 
 
 def test_void_and_reissue_picks_up_corrected_prices():

@@ -137,3 +137,23 @@ def test_failing_webhook_is_logged_retried_and_does_not_break_closing(settings, 
 
 def test_statement_link_expiry_is_a_setting(settings):
     assert timedelta(days=settings.STATEMENT_LINK_DAYS) >= timedelta(days=1)
+
+
+def test_closing_queues_the_margin_check_after_commit_only_when_a_target_is_set(
+    django_capture_on_commit_callbacks,
+):
+    queued = mock.patch.object(send_margin_alerts, "delay")
+    with queued as delay, django_capture_on_commit_callbacks(execute=True):
+        w, _ = closed(target=D(50))
+    delay.assert_called_once_with(w.period().pk)
+    with queued as delay, django_capture_on_commit_callbacks(execute=True) as callbacks:
+        closed()
+    assert callbacks == [] and not delay.called
+
+
+def test_a_broker_that_does_not_answer_does_not_break_closing(django_capture_on_commit_callbacks):
+    down = mock.patch.object(send_margin_alerts, "delay", side_effect=ConnectionError("down"))
+    with down, django_capture_on_commit_callbacks(execute=True):
+        _, invoice = closed(target=D(50))
+    invoice.refresh_from_db()
+    assert invoice.number == 1 and invoice.status == "issued"
