@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 FRACTION = DecimalField(max_digits=12, decimal_places=8)
 AMOUNT = DecimalField(max_digits=30, decimal_places=10)
 CADENCE_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
+# Periods without a live invoice: a later period closes only after them, or their
+# signals would be billed as its late signals.
+UNSETTLED = [BillingPeriod.State.OPEN, BillingPeriod.State.VOIDED]
 
 
 class ClosingError(Exception):
@@ -104,7 +107,7 @@ def periods_due(*, now: datetime | None = None):
         ):
             billing_periods_ensure(agreement=agreement, until=now)
     earlier_open = BillingPeriod.objects.filter(
-        agreement=OuterRef("agreement"), state="open", starts_at__lt=OuterRef("starts_at")
+        agreement=OuterRef("agreement"), state__in=UNSETTLED, starts_at__lt=OuterRef("starts_at")
     )
     candidates = (
         BillingPeriod.objects.filter(state="open", ends_at__lte=now)
@@ -547,15 +550,16 @@ def close_period(
     period_id: int,
     dry_run: bool = False,
     now: datetime | None = None,
-    replaces: Invoice | None = None,
+    reissue: bool = False,
 ):
     """Issue the period's invoice, exactly once.
 
     The period row is locked first; a period that is not open is left alone, so a
-    duplicated, retried or concurrent close does nothing more. Everything (marks,
-    invoice, lines, number, state) is one transaction: a failure leaves nothing.
+    duplicated, retried or concurrent close does nothing more. With reissue, only a
+    voided period is closed, by an invoice that replaces its void one. Everything
+    (marks, invoice, lines, number, state) is one transaction: a failure leaves nothing.
     With dry_run the invoice is computed and rolled back (the upcoming invoice).
-    Returns the Invoice, the DraftInvoice (dry run), or None when already closed.
+    Returns the Invoice, the DraftInvoice (dry run), or None when there is nothing to do.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -569,7 +573,9 @@ def close_period(
                     "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL enable_hashjoin = off"
                 )
         earlier_open = BillingPeriod.objects.filter(
-            agreement=OuterRef("agreement"), state="open", starts_at__lt=OuterRef("starts_at")
+            agreement=OuterRef("agreement"),
+            state__in=UNSETTLED,
+            starts_at__lt=OuterRef("starts_at"),
         ).order_by("starts_at")
         period = (
             BillingPeriod.objects.select_for_update(of=("self",))
@@ -577,7 +583,8 @@ def close_period(
             .annotate(earlier_open=Subquery(earlier_open.values("pk")[:1]))
             .get(pk=period_id)
         )
-        if period.state != BillingPeriod.State.OPEN and not dry_run:
+        expected = BillingPeriod.State.VOIDED if reissue else BillingPeriod.State.OPEN
+        if period.state != expected and not dry_run:
             return None
         if period.earlier_open and not dry_run:
             earlier = BillingPeriod.objects.get(pk=period.earlier_open)
@@ -590,7 +597,13 @@ def close_period(
             issued_at=now,
             due_at=now + timedelta(days=agreement.payment_terms_days),
             total=ZERO,
-            replaces=replaces,
+            replaces=(
+                period.invoices.filter(status=Invoice.Status.VOID, replaced_by__isnull=True)
+                .order_by("-voided_at")
+                .first()
+                if reissue
+                else None
+            ),
         )
         draft = _draft(invoice=invoice, period=period)
         draft.margins = margin_figures_compute(
@@ -631,25 +644,43 @@ def close_period(
     return invoice
 
 
-def invoice_void_and_reissue(*, invoice_id: int, reason: str, user=None) -> Invoice:
-    """Void an issued invoice and issue its replacement from today's data, in one
-    transaction: the void invoice keeps its lines, its signals are billed again by the
-    replacement, and the period is never left without a live invoice."""
+def invoice_void(*, invoice_id: int, reason: str, user=None) -> Invoice:
+    """Void an issued invoice. It keeps its lines, marked void with the reason (audited);
+    its signals are released to be billed again and its period becomes voided: later
+    periods wait for it, and Finance reissues it once the data is corrected."""
     if not reason.strip():
         raise ClosingError("Give a reason for voiding the invoice.")
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
         if invoice.status != Invoice.Status.ISSUED:
             raise ClosingError(f"Invoice {invoice.number} is already void.")
-        BillingPeriod.objects.select_for_update().filter(pk=invoice.period_id).update(state="open")
+        BillingPeriod.objects.select_for_update().filter(pk=invoice.period_id).update(
+            state=BillingPeriod.State.VOIDED
+        )
         invoice.status, invoice.void_reason = Invoice.Status.VOID, reason.strip()
         invoice.voided_at, invoice.voided_by = timezone.now(), user
         invoice._change_reason = reason.strip()
         invoice.save()
         invoice.marks.all().delete()
         invoice.margins.all().delete()  # the replacement's figures take their place
-        replacement = close_period(period_id=invoice.period_id, replaces=invoice)
-    return replacement
+    return invoice
+
+
+def period_reissue(*, period_id: int, now: datetime | None = None) -> Invoice:
+    """Issue the replacement invoice of a voided period from today's data."""
+    invoice = close_period(period_id=period_id, now=now, reissue=True)
+    if invoice is None:
+        period = BillingPeriod.objects.get(pk=period_id)
+        raise ClosingError(f"Period {period} is {period.state}, not voided: nothing to reissue.")
+    return invoice
+
+
+def invoice_void_and_reissue(*, invoice_id: int, reason: str, user=None) -> Invoice:
+    """Void an issued invoice and issue its replacement from today's data, in one
+    transaction, so the period is never seen without a live invoice."""
+    with transaction.atomic():
+        invoice = invoice_void(invoice_id=invoice_id, reason=reason, user=user)
+        return period_reissue(period_id=invoice.period_id)
 
 
 def _alert_after_close(period_id: int) -> None:

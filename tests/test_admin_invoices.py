@@ -77,6 +77,40 @@ def test_void_and_reissue_asks_for_a_reason_then_reissues(client):
     assert invoice.history.first().history_change_reason == "customer disputed"
 
 
+def test_finance_voids_then_reissues_from_the_periods_list(client):
+    member(client, "Finance")
+    w = World(unit_price=D(1))
+    w.signals(2)
+    invoice = close_period(period_id=w.period().pk)
+    invoices = reverse("admin:billing_invoice_changelist")
+    ask = client.post(invoices, {"action": "void", "_selected_action": [invoice.pk]})
+    assert ask.status_code == 200 and "later periods wait" in ask.content.decode()
+    done = client.post(
+        invoices,
+        {"action": "void", "_selected_action": [invoice.pk], "reason": "wrong customer"},
+        follow=True,
+    )
+    assert "its period awaits reissue" in done.content.decode()
+    assert w.period().state == "voided"
+    periods = reverse("admin:billing_billingperiod_changelist")
+    listed = client.get(periods, {"state": "voided"}).content.decode()
+    assert "Voided (awaiting reissue)" in listed
+    closed = client.post(
+        periods, {"action": "close_now", "_selected_action": [w.period().pk]}, follow=True
+    )
+    assert "1 were not open" in closed.content.decode()
+    reissued = client.post(
+        periods, {"action": "reissue", "_selected_action": [w.period().pk]}, follow=True
+    )
+    assert "reissued as invoice 2" in reissued.content.decode()
+    assert w.period().state == "closed"
+    again = client.post(
+        periods, {"action": "reissue", "_selected_action": [w.period().pk]}, follow=True
+    )
+    assert "not reissued: Period" in again.content.decode()
+    assert Invoice.objects.filter(status="issued").count() == 1
+
+
 def test_printable_page_and_csv(admin_client):
     w = World(unit_price=D("1.25"))
     w.signals(4)

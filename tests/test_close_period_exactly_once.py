@@ -11,7 +11,13 @@ from django.db import connection
 
 from billing import services
 from billing.models import BilledSignal, Invoice, Price
-from billing.services import close_period, invoice_void_and_reissue, periods_due
+from billing.services import (
+    close_period,
+    invoice_void,
+    invoice_void_and_reissue,
+    period_reissue,
+    periods_due,
+)
 from tests.billing_helpers import World
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +118,30 @@ def test_void_and_reissue_picks_up_corrected_prices():
     assert BilledSignal.objects.filter(invoice=replacement).count() == 5
     with pytest.raises(services.ClosingError, match="already void"):
         invoice_void_and_reissue(invoice_id=original.pk, reason="again")
+
+
+def test_a_voided_period_waits_for_its_reissue_and_holds_back_the_next_one():
+    w = World(unit_price=D(1))
+    w.signals(4)
+    january = close_period(period_id=w.period().pk)
+    invoice_void(invoice_id=january.pk, reason="customer disputed the count")
+    assert w.period().state == "voided"
+    assert not BilledSignal.objects.exists()  # its signals are released, to bill again
+    # Neither beat nor a retried close issues it again; the next period waits for it.
+    services.billing_periods_ensure(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
+    assert close_period(period_id=w.period().pk) is None
+    assert [p.starts_at.month for p in periods_due(now=datetime(2026, 3, 5, tzinfo=UTC))] == []
+    with pytest.raises(services.ClosingError, match="earlier period"):
+        close_period(period_id=w.period(2).pk)
+    # Finance corrects the data and reissues it.
+    w.signal()
+    Price.objects.filter(pk=w.price.pk).update(unit_price=D(2))
+    reissued = period_reissue(period_id=w.period().pk)
+    assert (reissued.total, reissued.replaces, reissued.number) == (D("10.00"), january, 2)
+    assert w.period().state == "closed"
+    with pytest.raises(services.ClosingError, match="not voided"):
+        period_reissue(period_id=w.period().pk)
+    assert [p.starts_at.month for p in periods_due(now=datetime(2026, 3, 5, tzinfo=UTC))] == [2]
 
 
 def test_dry_run_changes_nothing():

@@ -22,7 +22,9 @@ from billing.pricing import round_line
 from billing.services import (
     ClosingError,
     close_period,
+    invoice_void,
     invoice_void_and_reissue,
+    period_reissue,
 )
 from billing.statements import statement_token
 from config.admin_tools import ReadOnlyAdmin
@@ -35,7 +37,7 @@ class BillingPeriodAdmin(ReadOnlyAdmin):
     list_filter = ("state", "agreement__cadence")
     list_select_related = ("agreement__customer",)
     search_fields = ("agreement__name", "agreement__customer__external_id")
-    actions = ["close_now"]
+    actions = ["close_now", "reissue"]
 
     def get_queryset(self, request):
         issued = Invoice.objects.filter(period=OuterRef("pk"), status="issued")
@@ -68,7 +70,19 @@ class BillingPeriodAdmin(ReadOnlyAdmin):
                 skipped += 1
             else:
                 closed += 1
-        self.message_user(request, f"Closed {closed} period(s); {skipped} were already closed.")
+        self.message_user(
+            request, f"Closed {closed} period(s); {skipped} were not open (closed or voided)."
+        )
+
+    @admin.action(description="Reissue the invoice of voided periods", permissions=["close"])
+    def reissue(self, request, queryset):
+        for period in queryset.order_by("agreement", "starts_at"):
+            try:
+                invoice = period_reissue(period_id=period.pk)
+            except ClosingError as exc:
+                self.message_user(request, f"{period}: not reissued: {exc}", messages.ERROR)
+                continue
+            self.message_user(request, f"{period}: reissued as invoice {invoice.number}.")
 
     def has_close_permission(self, request):
         return request.user.has_perm("billing.change_billingperiod")
@@ -123,7 +137,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
         "voided_at",
         "voided_by",
     )
-    actions = ["void_and_reissue", "export_csv"]
+    actions = ["void_and_reissue", "void", "export_csv"]
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -255,34 +269,62 @@ class InvoiceAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Void and reissue (with a reason)", permissions=["void"])
     def void_and_reissue(self, request, queryset):
-        form = VoidForm(request.POST if "reason" in request.POST else None)
-        if form.is_valid():
-            done = 0
-            for invoice in queryset:
-                try:
-                    new = invoice_void_and_reissue(
-                        invoice_id=invoice.pk, reason=form.cleaned_data["reason"], user=request.user
-                    )
-                except ClosingError as exc:
-                    self.message_user(request, f"Invoice {invoice.number}: {exc}", messages.ERROR)
-                    continue
-                done += 1
-                self.message_user(
-                    request, f"Invoice {invoice.number} voided; reissued as {new.number}."
-                )
-            return None
-        return TemplateResponse(
+        return self._void(
             request,
-            "admin/billing/invoice/void.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "title": "Void and reissue invoices",
-                "invoices": queryset,
-                "form": form,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            },
+            queryset,
+            action="void_and_reissue",
+            title="Void and reissue",
+            intro="These invoices will be voided (kept, marked void, with your reason) and "
+            "reissued from today's data:",
         )
+
+    @admin.action(description="Void, to reissue later (with a reason)", permissions=["void"])
+    def void(self, request, queryset):
+        return self._void(
+            request,
+            queryset,
+            action="void",
+            title="Void",
+            intro="These invoices will be voided (kept, marked void, with your reason). Their "
+            "periods become voided: later periods wait for them until you correct the data "
+            "and reissue them from Billing periods › “Reissue the invoice of voided periods”.",
+        )
+
+    def _void(self, request, queryset, *, action, title, intro):
+        form = VoidForm(request.POST if "reason" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(
+                request,
+                "admin/billing/invoice/void.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.opts,
+                    "title": title,
+                    "intro": intro,
+                    "action": action,
+                    "invoices": queryset,
+                    "form": form,
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        reason = form.cleaned_data["reason"]
+        for invoice in queryset:
+            try:
+                if action == "void":
+                    invoice_void(invoice_id=invoice.pk, reason=reason, user=request.user)
+                    self.message_user(
+                        request, f"Invoice {invoice.number} voided; its period awaits reissue."
+                    )
+                else:
+                    new = invoice_void_and_reissue(
+                        invoice_id=invoice.pk, reason=reason, user=request.user
+                    )
+                    self.message_user(
+                        request, f"Invoice {invoice.number} voided; reissued as {new.number}."
+                    )
+            except ClosingError as exc:
+                self.message_user(request, f"Invoice {invoice.number}: {exc}", messages.ERROR)
+        return None
 
     def has_void_permission(self, request):
         return request.user.has_perm("billing.void_invoice")

@@ -9,11 +9,15 @@ from billing.models.agreements import MONEY
 
 
 class BillingPeriod(models.Model):
-    """[starts_at, ends_at) in UTC of one agreement. open -> closed (invoice issued)."""
+    """[starts_at, ends_at) in UTC of one agreement.
+
+    open -> closed (invoice issued) -> voided (its invoice voided; waits for Finance to
+    reissue it, which closes it again with a new invoice)."""
 
     class State(models.TextChoices):
         OPEN = "open", "Open"
         CLOSED = "closed", "Closed"
+        VOIDED = "voided", "Voided (awaiting reissue)"
 
     agreement = models.ForeignKey(
         "billing.PriceAgreement", on_delete=models.PROTECT, related_name="periods"
@@ -33,7 +37,7 @@ class BillingPeriod(models.Model):
                 condition=Q(ends_at__gt=models.F("starts_at")), name="period_ends_after_start"
             ),
             models.CheckConstraint(
-                condition=Q(state__in=["open", "closed"]), name="period_state_valid"
+                condition=Q(state__in=["open", "closed", "voided"]), name="period_state_valid"
             ),
         ]
         indexes = [models.Index(fields=["state", "ends_at"], name="period_due_idx")]
