@@ -50,7 +50,8 @@ class AgentAPIKey(AbstractAPIKey):
 
 
 class Signal(models.Model):
-    """One event an agent reported. Immutable once stored."""
+    """One event an agent reported. Immutable once stored, and never deleted (invoices
+    were computed from it; on PostgreSQL a trigger refuses deletes, billing 0011)."""
 
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="signals")
     customer = models.ForeignKey(

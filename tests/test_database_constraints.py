@@ -6,7 +6,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import ProtectedError
 
 from agents.models import Agent, Cost, Signal
 from billing.models import ExchangeRate, OutcomeDefinition, Price, PriceAgreement, PriceTier
@@ -222,3 +223,62 @@ class TestNoOverlappingAgreements:
         other_customer = f.PriceAgreementFactory(starts_on=date(2026, 1, 1))
         f.PriceFactory(agreement=other_customer, outcome_definition=self.outcome)
         assert Price.objects.filter(outcome_definition=self.outcome).count() == 3
+
+
+class TestWhatWasBilledStaysReferenced:
+    """A mark names its signal, invoice, period, price and outcome definition by plain
+    columns (a database key would be checked once per mark inserted). Each of those rows
+    is kept all the same: signals are never deleted (a trigger on PostgreSQL), the others
+    are referenced by keys elsewhere (invoice lines, invoices, prices), and the ORM
+    protects them too. Neither the ORM nor raw SQL deletes what was billed."""
+
+    @pytest.fixture
+    def billed(self):
+        from billing.services import close_period
+        from tests.billing_helpers import World
+
+        w = World(unit_price=Decimal(1))
+        signal = w.signal()
+        invoice = close_period(period_id=w.period().pk)
+        return {
+            "agents_signal": signal.pk,
+            "billing_invoice": invoice.pk,
+            "billing_billingperiod": invoice.period_id,
+            "billing_price": w.price.pk,
+            "billing_outcomedefinition": w.outcome.pk,
+        }
+
+    @pytest.mark.parametrize(
+        "table",
+        ["billing_invoice", "billing_billingperiod", "billing_price", "billing_outcomedefinition"],
+    )
+    def test_raw_delete_refused(self, billed, table):
+        def delete():
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {table} WHERE id = %s", [billed[table]])
+            connection.check_constraints()  # the deferred keys, checked now
+
+        refused(delete)
+
+    def test_signals_are_never_deleted_on_postgresql(self, billed, on_postgres):
+        unbilled = f.SignalFactory()
+        for pk in (billed["agents_signal"], unbilled.pk):
+            with (
+                pytest.raises(IntegrityError, match="never deleted"),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute("DELETE FROM agents_signal WHERE id = %s", [pk])
+        assert Signal.objects.filter(pk__in=[billed["agents_signal"], unbilled.pk]).count() == 2
+
+    @pytest.mark.parametrize(
+        ("model", "key"),
+        [
+            (Signal, "agents_signal"),
+            (Price, "billing_price"),
+            (OutcomeDefinition, "billing_outcomedefinition"),
+        ],
+    )
+    def test_orm_delete_refused(self, billed, model, key):
+        with pytest.raises(ProtectedError):
+            model.objects.get(pk=billed[key]).delete()
