@@ -297,7 +297,7 @@ def _attributed_cost(*, marks, definition: OutcomeDefinition, currency: str, on:
 
 
 def _price_tiers(price: Price):
-    if price.model not in ("graduated", "volume"):
+    if price.model not in Price.TIERED:
         return []
     return [(t.from_quantity, t.up_to_quantity, t.unit_price) for t in price.tiers.all()]
 
@@ -398,14 +398,12 @@ def _draft(*, invoice: Invoice, period: BillingPeriod) -> DraftInvoice:
     draft = DraftInvoice(period=period, currency=currency)
     on = (period.ends_at - timedelta(days=1)).date()
     prices = list(agreement.prices.select_related("outcome_definition"))
-    prefetch_related_objects(
-        [price for price in prices if price.model in ("graduated", "volume")], "tiers"
-    )
+    prefetch_related_objects([price for price in prices if price.model in Price.TIERED], "tiers")
     for price in prices:
         _insert_marks(invoice=invoice, period=period, price=price)
 
-    draft.prices, draft.totals = prices, _invoice_totals(invoice)
-    totals = draft.totals
+    totals = _invoice_totals(invoice)
+    draft.prices, draft.totals = prices, totals
     outcome_total = ZERO
     adjustments: list[DraftLine] = []
     for price in prices:
