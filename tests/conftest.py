@@ -12,6 +12,23 @@ def _close_connections_after_each_request():
         settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _tasks_queued_by_tests_stay_in_the_test_run(tmp_path_factory):
+    # On the filesystem broker (SQLite runs), tasks queued by tests (a margin check after
+    # a close) would otherwise wait in .celery/ for the next `make run` worker.
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        from config.celery import app
+
+        folder = tmp_path_factory.mktemp("celery")
+        for sub in ("out", "processed"):
+            (folder / sub).mkdir()
+        app.conf.broker_transport_options = {
+            "data_folder_in": str(folder / "out"),
+            "data_folder_out": str(folder / "out"),
+            "data_folder_processed": str(folder / "processed"),
+        }
+
+
 @pytest.fixture
 def on_postgres():
     if connection.vendor != "postgresql":

@@ -157,3 +157,8 @@ def test_a_broker_that_does_not_answer_does_not_break_closing(django_capture_on_
         _, invoice = closed(target=D(50))
     invoice.refresh_from_db()
     assert invoice.number == 1 and invoice.status == "issued"
+
+
+def test_a_margin_check_for_a_period_that_no_longer_exists_is_skipped(caplog):
+    assert send_margin_alerts(987654) is None
+    assert "no such period" in caplog.text
