@@ -11,37 +11,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from agents.models import Cost
-from billing.models import BilledSignal, ExchangeRate, InvoiceLine, MarginFigure
-from billing.pricing import ZERO
-
-PLACES = Decimal("0.00000001")
-
-
-class Rates:
-    """Exchange rates effective on a day, remembering the pairs that have none."""
-
-    def __init__(self, on):
-        self.on = on
-        self.missing: set[str] = set()
-        self._cache: dict[tuple[str, str], Decimal | None] = {}
-
-    def convert(self, amount: Decimal, base: str, quote: str) -> Decimal | None:
-        if base == quote:
-            return amount
-        if (base, quote) not in self._cache:
-            self._cache[(base, quote)] = (
-                ExchangeRate.objects.filter(
-                    base_currency=base, quote_currency=quote, effective_on__lte=self.on
-                )
-                .order_by("-effective_on")
-                .values_list("rate", flat=True)
-                .first()
-            )
-        rate = self._cache[(base, quote)]
-        if rate is None:
-            self.missing.add(f"{base}→{quote}")
-            return None
-        return amount * rate
+from billing.models import BilledSignal, InvoiceLine, MarginFigure
+from billing.money import ZERO, Rates, margin_percent, stored
 
 
 def _cost_rows(invoice, *, per_workflow: bool):
@@ -87,7 +58,7 @@ def _cost_rows(invoice, *, per_workflow: bool):
             )
             rows += cursor.fetchall()
     # SQLite sums REAL values; PostgreSQL returns exact numerics.
-    return [(*row[:5], Decimal(str(row[5])).quantize(PLACES)) for row in rows]
+    return [(*row[:5], stored(row[5])) for row in rows]
 
 
 def margin_figures_compute(*, invoice, period, lines, prices, totals) -> list[MarginFigure]:
@@ -142,11 +113,11 @@ def margin_figures_compute(*, invoice, period, lines, prices, totals) -> list[Ma
             allocated = extra * revenue_outcomes / total_outcome
         else:
             allocated = extra / len(definitions)
-        revenue = (revenue_outcomes + allocated).quantize(PLACES)
+        revenue = stored(revenue_outcomes + allocated)
         entry = costs[definition_id]
-        entry["cost"] = entry["cost"].quantize(PLACES)
+        entry["cost"] = stored(entry["cost"])
         margin = revenue - entry["cost"]  # exactly revenue - cost as stored
-        percent = (margin / revenue * 100).quantize(Decimal("0.01")) if revenue else None
+        percent = margin_percent(margin, revenue)
         row = counts.get(definition_id, {})
         target = agreement.margin_target
         figures.append(
@@ -162,13 +133,13 @@ def margin_figures_compute(*, invoice, period, lines, prices, totals) -> list[Ma
                 partials=row.get("partials", 0),
                 failures=row.get("failures", 0),
                 revenue_outcomes=revenue_outcomes,
-                revenue_allocated=allocated.quantize(PLACES),
-                revenue=revenue.quantize(PLACES),
-                cost=entry["cost"].quantize(PLACES),
-                cost_by_category={k: str(v.quantize(PLACES)) for k, v in entry["category"].items()},
-                cost_by_model={k: str(v.quantize(PLACES)) for k, v in entry["model"].items()},
-                cost_of_failures=entry["failures"].quantize(PLACES),
-                margin=margin.quantize(PLACES),
+                revenue_allocated=stored(allocated),
+                revenue=revenue,
+                cost=entry["cost"],
+                cost_by_category={k: str(stored(v)) for k, v in entry["category"].items()},
+                cost_by_model={k: str(stored(v)) for k, v in entry["model"].items()},
+                cost_of_failures=stored(entry["failures"]),
+                margin=margin,
                 margin_percent=percent,
                 reporting_currency=reporting,
                 below_target=target is not None
@@ -178,8 +149,8 @@ def margin_figures_compute(*, invoice, period, lines, prices, totals) -> list[Ma
     for figure in figures:
         revenue = rates.convert(figure.revenue, currency, reporting)
         cost = rates.convert(figure.cost, currency, reporting)
-        figure.revenue_reporting = None if revenue is None else revenue.quantize(PLACES)
-        figure.cost_reporting = None if cost is None else cost.quantize(PLACES)
+        figure.revenue_reporting = None if revenue is None else stored(revenue)
+        figure.cost_reporting = None if cost is None else stored(cost)
     missing = ", ".join(sorted(rates.missing))
     for figure in figures:
         figure.incomplete = bool(missing)
@@ -202,7 +173,7 @@ def margin_alert_raise(*, period_id: int):
         revenue=Sum("revenue"), margin=Sum("margin")
     )
     revenue, margin = totals["revenue"] or ZERO, totals["margin"] or ZERO
-    percent = (margin / revenue * 100).quantize(Decimal("0.01")) if revenue else None
+    percent = margin_percent(margin, revenue)
     if (percent is not None and percent >= target) or (percent is None and margin >= 0):
         return None
     try:

@@ -4,17 +4,11 @@ Amounts here are exact; rounding happens once per invoice line (round_line).
 """
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from customers.currencies import quantum
+from billing.money import ZERO
 
-ZERO = Decimal(0)
 Tier = tuple[Decimal, Decimal | None, Decimal]  # from, up to (exclusive, None = no end), unit
-
-
-def round_line(amount: Decimal, currency: str) -> Decimal:
-    """Half-up to the currency's ISO 4217 minor unit: the one rounding point of an invoice."""
-    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
 
 
 def graduated_charge(quantity: Decimal, tiers: Sequence[Tier]) -> Decimal:

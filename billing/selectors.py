@@ -7,7 +7,7 @@ from django.db.models.functions import TruncMonth
 
 from agents.models import Signal
 from billing.models import MarginFigure, OutcomeDefinition
-from billing.pricing import ZERO
+from billing.money import ZERO, margin_percent
 
 
 def outcome_preview(*, definition: OutcomeDefinition, limit: int = 200) -> dict[str, int]:
@@ -33,10 +33,6 @@ def outcome_preview(*, definition: OutcomeDefinition, limit: int = 200) -> dict[
 
 
 # --- Margin dashboard --------------------------------------------------------------------
-def _percent(margin, revenue):
-    return (margin / revenue * 100).quantize(Decimal("0.1")) if revenue else None
-
-
 def margin_figures(*, date_from=None, date_to=None, customer=None, agent=None):
     """Stored margin figures of issued invoices, filtered as the dashboard is."""
     figures = MarginFigure.objects.filter(invoice__status="issued")
@@ -92,7 +88,7 @@ def margin_dashboard(**filters) -> dict:
                     "revenue": revenue,
                     "cost": cost,
                     "margin": revenue - cost,
-                    "margin_percent": _percent(revenue - cost, revenue),
+                    "margin_percent": margin_percent(revenue - cost, revenue),
                     "cost_of_failures": row["failures_cost"] or ZERO,
                 }
             )
@@ -149,7 +145,8 @@ def margin_dashboard(**filters) -> dict:
         "by_customer": grouped("customer", "customer__name"),
         "cost_per_outcome": cost_per_outcome,
         "below_target": [
-            {**row, "margin_percent": _percent(row["margin"], row["revenue"])} for row in below
+            {**row, "margin_percent": margin_percent(row["margin"], row["revenue"])}
+            for row in below
         ],
         "incomplete": sorted(set(incomplete)),
     }

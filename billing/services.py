@@ -45,7 +45,8 @@ from billing.models import (
     PriceAgreement,
 )
 from billing.models.agreements import DataNumber
-from billing.pricing import ZERO, billable_quantity, outcome_charge, round_line
+from billing.money import ZERO, round_line
+from billing.pricing import billable_quantity, outcome_charge
 
 logger = logging.getLogger(__name__)
 FRACTION = DecimalField(max_digits=12, decimal_places=8)

@@ -6,7 +6,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from billing.models import BilledSignal, Invoice
-from billing.pricing import round_line
+from billing.money import round_line
 from billing.statements import statement_invoice_id
 
 

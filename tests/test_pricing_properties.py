@@ -5,7 +5,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.pricing import graduated_charge, round_line, volume_charge
+from billing.money import round_line
+from billing.pricing import graduated_charge, volume_charge
 from customers.currencies import minor_unit
 
 amounts = st.decimals(

@@ -25,7 +25,7 @@ from billing.models import (
     PriceTier,
     tier_problems,
 )
-from billing.pricing import ZERO
+from billing.money import ZERO
 from billing.selectors import outcome_preview
 from billing.services import (
     ClosingError,

@@ -18,7 +18,7 @@ from billing.models import (
     Invoice,
     InvoiceLine,
 )
-from billing.pricing import round_line
+from billing.money import round_line
 from billing.services import (
     ClosingError,
     close_period,

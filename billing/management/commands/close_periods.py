@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.models import PriceAgreement
-from billing.pricing import round_line
+from billing.money import round_line
 from billing.services import ClosingError, close_period, periods_due
 
 
