@@ -13,10 +13,11 @@ from django.db.models import Sum
 from agents.models import Cost
 from billing.models import BilledSignal, InvoiceLine, MarginFigure
 from billing.money import ZERO, Rates, margin_percent, stored
+from billing.rating import Marks
 
 
-def _cost_rows(invoice, *, per_workflow: bool):
-    """(definition id, bucket, category, model, currency, total) of the invoice's costs.
+def _cost_rows(marks: Marks, *, per_workflow: bool):
+    """(definition id, bucket, category, model, currency, total) of the marks' costs.
 
     A signal's own costs go to its outcome (bucket "failure" for failures). For
     per-workflow outcomes counted on this invoice, every cost recorded under the
@@ -24,13 +25,12 @@ def _cost_rows(invoice, *, per_workflow: bool):
 
     SQL written out because it joins costs to marks on signal_id directly; the ORM's
     path would join the signals table in between, a third of this query's time."""
-    mark = connection.ops.quote_name(BilledSignal._meta.db_table)
     cost = connection.ops.quote_name(Cost._meta.db_table)
     # The workflows counted on this invoice, each with the outcome it was counted for.
     counted = (
-        f"SELECT workflow_id, MIN(outcome_definition_id) AS outcome_definition_id FROM {mark} "
-        "WHERE invoice_id = %s AND counted AND per_workflow AND workflow_id IS NOT NULL "
-        "GROUP BY workflow_id"
+        "SELECT workflow_id, MIN(outcome_definition_id) AS outcome_definition_id "
+        f"FROM ({marks.sql}) cm "
+        "WHERE counted AND per_workflow AND workflow_id IS NOT NULL GROUP BY workflow_id"
     )
     not_by_workflow = (
         f"AND NOT (m.per_workflow AND c.workflow_id IS NOT NULL "
@@ -38,15 +38,16 @@ def _cost_rows(invoice, *, per_workflow: bool):
         if per_workflow
         else ""
     )
+    failure = BilledSignal.Outcome.FAILURE
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT m.outcome_definition_id, "
-            "CASE WHEN m.outcome = 'failure' THEN 'failure' ELSE 'outcome' END, "
+            "CASE WHEN m.outcome = %s THEN 'failure' ELSE 'outcome' END, "
             "c.category, c.model, c.currency, SUM(c.amount) "
-            f"FROM {mark} m JOIN {cost} c ON c.signal_id = m.signal_id "
-            f"WHERE m.invoice_id = %s {not_by_workflow} "
+            f"FROM ({marks.sql}) m JOIN {cost} c ON c.signal_id = m.signal_id "
+            f"WHERE 1 = 1 {not_by_workflow} "
             "GROUP BY 1, 2, 3, 4, 5",
-            [invoice.pk, invoice.pk] if per_workflow else [invoice.pk],
+            (failure, *marks.params, *(marks.params if per_workflow else ())),
         )
         rows = cursor.fetchall()
         if per_workflow:
@@ -54,17 +55,19 @@ def _cost_rows(invoice, *, per_workflow: bool):
                 "SELECT w.outcome_definition_id, 'outcome', c.category, c.model, c.currency, "
                 f"SUM(c.amount) FROM {cost} c JOIN ({counted}) w ON w.workflow_id = c.workflow_id "
                 "GROUP BY 1, 2, 3, 4, 5",
-                [invoice.pk],
+                marks.params,
             )
             rows += cursor.fetchall()
     # SQLite sums REAL values; PostgreSQL returns exact numerics.
     return [(*row[:5], stored(row[5])) for row in rows]
 
 
-def margin_figures_compute(*, invoice, period, lines, prices, totals) -> list[MarginFigure]:
-    """Unsaved MarginFigure rows, one per priced outcome of the invoice. `prices` are the
-    agreement's, with their outcome definitions; `totals` the invoice's mark counts by
-    (price id, period id)."""
+def margin_figures_compute(
+    *, marks: Marks, invoice, period, lines, prices, totals
+) -> list[MarginFigure]:
+    """Unsaved MarginFigure rows, one per priced outcome of the invoice (None for a
+    preview). `marks` are the invoice's; `prices` the agreement's, with their outcome
+    definitions; `totals` the marks' counts by (price id, period id)."""
     agreement = period.agreement
     currency = agreement.currency
     rates = Rates((period.ends_at - timedelta(days=1)).date())
@@ -93,7 +96,7 @@ def margin_figures_compute(*, invoice, period, lines, prices, totals) -> list[Ma
         }
     )
     for definition_id, bucket, category, model, cost_currency, total in _cost_rows(
-        invoice, per_workflow=any(d.per_workflow for d in definitions.values())
+        marks, per_workflow=any(d.per_workflow for d in definitions.values())
     ):
         amount = rates.convert(total, cost_currency, currency)
         if amount is None or definition_id not in definitions:
@@ -169,8 +172,10 @@ def margin_alert_raise(*, period_id: int):
     target = period.agreement.margin_target
     if target is None:
         return None
-    totals = MarginFigure.objects.filter(period=period, invoice__status="issued").aggregate(
-        revenue=Sum("revenue"), margin=Sum("margin")
+    totals = (
+        MarginFigure.objects.live()
+        .filter(period=period)
+        .aggregate(revenue=Sum("revenue"), margin=Sum("margin"))
     )
     revenue, margin = totals["revenue"] or ZERO, totals["margin"] or ZERO
     percent = margin_percent(margin, revenue)

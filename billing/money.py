@@ -86,6 +86,11 @@ def format_money(amount, currency: str | None = None) -> str:
     return f"{stored(amount):,.{places}f}"
 
 
+def format_percent(percent: Decimal | None) -> str:
+    """A margin % as people read it: `12.5%`, `—` when there is none."""
+    return "—" if percent is None else f"{percent:.1f}%"
+
+
 def format_quantity(quantity) -> str:
     """A quantity as it reads: `12`, `2.5`, never `12.00000000`."""
     if quantity is None or quantity == "":

@@ -3,11 +3,13 @@ import logging
 from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils import timezone
 
 from billing.alerts import margin_alert_email, margin_webhook_deliver
 from billing.margins import margin_alert_raise
 from billing.models import BillingPeriod
-from billing.services import close_period, periods_due
+from billing.periods import periods_create_due, periods_due
+from billing.services import period_close
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +18,9 @@ logger = logging.getLogger(__name__)
 def close_due_periods() -> int:
     """Dispatch one close_period task per due period. Safe to run twice: closing a
     period that is no longer open does nothing."""
-    due = periods_due()
+    now = timezone.now()
+    periods_create_due(now=now)
+    due = periods_due(now=now)
     for period in due:
         close_period_task.delay(period.pk)
     return len(due)
@@ -34,7 +38,7 @@ def close_period_task(self, period_id: int) -> int | None:
     """Close one period exactly once (row lock + database constraint); a retry or a
     duplicate delivery finds it closed and does nothing."""
     # A ClosingError (a configuration problem) is not retried: retrying will not fix it.
-    invoice = close_period(period_id=period_id)
+    invoice = period_close(period_id=period_id)
     return invoice.number if invoice else None
 
 

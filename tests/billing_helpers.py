@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from billing.models import BillingPeriod, PriceTier
-from billing.services import billing_periods_ensure
+from billing.periods import periods_create
 from tests import factories as f
 
 JAN = datetime(2026, 1, 10, 12, tzinfo=UTC)
@@ -55,7 +55,7 @@ class World:
             PriceTier.objects.create(
                 price=self.price, from_quantity=lo, up_to_quantity=hi, unit_price=unit
             )
-        billing_periods_ensure(agreement=self.agreement, until=AFTER_JAN)
+        periods_create(agreement=self.agreement, until=AFTER_JAN)
 
     def signal(self, status="ok", at=JAN, **data):
         return f.SignalFactory(

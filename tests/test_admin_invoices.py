@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from billing.models import Invoice
-from billing.services import close_period
+from billing.services import period_close
 from tests.billing_helpers import World
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,7 @@ def test_account_manager_cannot_close_or_void(client):
     response = client.get(reverse("admin:billing_billingperiod_changelist"))
     assert response.status_code == 200
     assert "close_now" not in response.content.decode()
-    invoice = close_period(period_id=w.period().pk)
+    invoice = period_close(period_id=w.period().pk)
     response = client.post(
         reverse("admin:billing_invoice_changelist"),
         {"action": "void_and_reissue", "_selected_action": [invoice.pk], "reason": "x"},
@@ -54,7 +54,7 @@ def test_void_and_reissue_asks_for_a_reason_then_reissues(client):
     user = member(client, "Finance")
     w = World(unit_price=D(1))
     w.signals(2)
-    invoice = close_period(period_id=w.period().pk)
+    invoice = period_close(period_id=w.period().pk)
     url = reverse("admin:billing_invoice_changelist")
     ask = client.post(url, {"action": "void_and_reissue", "_selected_action": [invoice.pk]})
     assert ask.status_code == 200 and b"reason" in ask.content
@@ -81,7 +81,7 @@ def test_finance_voids_then_reissues_from_the_periods_list(client):
     member(client, "Finance")
     w = World(unit_price=D(1))
     w.signals(2)
-    invoice = close_period(period_id=w.period().pk)
+    invoice = period_close(period_id=w.period().pk)
     invoices = reverse("admin:billing_invoice_changelist")
     ask = client.post(invoices, {"action": "void", "_selected_action": [invoice.pk]})
     assert ask.status_code == 200 and "later periods wait" in ask.content.decode()
@@ -114,7 +114,7 @@ def test_finance_voids_then_reissues_from_the_periods_list(client):
 def test_printable_page_and_csv(admin_client):
     w = World(unit_price=D("1.25"))
     w.signals(4)
-    invoice = close_period(period_id=w.period().pk)
+    invoice = period_close(period_id=w.period().pk)
     page = admin_client.get(reverse("admin:billing_invoice_print", args=[invoice.pk]))
     assert page.status_code == 200
     assert b'id="invoice-total">5.00 USD' in page.content

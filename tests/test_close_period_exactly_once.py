@@ -9,14 +9,15 @@ from unittest import mock
 import pytest
 from django.db import connection
 
-from billing import services
+from billing import invoicing, services
 from billing.models import BilledSignal, Invoice, Price
+from billing.periods import periods_create, periods_create_due, periods_due
 from billing.services import (
-    close_period,
+    invoice_preview,
     invoice_void,
     invoice_void_and_reissue,
+    period_close,
     period_reissue,
-    periods_due,
 )
 from tests.billing_helpers import World
 
@@ -26,9 +27,9 @@ pytestmark = pytest.mark.django_db
 def test_closing_twice_issues_one_invoice_and_numbers_have_no_gaps():
     a, b = World(unit_price=D(1)), World(unit_price=D(1))
     a.signals(3)
-    first = close_period(period_id=a.period().pk)
-    assert close_period(period_id=a.period().pk) is None
-    second = close_period(period_id=b.period().pk)
+    first = period_close(period_id=a.period().pk)
+    assert period_close(period_id=a.period().pk) is None
+    second = period_close(period_id=b.period().pk)
     assert Invoice.objects.count() == 2
     assert (first.number, second.number) == (1, 2)
     assert a.period().state == "closed"
@@ -37,28 +38,28 @@ def test_closing_twice_issues_one_invoice_and_numbers_have_no_gaps():
 def test_failure_after_lines_are_computed_leaves_nothing_and_a_retry_issues_it():
     w = World(unit_price=D(2))
     w.signals(4)
-    killed = mock.patch.object(services, "_next_invoice_number", side_effect=RuntimeError("x"))
+    killed = mock.patch.object(invoicing, "invoice_number_next", side_effect=RuntimeError("x"))
     with killed, pytest.raises(RuntimeError):
-        close_period(period_id=w.period().pk)
+        period_close(period_id=w.period().pk)
     assert not Invoice.objects.exists() and not BilledSignal.objects.exists()
     assert w.period().state == "open"
-    invoice = close_period(period_id=w.period().pk)
+    invoice = period_close(period_id=w.period().pk)
     assert invoice.total == D("8.00") and invoice.number == 1
 
 
 def test_late_signal_billed_once_as_an_adjustment_naming_its_period():
     w = World(unit_price=D(3))
     w.signals(2)
-    close_period(period_id=w.period().pk)
+    period_close(period_id=w.period().pk)
     late = w.signal()  # occurred in January, arrives after January closed
-    services.billing_periods_ensure(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
-    february = close_period(period_id=w.period(2).pk)
+    periods_create(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
+    february = period_close(period_id=w.period(2).pk)
     adjustment = february.lines.get(kind="adjustment")
     assert adjustment.amount == D("3.00") and adjustment.adjusted_period == w.period(1)
     assert "2026-01-01" in adjustment.description
     assert BilledSignal.objects.get(signal=late).invoice == february
     march = (
-        close_period(period_id=w.period(3).pk)
+        period_close(period_id=w.period(3).pk)
         if w.agreement.periods.filter(starts_at__month=3).exists()
         else None
     )
@@ -68,17 +69,17 @@ def test_late_signal_billed_once_as_an_adjustment_naming_its_period():
 def test_late_signal_adjustment_respects_the_tier_it_pushes_into():
     w = World(model="volume", tiers=[(0, 3, D("2.00")), (3, None, D("1.00"))])
     w.signals(2)
-    close_period(period_id=w.period().pk)  # 2 x 2.00 = 4.00
+    period_close(period_id=w.period().pk)  # 2 x 2.00 = 4.00
     w.signal()
-    services.billing_periods_ensure(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
-    february = close_period(period_id=w.period(2).pk)
+    periods_create(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
+    february = period_close(period_id=w.period(2).pk)
     # January with the late one: 3 x 1.00 = 3.00, already billed 4.00
     assert february.lines.get(kind="adjustment").amount == D("-1.00")
 
 
 def test_periods_close_in_order_and_only_when_grace_has_passed():
     w = World(unit_price=D(1))
-    services.billing_periods_ensure(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
+    periods_create(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
     due = periods_due(now=datetime(2026, 1, 31, 23, tzinfo=UTC))
     assert due == []  # January not over
     due = periods_due(now=datetime(2026, 2, 1, 12, tzinfo=UTC))
@@ -86,28 +87,28 @@ def test_periods_close_in_order_and_only_when_grace_has_passed():
     due = periods_due(now=datetime(2026, 3, 5, tzinfo=UTC))
     assert [p.starts_at.month for p in due] == [1]  # February waits for January
     with pytest.raises(services.ClosingError, match="earlier period"):
-        close_period(period_id=w.period(2).pk)
+        period_close(period_id=w.period(2).pk)
 
 
-def test_periods_due_creates_periods_as_time_passes_without_a_query_per_agreement(
+def test_periods_are_created_as_time_passes_without_a_query_per_agreement(
     django_assert_max_num_queries,
 ):
     ended = World(unit_price=D(1), agreement_kwargs={"ends_on": date(2026, 1, 31)}).agreement
     agreements = [World(unit_price=D(1)).agreement for _ in range(2)] + [ended]
-    periods_due(now=datetime(2026, 3, 5, tzinfo=UTC))
+    periods_create_due(now=datetime(2026, 3, 5, tzinfo=UTC))
     months = {a.pk: sorted(p.starts_at.month for p in a.periods.all()) for a in agreements}
     assert months[agreements[0].pk] == [1, 2, 3] and months[ended.pk] == [1]
     # Every agreement has its periods up to now: one query finds that, none creates any.
     with django_assert_max_num_queries(2):
-        periods_due(now=datetime(2026, 3, 6, tzinfo=UTC))
-    periods_due(now=datetime(2026, 4, 2, tzinfo=UTC))
+        periods_create_due(now=datetime(2026, 3, 6, tzinfo=UTC))
+    periods_create_due(now=datetime(2026, 4, 2, tzinfo=UTC))
     assert agreements[0].periods.count() == 4 and ended.periods.count() == 1
 
 
 def test_void_and_reissue_picks_up_corrected_prices():
     w = World(unit_price=D(1))
     w.signals(5)
-    original = close_period(period_id=w.period().pk)
+    original = period_close(period_id=w.period().pk)
     Price.objects.filter(pk=w.price.pk).update(unit_price=D(2))
     replacement = invoice_void_and_reissue(invoice_id=original.pk, reason="wrong unit price")
     original.refresh_from_db()
@@ -123,16 +124,16 @@ def test_void_and_reissue_picks_up_corrected_prices():
 def test_a_voided_period_waits_for_its_reissue_and_holds_back_the_next_one():
     w = World(unit_price=D(1))
     w.signals(4)
-    january = close_period(period_id=w.period().pk)
+    january = period_close(period_id=w.period().pk)
     invoice_void(invoice_id=january.pk, reason="customer disputed the count")
     assert w.period().state == "voided"
     assert not BilledSignal.objects.exists()  # its signals are released, to bill again
     # Neither beat nor a retried close issues it again; the next period waits for it.
-    services.billing_periods_ensure(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
-    assert close_period(period_id=w.period().pk) is None
+    periods_create(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
+    assert period_close(period_id=w.period().pk) is None
     assert [p.starts_at.month for p in periods_due(now=datetime(2026, 3, 5, tzinfo=UTC))] == []
     with pytest.raises(services.ClosingError, match="earlier period"):
-        close_period(period_id=w.period(2).pk)
+        period_close(period_id=w.period(2).pk)
     # Finance corrects the data and reissues it.
     w.signal()
     Price.objects.filter(pk=w.price.pk).update(unit_price=D(2))
@@ -147,7 +148,7 @@ def test_a_voided_period_waits_for_its_reissue_and_holds_back_the_next_one():
 def test_dry_run_changes_nothing():
     w = World(unit_price=D(1))
     w.signals(5)
-    draft = close_period(period_id=w.period().pk, dry_run=True)
+    draft = invoice_preview(period=w.period())
     assert draft.total == D("5.00")
     assert not Invoice.objects.exists() and not BilledSignal.objects.exists()
     assert w.period().state == "open"
@@ -164,7 +165,7 @@ def test_20_concurrent_closes_issue_one_invoice(on_postgres):
     def run():
         try:
             barrier.wait()
-            results.append(close_period(period_id=period_id))
+            results.append(period_close(period_id=period_id))
         except Exception as exc:
             errors.append(exc)
         finally:

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 import pytest
 
 from billing.models import InvoiceLine
-from billing.services import ClosingError, close_period
+from billing.services import ClosingError, period_close
 from tests import factories as f
 from tests.billing_helpers import World
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def close(world, month=1):
-    return close_period(period_id=world.period(month).pk)
+    return period_close(period_id=world.period(month).pk)
 
 
 def lines(invoice, kind=None):
@@ -143,9 +143,9 @@ def test_per_workflow_counts_once_and_attributes_every_workflow_cost():
     assert outcome.amount == D("4.00")
     # ever: a later success of wf-1 is not counted in February either
     w.signal(workflow="wf-1", at=datetime(2026, 2, 3, tzinfo=UTC))
-    from billing.services import billing_periods_ensure
+    from billing.periods import periods_create
 
-    billing_periods_ensure(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
+    periods_create(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
     assert lines(close(w, month=2), "outcome")[0].successes == 0
 
 
@@ -200,10 +200,10 @@ def test_agreement_without_prices_bills_its_platform_fee():
     agreement = f.PriceAgreementFactory(
         customer=customer, starts_on=date(2026, 1, 1), platform_fee=D("99")
     )
-    from billing.services import billing_periods_ensure
+    from billing.periods import periods_create
 
-    billing_periods_ensure(agreement=agreement, until=datetime(2026, 2, 5, tzinfo=UTC))
-    invoice = close_period(period_id=agreement.periods.first().pk)
+    periods_create(agreement=agreement, until=datetime(2026, 2, 5, tzinfo=UTC))
+    invoice = period_close(period_id=agreement.periods.first().pk)
     assert [line.kind for line in lines(invoice)] == [InvoiceLine.Kind.PLATFORM_FEE]
     assert invoice.total == D("99.00")
 

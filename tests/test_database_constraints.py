@@ -234,12 +234,12 @@ class TestWhatWasBilledStaysReferenced:
 
     @pytest.fixture
     def billed(self):
-        from billing.services import close_period
+        from billing.services import period_close
         from tests.billing_helpers import World
 
         w = World(unit_price=Decimal(1))
         signal = w.signal()
-        invoice = close_period(period_id=w.period().pk)
+        invoice = period_close(period_id=w.period().pk)
         return {
             "agents_signal": signal.pk,
             "billing_invoice": invoice.pk,

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from billing.services import close_period
+from billing.services import period_close
 from tests import factories as f
 from tests.billing_helpers import World
 
@@ -21,7 +21,7 @@ def closed_world(n=4, unit="2.00", cost="0.50", **kwargs):
     w = World(unit_price=D(unit), **kwargs)
     for s in w.signals(n):
         f.CostFactory(agent=w.agent, customer=w.customer, signal=s, amount=D(cost))
-    close_period(period_id=w.period().pk)
+    period_close(period_id=w.period().pk)
     return w
 
 
@@ -140,9 +140,9 @@ def test_deals_below_target_flagged_in_the_agreement_list_and_live_on_the_agreem
         data={"status": "ok"},
     )
     f.CostFactory(agent=bad.agent, customer=bad.customer, signal=s, amount=D("0.95"))
-    from billing.services import billing_periods_ensure
+    from billing.periods import periods_create
 
-    billing_periods_ensure(agreement=bad.agreement, until=datetime(2026, 2, 20, tzinfo=UTC))
+    periods_create(agreement=bad.agreement, until=datetime(2026, 2, 20, tzinfo=UTC))
     with __import__("unittest").mock.patch(
         "django.utils.timezone.now", return_value=datetime(2026, 2, 20, tzinfo=UTC)
     ):
@@ -164,7 +164,7 @@ def test_dashboard_converts_every_amount_to_the_reporting_currency(admin_client)
     w.signals(2)
     for s in w.signals(1, status="broken"):
         f.CostFactory(agent=w.agent, customer=w.customer, signal=s, amount=D(5), currency="JPY")
-    close_period(period_id=w.period().pk)
+    period_close(period_id=w.period().pk)
     row = admin_client.get(URL).context["data"]["by_agent"][0]
     # revenue 200 JPY = 2.00 USD; the failure's cost 5 JPY = 0.05 USD
     assert row["revenue"] == D("2.00") and row["cost_of_failures"] == D("0.05")

@@ -8,10 +8,12 @@ from decimal import Decimal as D
 import pytest
 from django.core.management import call_command
 from django.db.models import Sum
+from django.utils import timezone
 
 from agents.models import Cost
 from billing.models import BilledSignal, Invoice, MarginFigure
-from billing.services import close_period, invoice_void_and_reissue, periods_due
+from billing.periods import periods_create_due, periods_due
+from billing.services import invoice_preview, invoice_void_and_reissue, period_close
 from tests import factories as f
 from tests.billing_helpers import World
 
@@ -41,7 +43,7 @@ def test_margin_of_one_outcome_with_failures_and_a_platform_fee():
         cost(w, s, "0.10", category="infrastructure", model="", key="i")
     for s in w.signals(2, status="broken"):
         cost(w, s, "0.25")
-    close_period(period_id=w.period().pk)
+    period_close(period_id=w.period().pk)
     m = MarginFigure.objects.get()
     # revenue 5 x 2.00 + fee 10.00 (all allocated to the only outcome) = 20.00
     assert (m.revenue_outcomes, m.revenue_allocated, m.revenue) == (D(10), D(10), D(20))
@@ -62,7 +64,7 @@ def test_fees_allocated_in_proportion_to_outcome_revenue():
     f.SignalFactory(
         agent=w.agent, customer=w.customer, event_name="other", occurred_at=w.signal().occurred_at
     )
-    close_period(period_id=w.period().pk)
+    period_close(period_id=w.period().pk)
     by_outcome = {m.outcome_definition_id: m for m in MarginFigure.objects.all()}
     # outcome revenue 2.00 (w) and 2.00 (other): 30 split 15 / 15
     assert by_outcome[w.outcome.pk].revenue_allocated == D(15)
@@ -85,7 +87,7 @@ def test_per_workflow_outcome_carries_every_cost_of_its_workflow():
         agent=step_agent, customer=w.customer, signal=step, workflow_id="wf-1", amount=D("1.50")
     )
     cost(w, done, "0.50")
-    close_period(period_id=w.period().pk)
+    period_close(period_id=w.period().pk)
     m = MarginFigure.objects.get()
     assert m.cost == D("2.00") and m.margin == D("8.00")
 
@@ -94,7 +96,7 @@ def test_costs_in_another_currency_converted_or_marked_incomplete():
     w = World(unit_price=D(10))
     s = w.signal()
     cost(w, s, "1.00", currency="EUR")
-    close_period(period_id=w.period().pk)
+    period_close(period_id=w.period().pk)
     m = MarginFigure.objects.get()
     assert m.incomplete and "EUR→USD" in m.missing_rates and m.cost == 0
     assert Invoice.objects.get().total == D("10.00")  # never blocks the invoice
@@ -110,7 +112,7 @@ def test_below_target_flagged_and_live_figures_for_an_open_period():
     w = World(unit_price=D(1), agreement_kwargs={"margin_target": D(40)})
     for s in w.signals(2):
         cost(w, s, "0.80")
-    draft = close_period(period_id=w.period().pk, dry_run=True)
+    draft = invoice_preview(period=w.period())
     live = draft.margins[0]
     assert live.margin == D("0.40") and live.margin_percent == D("20.00") and live.below_target
     assert not MarginFigure.objects.exists()
@@ -118,8 +120,9 @@ def test_below_target_flagged_and_live_figures_for_an_open_period():
 
 def test_demo_margins_recomputed_from_signals_and_costs():
     call_command("seed_demo", signals=3000, stdout=io.StringIO())
-    for period in periods_due():
-        close_period(period_id=period.pk)
+    periods_create_due(now=timezone.now())
+    for period in periods_due(now=timezone.now()):
+        period_close(period_id=period.pk)
     checked = 0
     for m in MarginFigure.objects.select_related("outcome_definition"):
         assert m.revenue - m.cost == m.margin

@@ -16,7 +16,7 @@ from django.core import mail, signing
 from billing.alerts import margin_webhook_deliver
 from billing.margins import margin_alert_raise
 from billing.models import MarginAlert, WebhookDelivery
-from billing.services import close_period
+from billing.services import period_close
 from billing.statements import statement_token
 from billing.tasks import send_margin_alerts
 from tests import factories as f
@@ -35,7 +35,7 @@ def closed(target=None, partial_rule="fixed"):
         f.CostFactory(agent=w.agent, customer=w.customer, signal=s, amount=D("0.90"))
     w.signals(2, status="partial")
     w.signals(1, status="broken")
-    return w, close_period(period_id=w.period().pk)
+    return w, period_close(period_id=w.period().pk)
 
 
 def test_statement_lists_outcomes_partials_failures_and_total(client):

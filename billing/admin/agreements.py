@@ -25,13 +25,10 @@ from billing.models import (
     PriceTier,
     tier_problems,
 )
-from billing.money import ZERO
+from billing.money import ZERO, format_money, format_percent, margin_percent
+from billing.periods import period_current, periods_create
 from billing.selectors import outcome_preview
-from billing.services import (
-    ClosingError,
-    billing_periods_ensure,
-    close_period,
-)
+from billing.services import ClosingError, invoice_preview
 from config.admin_tools import DECIMAL_WIDGETS
 
 
@@ -271,43 +268,60 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
 
     @admin.display(description="open period, computed live")
     def upcoming_invoice(self, obj):
+        """A preview: reads only (no period is created, nothing is locked)."""
         if not obj.pk:
             return "Save the agreement to see its upcoming invoice."
-        now = timezone.now()
-        billing_periods_ensure(agreement=obj, until=now)
-        period = obj.periods.filter(state="open", starts_at__lte=now).order_by("-starts_at").first()
-        if period is None:
+        period = period_current(agreement=obj, now=timezone.now())
+        if period is None or period.state != period.State.OPEN:
             return "No open period."
         try:
-            draft = close_period(period_id=period.pk, dry_run=True)
+            draft = invoice_preview(period=period)
         except ClosingError as exc:
             return format_html('<span style="color:#b91c1c">Cannot be closed: {}</span>', exc)
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td style='text-align:right'>{}</td></tr>",
-            ((line.description, line.amount) for line in draft.lines),
+            ((line.description, format_money(line.amount, draft.currency)) for line in draft.lines),
+        )
+        unsettled = format_html_join(
+            "",
+            "<li>{} – {}: {}</li>",
+            (
+                (
+                    f"{p.starts_at:%Y-%m-%d}",
+                    f"{p.ends_at:%Y-%m-%d}",
+                    "voided, awaiting reissue" if p.state == p.State.VOIDED else "not yet closed",
+                )
+                for p in draft.unsettled
+            ),
         )
         revenue = sum((m.revenue for m in draft.margins), ZERO)
-        margin = sum((m.margin for m in draft.margins), ZERO)
-        percent = f"{margin / revenue * 100:.1f}%" if revenue else "—"
+        percent = margin_percent(sum((m.margin for m in draft.margins), ZERO), revenue)
         below = any(m.below_target for m in draft.margins)
         return format_html(
             "<p>{} – {} (so far)</p><table id='upcoming-invoice'>{}<tr><th>Total</th>"
-            "<th style='text-align:right'>{} {}</th></tr></table>"
+            "<th style='text-align:right'>{} {}</th></tr></table>{}"
             "<p id='live-margin'>Live margin of this open period: <strong{}>{}</strong>{}</p>",
             f"{period.starts_at:%Y-%m-%d}",
             f"{period.ends_at:%Y-%m-%d}",
             rows,
-            draft.total,
+            format_money(draft.total, draft.currency),
             draft.currency,
+            format_html(
+                "<p id='unsettled-periods'>Earlier periods, billed on their own invoices, "
+                "not in this one:</p><ul>{}</ul>",
+                unsettled,
+            )
+            if draft.unsettled
+            else "",
             format_html(' style="color:{}"', "#b91c1c") if below else "",
-            percent,
+            format_percent(percent),
             " — below the margin target" if below else "",
         )
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        billing_periods_ensure(agreement=form.instance, until=timezone.now())
+        periods_create(agreement=form.instance, until=timezone.now())
         for price in form.instance.prices.filter(model=Price.Model.VOLUME):
             tiers = list(price.tiers.order_by("from_quantity"))
             for before, after in pairwise(tiers):

@@ -21,9 +21,9 @@ from billing.models import (
 from billing.money import round_line
 from billing.services import (
     ClosingError,
-    close_period,
     invoice_void,
     invoice_void_and_reissue,
+    period_close,
     period_reissue,
 )
 from billing.statements import statement_token
@@ -62,7 +62,7 @@ class BillingPeriodAdmin(ReadOnlyAdmin):
         closed = skipped = 0
         for period in queryset.order_by("agreement", "starts_at"):
             try:
-                invoice = close_period(period_id=period.pk)
+                invoice = period_close(period_id=period.pk)
             except ClosingError as exc:
                 self.message_user(request, f"{period}: not closed: {exc}", messages.ERROR)
                 continue

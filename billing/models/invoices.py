@@ -5,7 +5,18 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from billing.errors import StateError
 from billing.models.agreements import MONEY
+
+
+class BillingPeriodQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(state=BillingPeriod.State.OPEN)
+
+    def unsettled(self):
+        """Periods without a live invoice: open, or voided and awaiting reissue. A later
+        period closes only after them, or their signals would be billed as its late ones."""
+        return self.filter(state__in=BillingPeriod.UNSETTLED)
 
 
 class BillingPeriod(models.Model):
@@ -26,6 +37,9 @@ class BillingPeriod(models.Model):
     ends_at = models.DateTimeField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     closed_at = models.DateTimeField(null=True, blank=True)
+
+    UNSETTLED = (State.OPEN, State.VOIDED)
+    objects = BillingPeriodQuerySet.as_manager()
 
     class Meta:
         ordering = ["agreement", "starts_at"]
@@ -49,6 +63,26 @@ class BillingPeriod(models.Model):
     def due_at(self):
         return self.ends_at + self.agreement.grace_period
 
+    def _move(self, *, to: str, allowed: tuple, **fields) -> None:
+        if self.state not in allowed:
+            raise StateError(
+                f"Period {self} is {self.get_state_display().lower()}: it cannot become {to}."
+            )
+        self.state = to
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.save(update_fields=["state", *fields])
+
+    def close(self, *, at, reissue: bool = False) -> None:
+        """open -> closed when its invoice is issued; voided -> closed when reissued.
+        The caller holds the period's row lock."""
+        allowed = (self.State.VOIDED,) if reissue else (self.State.OPEN,)
+        self._move(to=self.State.CLOSED, allowed=allowed, closed_at=at)
+
+    def void(self) -> None:
+        """closed -> voided when its invoice is voided: it waits for a reissue."""
+        self._move(to=self.State.VOIDED, allowed=(self.State.CLOSED,))
+
 
 class InvoiceCounter(models.Model):
     """One row holding the last invoice number; locked while an invoice is issued, so
@@ -58,6 +92,11 @@ class InvoiceCounter(models.Model):
 
     def __str__(self) -> str:
         return f"last invoice number {self.last_number}"
+
+
+class InvoiceQuerySet(models.QuerySet):
+    def issued(self):
+        return self.filter(status=Invoice.Status.ISSUED)
 
 
 class Invoice(models.Model):
@@ -85,6 +124,7 @@ class Invoice(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     history = HistoricalRecords()
+    objects = InvoiceQuerySet.as_manager()
 
     class Meta:
         ordering = ["-number"]
@@ -106,6 +146,23 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return f"Invoice {self.number}"
+
+    def void(self, *, reason: str, user=None, at) -> None:
+        """issued -> void, with the reason kept in its history. The caller holds the
+        invoice's row lock and releases its signals."""
+        reason = reason.strip()
+        if not reason:
+            raise StateError("Give a reason for voiding the invoice.")
+        if self.status != self.Status.ISSUED:
+            raise StateError(f"Invoice {self.number} is already void.")
+        self.status, self.void_reason, self.voided_at, self.voided_by = (
+            self.Status.VOID,
+            reason,
+            at,
+            user,
+        )
+        self._change_reason = reason
+        self.save()
 
 
 class InvoiceLine(models.Model):

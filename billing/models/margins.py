@@ -4,6 +4,13 @@ from django.db import models
 from django.db.models import Q
 
 from billing.models.agreements import MONEY
+from billing.models.invoices import Invoice
+
+
+class MarginFigureQuerySet(models.QuerySet):
+    def live(self):
+        """Figures of issued invoices (a void invoice's figures are replaced)."""
+        return self.filter(invoice__status=Invoice.Status.ISSUED)
 
 
 class MarginFigure(models.Model):
@@ -51,6 +58,8 @@ class MarginFigure(models.Model):
         max_length=300, blank=True, help_text="Currency pairs without an exchange rate."
     )
     below_target = models.BooleanField(default=False)
+
+    objects = MarginFigureQuerySet.as_manager()
 
     class Meta:
         ordering = ["-period__starts_at", "customer__name"]

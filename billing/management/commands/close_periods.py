@@ -1,14 +1,17 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from billing.models import PriceAgreement
-from billing.money import round_line
-from billing.services import ClosingError, close_period, periods_due
+from billing.money import format_money
+from billing.periods import periods_create_due, periods_due
+from billing.services import ClosingError, invoice_preview, period_close
 
 
 class Command(BaseCommand):
     help = (
         "Close every due billing period now (the same closing as Celery beat's "
-        "close-due-periods), earliest first. --dry-run prints the invoices it would issue."
+        "close-due-periods), earliest first. --dry-run prints the invoices it would issue "
+        "for the due periods that exist, and writes nothing (it creates no period either)."
     )
 
     def add_arguments(self, parser):
@@ -21,9 +24,12 @@ class Command(BaseCommand):
         issued = failed = 0
         seen = set()
         while True:
+            now = timezone.now()
+            if not dry_run:
+                periods_create_due(now=now)
             due = [
                 p
-                for p in periods_due()
+                for p in periods_due(now=now)
                 if (agreement is None or p.agreement_id == agreement) and p.pk not in seen
             ]
             if not due:
@@ -31,7 +37,10 @@ class Command(BaseCommand):
             for period in due:
                 seen.add(period.pk)
                 try:
-                    result = close_period(period_id=period.pk, dry_run=dry_run)
+                    if dry_run:
+                        result = invoice_preview(period=period)
+                    else:
+                        result = period_close(period_id=period.pk)
                 except ClosingError as exc:
                     failed += 1
                     self.stderr.write(f"{period}: not closed: {exc}")
@@ -50,8 +59,9 @@ class Command(BaseCommand):
     def _print(self, period, result, dry_run):
         number = "(dry run)" if dry_run else f"#{result.number}"
         lines = result.lines if dry_run else result.lines.all()
-        self.stdout.write(f"Invoice {number} {period}: total {result.total} {result.currency}")
+        total = format_money(result.total, result.currency)
+        self.stdout.write(f"Invoice {number} {period}: total {total} {result.currency}")
         for line in lines:
             self.stdout.write(
-                f"  {round_line(line.amount, result.currency):>14} {line.description}"
+                f"  {format_money(line.amount, result.currency):>14} {line.description}"
             )

@@ -1,0 +1,285 @@
+"""Invoicing: from rated marks to invoice lines (outcomes, platform fee, minimum
+true-up, spend cap, late-signal adjustments), and issuing an invoice with a gapless
+number. The arithmetic is pricing.py's; the one rounding point is money.round_line."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection
+
+from billing.errors import ClosingError
+from billing.models import BillingPeriod, Invoice, InvoiceCounter, InvoiceLine, Price
+from billing.money import ZERO, format_quantity, round_line
+from billing.periods import period_full_end
+from billing.pricing import billable_quantity, outcome_charge
+from billing.rating import NO_MARKS, Marks, attributed_cost, totals
+
+Kind = InvoiceLine.Kind
+COUNTED_MODELS = (Price.Model.PER_OUTCOME, Price.Model.GRADUATED, Price.Model.VOLUME)
+
+
+@dataclass
+class DraftLine:
+    kind: str
+    description: str
+    amount: Decimal
+    quantity: Decimal = ZERO
+    unit_price: Decimal | None = None
+    successes: int = 0
+    partials: int = 0
+    price_id: int | None = None
+    adjusted_period_id: int | None = None
+
+
+@dataclass
+class DraftInvoice:
+    """An invoice as closing would issue it: lines, and what margins need."""
+
+    period: BillingPeriod
+    currency: str
+    lines: list[DraftLine] = field(default_factory=list)
+    margins: list = field(default_factory=list)
+    prices: list[Price] = field(default_factory=list)
+    # Counts and sums of the invoice's marks by (price id, period id).
+    totals: dict[tuple[int, int], dict] = field(default_factory=dict)
+    # Earlier periods without a live invoice (a preview only): their signals are theirs.
+    unsettled: list[BillingPeriod] = field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+
+def _price_tiers(price: Price):
+    if price.model not in Price.TIERED:
+        return []
+    return [(t.from_quantity, t.up_to_quantity, t.unit_price) for t in price.tiers.all()]
+
+
+def _charge(price: Price, agg: dict, cost: Decimal) -> tuple[Decimal, Decimal]:
+    """(quantity shown, unrounded amount) of a price for aggregated marks."""
+    quantity = billable_quantity(
+        agg["successes"],
+        agg["partial_qty"] or ZERO,
+        price.included_quantity if price.model in COUNTED_MODELS else ZERO,
+    )
+    amount = outcome_charge(
+        model=price.model,
+        quantity=quantity,
+        unit_price=price.unit_price,
+        tiers=_price_tiers(price),
+        value=agg["value_sum"] or ZERO,
+        percent=price.percent_of_value,
+        cost=cost,
+        markup_percent=price.markup_percent,
+    )
+    return quantity, amount
+
+
+def _outcome_description(price: Price, agg: dict, quantity: Decimal) -> str:
+    name = price.outcome_definition.name
+    parts = [f"{name}: {agg['successes']} successes"]
+    if agg["partials"]:
+        parts.append(f"{agg['partials']} partials counting {format_quantity(agg['partial_qty'])}")
+    text = " + ".join(parts)
+    if price.model in COUNTED_MODELS:
+        if price.included_quantity:
+            text += f", {format_quantity(price.included_quantity)} included free"
+        model = price.get_model_display().split(" (")[0].lower()
+        text += f"; {format_quantity(quantity)} billable ({model})"
+    elif price.model == Price.Model.PERCENT_OF_VALUE:
+        percent = format_quantity(price.percent_of_value)
+        text += f"; {percent}% of {price.value_field} {agg['value_sum'] or 0:.2f}"
+        if agg["missing_value"]:
+            text += f" ({agg['missing_value']} without a numeric {price.value_field}, charged 0)"
+    else:
+        text += f"; attributed cost plus {format_quantity(price.markup_percent)}%"
+    return text
+
+
+def _prorated(amount: Decimal, period: BillingPeriod, full_end: datetime) -> Decimal:
+    full = (full_end - period.starts_at).total_seconds()
+    actual = (period.ends_at - period.starts_at).total_seconds()
+    return amount if actual >= full else amount * Decimal(actual) / Decimal(full)
+
+
+def _last_day(period: BillingPeriod):
+    """The day whose exchange rates a period's costs are converted at."""
+    return (period.ends_at - timedelta(days=1)).date()
+
+
+def invoice_draft(
+    *, period: BillingPeriod, prices: list[Price], marks: Marks, invoice_id: int | None = None
+) -> DraftInvoice:
+    """The lines of the period's invoice from its marks (`invoice_id`: the invoice being
+    issued, whose marks are not "billed before")."""
+    agreement = period.agreement
+    currency = agreement.currency
+    if agreement.customer.currency != currency:
+        raise ClosingError(
+            f"Agreement “{agreement.name}” is in {currency} but customer "
+            f"{agreement.customer.external_id} is invoiced in {agreement.customer.currency}: "
+            "make them the same, then close again."
+        )
+    draft = DraftInvoice(period=period, currency=currency, prices=prices, totals=totals(marks))
+    outcome_total = ZERO
+    adjustments: list[DraftLine] = []
+    for price in prices:
+        agg = draft.totals.get((price.pk, period.pk), NO_MARKS)
+        cost = ZERO
+        if price.model == Price.Model.COST_PLUS:
+            cost = attributed_cost(
+                marks=marks.of_period(period.pk),
+                definition=price.outcome_definition,
+                currency=currency,
+                on=_last_day(period),
+            )
+        quantity, amount = _charge(price, agg, cost)
+        line = DraftLine(
+            kind=Kind.OUTCOME,
+            description=_outcome_description(price, agg, quantity),
+            amount=round_line(amount, currency),
+            quantity=quantity,
+            unit_price=price.unit_price if price.model == Price.Model.PER_OUTCOME else None,
+            successes=agg["successes"],
+            partials=agg["partials"],
+            price_id=price.pk,
+        )
+        draft.lines.append(line)
+        outcome_total += line.amount
+        late_totals = {
+            origin: late
+            for (price_id, origin), late in sorted(draft.totals.items(), key=_by_period)
+            if price_id == price.pk and origin != period.pk
+        }
+        adjustments += _adjustment_lines(
+            price=price,
+            marks=marks,
+            late_totals=late_totals,
+            currency=currency,
+            invoice_id=invoice_id,
+        )
+
+    full_end = period_full_end(period)
+    if agreement.platform_fee:
+        fee = round_line(_prorated(agreement.platform_fee, period, full_end), currency)
+        draft.lines.append(
+            DraftLine(
+                kind=Kind.PLATFORM_FEE,
+                amount=fee,
+                quantity=Decimal(1),
+                description="Platform fee"
+                + (" (prorated)" if fee != agreement.platform_fee else ""),
+            )
+        )
+    minimum = _prorated(agreement.minimum_commitment, period, full_end)
+    if minimum and outcome_total < minimum:
+        true_up = round_line(minimum - outcome_total, currency)
+        draft.lines.append(
+            DraftLine(
+                kind=Kind.MINIMUM_TRUE_UP,
+                amount=true_up,
+                description=f"Minimum commitment {round_line(minimum, currency)}: "
+                f"true-up of outcomes charged {outcome_total}",
+            )
+        )
+        outcome_total += true_up
+    if agreement.spend_cap is not None and outcome_total > agreement.spend_cap:
+        discount = round_line(agreement.spend_cap - outcome_total, currency)
+        draft.lines.append(
+            DraftLine(
+                kind=Kind.CAP_DISCOUNT,
+                amount=discount,
+                description=f"Spend cap {agreement.spend_cap}: outcomes charged {outcome_total}",
+            )
+        )
+    draft.lines += adjustments
+    return draft
+
+
+def _by_period(item):
+    (price_id, period_id), _ = item
+    return (price_id, period_id or 0)
+
+
+def _adjustment_lines(*, price, marks, late_totals, currency, invoice_id) -> list[DraftLine]:
+    """Late signals of earlier periods (`late_totals`: theirs by period): charged at what
+    their period's total would have cost with them, less what that period was charged."""
+    lines = []
+    for origin_id, late in late_totals.items():
+        if not (late["successes"] or late["partials"]):
+            continue
+        origin = BillingPeriod.objects.get(pk=origin_id)
+        billed_before = Marks.billed_before(
+            price_id=price.pk, period_id=origin.pk, exclude_invoice_id=invoice_id
+        )
+        before = totals(billed_before).get((price.pk, origin.pk), NO_MARKS)
+        after = {k: (before[k] or 0) + (late[k] or 0) for k in before}
+        cost_before = cost_after = ZERO
+        if price.model == Price.Model.COST_PLUS:
+            on = _last_day(origin)
+            definition = price.outcome_definition
+            cost_before = attributed_cost(
+                marks=billed_before, definition=definition, currency=currency, on=on
+            )
+            cost_after = cost_before + attributed_cost(
+                marks=marks.of_period(origin.pk), definition=definition, currency=currency, on=on
+            )
+        q_before, amount_before = _charge(price, before, cost_before)
+        q_after, amount_after = _charge(price, after, cost_after)
+        lines.append(
+            DraftLine(
+                kind=Kind.ADJUSTMENT,
+                description=(
+                    f"Late signals of {origin.starts_at:%Y-%m-%d} – {origin.ends_at:%Y-%m-%d}: "
+                    f"{price.outcome_definition.name}, {late['successes']} successes"
+                    + (f" + {late['partials']} partials" if late["partials"] else "")
+                ),
+                amount=round_line(amount_after - amount_before, currency),
+                quantity=q_after - q_before,
+                successes=late["successes"],
+                partials=late["partials"],
+                price_id=price.pk,
+                adjusted_period_id=origin.pk,
+            )
+        )
+    return lines
+
+
+def invoice_number_next() -> int:
+    """The next number, in one statement that also locks the counter row until commit,
+    so numbers are gapless: a rolled-back close gives its number back."""
+    table = connection.ops.quote_name(InvoiceCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_number = last_number + 1 WHERE id = 1 RETURNING last_number"
+        )
+        row = cursor.fetchone()
+    if row is None:  # the row the migration creates is gone (a flushed database)
+        InvoiceCounter.objects.get_or_create(pk=1)
+        return invoice_number_next()
+    return row[0]
+
+
+def invoice_lines_store(*, invoice: Invoice, draft: DraftInvoice) -> None:
+    """Store the draft's lines and total on the invoice and give it its number, last."""
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            invoice=invoice,
+            position=i,
+            kind=line.kind,
+            description=line.description,
+            price_id=line.price_id,
+            adjusted_period_id=line.adjusted_period_id,
+            successes=line.successes,
+            partials=line.partials,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+        )
+        for i, line in enumerate(draft.lines)
+    )
+    invoice.total = draft.total
+    invoice.number = invoice_number_next()
+    invoice.save(update_fields=["total", "number"])
