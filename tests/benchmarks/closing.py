@@ -6,7 +6,7 @@ prints: total time, periods/s, peak RSS of a closing process, queries per period
 the time of one raw SQL GROUP BY computing the same per-customer counts, with the ratio.
 
 Periods are closed by BENCH_WORKERS processes (default 2), each closing its share one
-period per transaction with `close_period`, as a Celery worker does at its default
+period per transaction with `period_close`, as a Celery worker does at its default
 concurrency (one process per core) on the 2-core machine the target is set for.
 BENCH_WORKERS=1 gives the figure for a single process.
 """
@@ -31,7 +31,7 @@ SIGNALS = int(os.environ.get("BENCH_SIGNALS", 1_000_000))
 JAN = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def seed(database_url: str) -> None:
+def seed(database_url: str, customers: int, signals: int, analyse: bool = True) -> None:
     import psycopg
 
     with psycopg.connect(database_url) as conn:
@@ -53,7 +53,7 @@ def seed(database_url: str) -> None:
             (outcome, outcome),
         )
         models = ["per_outcome", "graduated", "volume", "percent_of_value"]
-        for i in range(1, CUSTOMERS + 1):
+        for i in range(1, customers + 1):
             customer = conn.execute(
                 "INSERT INTO customers_customer (external_id, name, currency, billing_email, "
                 "status, created_at, updated_at) VALUES (%s, %s, 'USD', 'b@example.com', "
@@ -94,8 +94,8 @@ def seed(database_url: str) -> None:
             "COPY agents_signal (id, agent_id, customer_id, external_customer_id, event_name, "
             "occurred_at, received_at, data) FROM STDIN"
         ) as copy:
-            for i in range(1, SIGNALS + 1):
-                c = rng.randint(1, CUSTOMERS)
+            for i in range(1, signals + 1):
+                c = rng.randint(1, customers)
                 roll = rng.random()
                 status = "ok" if roll < 0.8 else "partial" if roll < 0.9 else "failed"
                 at = JAN + timedelta(seconds=rng.randint(0, int(span)))
@@ -106,7 +106,7 @@ def seed(database_url: str) -> None:
             "source_key, category, amount, currency, vendor, model, priced_from_catalogue, "
             "occurred_at, received_at, metadata) FROM STDIN"
         ) as copy:
-            for i in range(1, SIGNALS + 1):
+            for i in range(1, signals + 1):
                 copy.write_row(
                     (
                         agent,
@@ -125,15 +125,15 @@ def seed(database_url: str) -> None:
                         "{}",
                     )
                 )
-        conn.execute("SELECT setval('agents_signal_id_seq', %s)", (SIGNALS,))
+        conn.execute("SELECT setval('agents_signal_id_seq', %s)", (signals,))
         conn.execute(
             "UPDATE agents_cost c SET customer_id = s.customer_id FROM agents_signal s "
             "WHERE s.id = c.signal_id"
         )
         conn.commit()
-    # As autovacuum would have done on a database that has held these rows for a while.
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
+    if analyse:  # as autovacuum would have, on a database that has held the rows a while
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
 
 
 def close_all(worker: int = 0, workers: int = 1) -> None:
@@ -145,7 +145,8 @@ def close_all(worker: int = 0, workers: int = 1) -> None:
     django.setup()
     from django.db import connection
 
-    from billing.services import close_period, periods_due
+    from billing.periods import periods_create_due, periods_due
+    from billing.services import period_close
 
     queries = 0
 
@@ -176,12 +177,13 @@ def close_all(worker: int = 0, workers: int = 1) -> None:
         while True:
             before = queries
             # Each process takes the periods of its share of the agreements.
+            periods_create_due(now=now)
             due = [p for p in periods_due(now=now) if p.agreement_id % workers == worker]
             setup_queries += queries - before
             if not due:
                 break
             for period in due:
-                closed += close_period(period_id=period.pk, now=now) is not None
+                closed += period_close(period_id=period.pk, now=now) is not None
     elapsed = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
@@ -228,6 +230,58 @@ def read_latency() -> None:
     print(json.dumps(result))
 
 
+def first_close(which: str) -> None:
+    """Close the period of customer 1 (`first`) or 2 (`warm`) and print the seconds."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from billing import services
+    from billing.models import BillingPeriod
+    from billing.periods import periods_create_due
+
+    now = datetime(2026, 2, 5, tzinfo=UTC)
+    periods_create_due(now=now)
+    customer = "cus_1" if which == "first" else "cus_2"
+    period = BillingPeriod.objects.get(agreement__customer__external_id=customer)
+    t = time.perf_counter()
+    invoice = services.period_close(period_id=period.pk, now=now)
+    print(json.dumps({"seconds": time.perf_counter() - t, "total": str(invoice.total)}))
+
+
+def first_close_phase() -> None:
+    """A first close over a backlog on a fresh database (nothing analysed, no marks yet),
+    then the same close on a warm one (the first's marks there and analysed)."""
+    import psycopg
+
+    backlog = int(os.environ.get("BENCH_BACKLOG", 100_000))
+    database_url = fresh_database("bench_first_close")
+    env = bench_env(database_url)
+    manage(env, "migrate", "--noinput", "-v0")
+    seed(database_url, 2, 2 * backlog, analyse=False)
+
+    def close(which):
+        out = subprocess.run(
+            [sys.executable, __file__, "--first-close", which],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
+
+    first = close("first")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ANALYZE")  # what autovacuum does once the marks table has grown
+    warm = close("warm")
+    print(
+        f"first close on an empty, never analysed marks table: {first:.2f} s for about "
+        f"{backlog:,} signals; the same close on a warm table: {warm:.2f} s "
+        f"({first / warm:.2f}x)"
+    )
+
+
 def group_by_baseline(database_url: str) -> float:
     import psycopg
 
@@ -245,11 +299,12 @@ def group_by_baseline(database_url: str) -> float:
 
 
 def main():
+    first_close_phase()
     database_url = fresh_database("bench_closing")
     env = bench_env(database_url)
     manage(env, "migrate", "--noinput", "-v0")
     t = time.perf_counter()
-    seed(database_url)
+    seed(database_url, CUSTOMERS, SIGNALS)
     print(
         f"seeded {CUSTOMERS:,} customers and {SIGNALS:,} signals with costs "
         f"in {time.perf_counter() - t:.0f} s"
@@ -320,6 +375,8 @@ def main():
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--read"]:
         read_latency()
+    elif sys.argv[1:2] == ["--first-close"]:
+        first_close(sys.argv[2])
     elif sys.argv[1:2] == ["--close"]:
         close_all(int(sys.argv[2]), int(sys.argv[3]))
     else:
