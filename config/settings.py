@@ -157,6 +157,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_DATA_DIR / "out"),
         "data_folder_out": str(CELERY_DATA_DIR / "out"),
         "data_folder_processed": str(CELERY_DATA_DIR / "processed"),
+        # kombu's default is ./control, in whichever folder the process started
+        "control_folder": str(CELERY_DATA_DIR / "control"),
     }
 else:
     # The time limit of a task stays below the visibility timeout, so a task

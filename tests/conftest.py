@@ -26,6 +26,7 @@ def _tasks_queued_by_tests_stay_in_the_test_run(tmp_path_factory):
             "data_folder_in": str(folder / "out"),
             "data_folder_out": str(folder / "out"),
             "data_folder_processed": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
         }
 
 
