@@ -125,8 +125,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
-if not PRODUCTION:
-    STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise expects it; collectstatic fills it in production
+# Outside production whitenoise serves from the apps' static folders, looking files up
+# per request, so STATIC_ROOT (filled by collectstatic in production) need not exist.
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 # --- Security (production) ---------------------------------------------------
 if PRODUCTION:
@@ -151,13 +152,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@localhost")
 CELERY_DATA_DIR = Path(env.str("CELERY_DATA_DIR", default=str(BASE_DIR / ".celery")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("out", "processed"):
-        (CELERY_DATA_DIR / sub).mkdir(parents=True, exist_ok=True)
+    # Messages and the exchange tables (kombu's default for those is ./control, in
+    # whichever folder the process started); config/celery.py creates the folders.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_DATA_DIR / "out"),
         "data_folder_out": str(CELERY_DATA_DIR / "out"),
-        "data_folder_processed": str(CELERY_DATA_DIR / "processed"),
-        # kombu's default is ./control, in whichever folder the process started
         "control_folder": str(CELERY_DATA_DIR / "control"),
     }
 else:
