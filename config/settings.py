@@ -191,8 +191,11 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- REST framework --------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Staff read the API with their admin session or a token; agents' write endpoints
+    # name their own API-key authentication.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
