@@ -178,6 +178,9 @@ ATTACH_UNATTRIBUTED_INTERVAL = timedelta(
 CLOSE_DUE_PERIODS_INTERVAL = timedelta(
     seconds=env.int("CLOSE_DUE_PERIODS_INTERVAL_SECONDS", default=300)
 )
+# PostgreSQL statement_timeout inside a close: a close whose client died stops within
+# this time and releases the period's lock.
+CLOSING_STATEMENT_TIMEOUT_SECONDS = env.int("CLOSING_STATEMENT_TIMEOUT_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE = {
     "close-due-periods": {
         "task": "billing.tasks.close_due_periods",
