@@ -49,5 +49,9 @@ bench-closing: install
 bench-margins: install
 	BENCH_MONTHS=3 $(BIN)/python tests/benchmarks/closing.py
 
+# Everything the project creates: the virtualenv, the SQLite database, Celery's folders,
+# static files, test screenshots, tool caches, packaging leftovers, bytecode.
 clean:
-	rm -rf $(VENV) db.sqlite3* .celery staticfiles
+	rm -rf $(VENV) db.sqlite3* .celery control staticfiles test-artifacts \
+		.pytest_cache .ruff_cache .hypothesis *.egg-info build
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

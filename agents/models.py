@@ -51,7 +51,7 @@ class AgentAPIKey(AbstractAPIKey):
 
 class Signal(models.Model):
     """One event an agent reported. Immutable once stored, and never deleted (invoices
-    were computed from it; on PostgreSQL a trigger refuses deletes, billing 0011)."""
+    were computed from it; on PostgreSQL a trigger refuses deletes, agents 0002)."""
 
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="signals")
     customer = models.ForeignKey(

@@ -125,8 +125,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
-if not PRODUCTION:
-    STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise expects it; collectstatic fills it in production
+# Outside production whitenoise serves from the apps' static folders, looking files up
+# per request, so STATIC_ROOT (filled by collectstatic in production) need not exist.
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 # --- Security (production) ---------------------------------------------------
 if PRODUCTION:
@@ -151,12 +152,12 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@localhost")
 CELERY_DATA_DIR = Path(env.str("CELERY_DATA_DIR", default=str(BASE_DIR / ".celery")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("out", "processed"):
-        (CELERY_DATA_DIR / sub).mkdir(parents=True, exist_ok=True)
+    # Messages and the exchange tables (kombu's default for those is ./control, in
+    # whichever folder the process started); config/celery.py creates the folders.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_DATA_DIR / "out"),
         "data_folder_out": str(CELERY_DATA_DIR / "out"),
-        "data_folder_processed": str(CELERY_DATA_DIR / "processed"),
+        "control_folder": str(CELERY_DATA_DIR / "control"),
     }
 else:
     # The time limit of a task stays below the visibility timeout, so a task
@@ -177,6 +178,9 @@ ATTACH_UNATTRIBUTED_INTERVAL = timedelta(
 CLOSE_DUE_PERIODS_INTERVAL = timedelta(
     seconds=env.int("CLOSE_DUE_PERIODS_INTERVAL_SECONDS", default=300)
 )
+# PostgreSQL statement_timeout inside a close: a close whose client died stops within
+# this time and releases the period's lock.
+CLOSING_STATEMENT_TIMEOUT_SECONDS = env.int("CLOSING_STATEMENT_TIMEOUT_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE = {
     "close-due-periods": {
         "task": "billing.tasks.close_due_periods",
@@ -190,8 +194,11 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- REST framework --------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Staff read the API with their admin session or a token; agents' write endpoints
+    # name their own API-key authentication.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -20,12 +20,10 @@ def _tasks_queued_by_tests_stay_in_the_test_run(tmp_path_factory):
         from config.celery import app
 
         folder = tmp_path_factory.mktemp("celery")
-        for sub in ("out", "processed"):
-            (folder / sub).mkdir()
         app.conf.broker_transport_options = {
             "data_folder_in": str(folder / "out"),
             "data_folder_out": str(folder / "out"),
-            "data_folder_processed": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
         }
 
 

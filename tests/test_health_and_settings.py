@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -57,3 +58,45 @@ def test_production_passes_check_deploy_without_warnings():
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_starting_django_creates_no_folders(tmp_path):
+    # Settings only name the broker's folders; a process that never queues a task
+    # (manage.py check, a migration, a shell) leaves the checkout as it was.
+    data_dir = tmp_path / "celery-data"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, django; django.setup(); from config.celery import app; "
+            "print(json.dumps(app.conf.broker_transport_options))",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "CELERY_DATA_DIR": str(data_dir), "CELERY_BROKER_URL": "filesystem://"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not data_dir.exists()
+    options = json.loads(result.stdout.strip().splitlines()[-1])
+    # kombu's own default for the exchange tables is ./control, wherever the process started
+    assert Path(options["control_folder"]).parent == data_dir
+
+
+def test_queueing_a_task_creates_the_filesystem_broker_folders(tmp_path, monkeypatch):
+    from config.celery import app
+
+    if not app.conf.broker_url.startswith("filesystem://"):
+        pytest.skip("needs the filesystem broker")
+    folder = tmp_path / "broker"
+    options = {
+        "data_folder_in": str(folder / "out"),
+        "data_folder_out": str(folder / "out"),
+        "control_folder": str(folder / "control"),
+    }
+    monkeypatch.setitem(app.conf, "broker_transport_options", options)
+    with app.connection_for_write() as connection:
+        app.send_task("billing.tasks.close_due_periods", connection=connection)
+    assert len(list((folder / "out").glob("*.msg"))) == 1
+    assert (folder / "control" / "celery.exchange").exists()
