@@ -213,9 +213,6 @@ API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
-# PostgreSQL statement_timeout inside a close: a close whose client died stops within this
-# time and releases the period's lock.
-CLOSING_STATEMENT_TIMEOUT_SECONDS = env.int("CLOSING_STATEMENT_TIMEOUT_SECONDS", default=600)
 REPORTING_CURRENCY = env.str("REPORTING_CURRENCY", default="USD")
 STATEMENT_LINK_DAYS = env.int("STATEMENT_LINK_DAYS", default=30)
 MARGIN_ALERT_EMAILS = env.list("MARGIN_ALERT_EMAILS", default=[])
