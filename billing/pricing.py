@@ -64,3 +64,71 @@ def outcome_charge(
     if model == "cost_plus":
         return cost * (1 + (markup_percent or ZERO) / 100)
     raise ValueError(f"unknown pricing model {model!r}")
+
+
+def tier_problems(tiers: list[tuple]) -> list[tuple[int, str, str]]:
+    """What is wrong with a price's tiers, as (index, field, message) in the order entered.
+
+    `tiers` is a list of (from_quantity, up_to_quantity or None, unit_price).
+    Tiers must be entered in ascending order, start at 0, follow each other
+    without gaps or overlaps, and only the last may (and must) be unbounded.
+    """
+    problems: list[tuple[int, str, str]] = []
+    for i, (start, end, unit_price) in enumerate(tiers):
+        if unit_price is not None and unit_price < 0:
+            problems.append((i, "unit_price", "A tier's unit price cannot be negative."))
+        if start is None:
+            continue
+        if start < 0:
+            problems.append((i, "from_quantity", "A tier cannot start below 0."))
+        if end is not None and end <= start:
+            problems.append((i, "up_to_quantity", f"The tier must end above its start ({start})."))
+        if i == 0:
+            if start != 0:
+                problems.append((i, "from_quantity", "The first tier must start at 0."))
+            continue
+        prev_start, prev_end, _ = tiers[i - 1]
+        if prev_start is not None and start < prev_start:
+            problems.append(
+                (
+                    i,
+                    "from_quantity",
+                    f"Tiers must be in ascending order: {start} comes after "
+                    f"the tier starting at {prev_start}. Reorder the tiers.",
+                )
+            )
+        elif prev_end is None:
+            problems.append(
+                (
+                    i - 1,
+                    "up_to_quantity",
+                    "Only the last tier can have no upper bound; give this tier an end.",
+                )
+            )
+        elif start < prev_end:
+            problems.append(
+                (
+                    i,
+                    "from_quantity",
+                    f"This tier overlaps the one before, which runs up to "
+                    f"{prev_end}. Start it at {prev_end}.",
+                )
+            )
+        elif start > prev_end:
+            problems.append(
+                (
+                    i,
+                    "from_quantity",
+                    f"Gap between tiers: the one before ends at {prev_end}. "
+                    f"Start this tier at {prev_end}.",
+                )
+            )
+    if tiers and tiers[-1][1] is not None:
+        problems.append(
+            (
+                len(tiers) - 1,
+                "up_to_quantity",
+                "Leave the last tier's upper bound empty so every quantity has a price.",
+            )
+        )
+    return problems

@@ -30,7 +30,7 @@ from django.db.models.functions import Cast, Greatest, Least
 from agents.models import Cost, Signal
 from billing.errors import ClosingError
 from billing.models import BilledSignal, BillingPeriod, Invoice, OutcomeDefinition, Price
-from billing.models.agreements import DataNumber
+from billing.models.outcomes import DataNumber
 from billing.money import ZERO, fx_rate_on, stored
 from billing.periods import midnight
 

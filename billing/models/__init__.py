@@ -1,14 +1,5 @@
-from billing.models.agreements import (
-    MONEY,
-    ExchangeRate,
-    OutcomeCriterion,
-    OutcomeDefinition,
-    Price,
-    PriceAgreement,
-    PriceTier,
-    data_lookup,
-    tier_problems,
-)
+from billing.models.agreements import Price, PriceAgreement, PriceTier
+from billing.models.fx import ExchangeRate
 from billing.models.invoices import (
     BilledSignal,
     BillingPeriod,
@@ -17,9 +8,10 @@ from billing.models.invoices import (
     InvoiceLine,
 )
 from billing.models.margins import MarginAlert, MarginFigure, WebhookDelivery
+from billing.models.outcomes import OutcomeCriterion, OutcomeDefinition, data_lookup
+from billing.pricing import tier_problems
 
 __all__ = [
-    "MONEY",
     "BilledSignal",
     "BillingPeriod",
     "ExchangeRate",

@@ -6,7 +6,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from billing.errors import StateError
-from billing.models.agreements import MONEY
+from billing.money import MONEY
 
 
 class BillingPeriodQuerySet(models.QuerySet):

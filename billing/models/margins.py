@@ -3,8 +3,8 @@
 from django.db import models
 from django.db.models import Q
 
-from billing.models.agreements import MONEY
 from billing.models.invoices import Invoice
+from billing.money import MONEY
 
 
 class MarginFigureQuerySet(models.QuerySet):

@@ -243,7 +243,7 @@ def first_close(which: str) -> None:
     now = datetime(2026, 2, 5, tzinfo=UTC)
     periods_create_due(now=now)
     customer = "cus_1" if which == "first" else "cus_2"
-    period = BillingPeriod.objects.get(agreement__customer__external_id=customer)
+    period = BillingPeriod.objects.get(agreement__customer__external_id=customer, starts_at=JAN)
     t = time.perf_counter()
     invoice = services.period_close(period_id=period.pk, now=now)
     print(json.dumps({"seconds": time.perf_counter() - t, "total": str(invoice.total)}))
@@ -265,7 +265,7 @@ def first_close_phase() -> None:
             [sys.executable, __file__, "--first-close", which],
             env=env,
             cwd=ROOT,
-            capture_output=True,
+            stdout=subprocess.PIPE,
             text=True,
             check=True,
         )
