@@ -6,7 +6,20 @@ Amounts here are exact; rounding happens once per invoice line (round_line).
 from collections.abc import Sequence
 from decimal import Decimal
 
+from django.db.models import TextChoices
+
 from billing.money import ZERO
+
+
+class PricingModel(TextChoices):
+    """How a price turns outcomes into a charge (Price.Model)."""
+
+    PER_OUTCOME = "per_outcome", "Per outcome (unit price × quantity)"
+    GRADUATED = "graduated", "Graduated tiers (each unit at its tier's price)"
+    VOLUME = "volume", "Volume tiers (all units at the reached tier's price)"
+    PERCENT_OF_VALUE = "percent_of_value", "Percent of a value field"
+    COST_PLUS = "cost_plus", "Cost plus markup"
+
 
 Tier = tuple[Decimal, Decimal | None, Decimal]  # from, up to (exclusive, None = no end), unit
 
@@ -53,15 +66,15 @@ def outcome_charge(
     markup_percent: Decimal | None = None,
 ) -> Decimal:
     """The unrounded charge of one price for one period."""
-    if model == "per_outcome":
+    if model == PricingModel.PER_OUTCOME:
         return quantity * (unit_price or ZERO)
-    if model == "graduated":
+    if model == PricingModel.GRADUATED:
         return graduated_charge(quantity, tiers)
-    if model == "volume":
+    if model == PricingModel.VOLUME:
         return volume_charge(quantity, tiers) if tiers else ZERO
-    if model == "percent_of_value":
+    if model == PricingModel.PERCENT_OF_VALUE:
         return value * (percent or ZERO) / 100
-    if model == "cost_plus":
+    if model == PricingModel.COST_PLUS:
         return cost * (1 + (markup_percent or ZERO) / 100)
     raise ValueError(f"unknown pricing model {model!r}")
 

@@ -11,19 +11,23 @@ from simple_history.models import HistoricalRecords
 
 from billing.models.outcomes import OutcomeDefinition
 from billing.money import MONEY
+from billing.pricing import PricingModel
 from customers.currencies import CURRENCY_CHOICES, validate_currency_code
 from customers.models import currency_check
 
 NON_NEGATIVE = [MinValueValidator(0)]
 
 
+class Cadence(models.TextChoices):
+    MONTHLY = "monthly", "Monthly"
+    QUARTERLY = "quarterly", "Quarterly"
+    ANNUAL = "annual", "Annual"
+
+
 class PriceAgreement(models.Model):
     """What one customer pays, edited by account managers. Changes are audited."""
 
-    class Cadence(models.TextChoices):
-        MONTHLY = "monthly", "Monthly"
-        QUARTERLY = "quarterly", "Quarterly"
-        ANNUAL = "annual", "Annual"
+    Cadence = Cadence
 
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="agreements"
@@ -97,7 +101,7 @@ class PriceAgreement(models.Model):
                 name="agreement_margin_target_range",
             ),
             models.CheckConstraint(
-                condition=Q(cadence__in=["monthly", "quarterly", "annual"]),
+                condition=Q(cadence__in=Cadence.values),
                 name="agreement_cadence_valid",
             ),
             currency_check("currency", "agreement_currency_iso4217"),
@@ -127,12 +131,7 @@ class PriceAgreement(models.Model):
 class Price(models.Model):
     """The price of one outcome definition within an agreement."""
 
-    class Model(models.TextChoices):
-        PER_OUTCOME = "per_outcome", "Per outcome (unit price × quantity)"
-        GRADUATED = "graduated", "Graduated tiers (each unit at its tier's price)"
-        VOLUME = "volume", "Volume tiers (all units at the reached tier's price)"
-        PERCENT_OF_VALUE = "percent_of_value", "Percent of a value field"
-        COST_PLUS = "cost_plus", "Cost plus markup"
+    Model = PricingModel
 
     TIERED = (Model.GRADUATED, Model.VOLUME)
 
@@ -194,28 +193,20 @@ class Price(models.Model):
                 condition=Q(included_quantity__gte=0), name="price_included_non_negative"
             ),
             models.CheckConstraint(
-                condition=~Q(model="per_outcome") | Q(unit_price__isnull=False),
+                condition=~Q(model=PricingModel.PER_OUTCOME) | Q(unit_price__isnull=False),
                 name="price_per_outcome_has_unit_price",
             ),
             models.CheckConstraint(
-                condition=~Q(model="percent_of_value")
+                condition=~Q(model=PricingModel.PERCENT_OF_VALUE)
                 | (Q(percent_of_value__isnull=False) & ~Q(value_field="")),
                 name="price_percent_has_rate_and_field",
             ),
             models.CheckConstraint(
-                condition=~Q(model="cost_plus") | Q(markup_percent__isnull=False),
+                condition=~Q(model=PricingModel.COST_PLUS) | Q(markup_percent__isnull=False),
                 name="price_cost_plus_has_markup",
             ),
             models.CheckConstraint(
-                condition=Q(
-                    model__in=[
-                        "per_outcome",
-                        "graduated",
-                        "volume",
-                        "percent_of_value",
-                        "cost_plus",
-                    ]
-                ),
+                condition=Q(model__in=PricingModel.values),
                 name="price_model_valid",
             ),
         ]

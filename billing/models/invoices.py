@@ -9,6 +9,23 @@ from billing.errors import StateError
 from billing.money import MONEY
 
 
+class PeriodState(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    VOIDED = "voided", "Voided (awaiting reissue)"
+
+
+class InvoiceStatus(models.TextChoices):
+    ISSUED = "issued", "Issued"
+    VOID = "void", "Void"
+
+
+class MarkOutcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    PARTIAL = "partial", "Partial"
+    FAILURE = "failure", "Failure"
+
+
 class BillingPeriodQuerySet(models.QuerySet):
     def open(self):
         return self.filter(state=BillingPeriod.State.OPEN)
@@ -25,10 +42,7 @@ class BillingPeriod(models.Model):
     open -> closed (invoice issued) -> voided (its invoice voided; waits for Finance to
     reissue it, which closes it again with a new invoice)."""
 
-    class State(models.TextChoices):
-        OPEN = "open", "Open"
-        CLOSED = "closed", "Closed"
-        VOIDED = "voided", "Voided (awaiting reissue)"
+    State = PeriodState
 
     agreement = models.ForeignKey(
         "billing.PriceAgreement", on_delete=models.PROTECT, related_name="periods"
@@ -51,7 +65,7 @@ class BillingPeriod(models.Model):
                 condition=Q(ends_at__gt=models.F("starts_at")), name="period_ends_after_start"
             ),
             models.CheckConstraint(
-                condition=Q(state__in=["open", "closed", "voided"]), name="period_state_valid"
+                condition=Q(state__in=PeriodState.values), name="period_state_valid"
             ),
         ]
         indexes = [models.Index(fields=["state", "ends_at"], name="period_due_idx")]
@@ -100,9 +114,7 @@ class InvoiceQuerySet(models.QuerySet):
 
 
 class Invoice(models.Model):
-    class Status(models.TextChoices):
-        ISSUED = "issued", "Issued"
-        VOID = "void", "Void"
+    Status = InvoiceStatus
 
     # Set last, under the counter's lock, just before the closing transaction commits.
     number = models.PositiveBigIntegerField(unique=True, null=True)
@@ -133,14 +145,15 @@ class Invoice(models.Model):
             # Exactly once: at most one live invoice per billing period.
             models.UniqueConstraint(
                 fields=["period"],
-                condition=Q(status="issued"),
+                condition=Q(status=InvoiceStatus.ISSUED),
                 name="invoice_one_issued_per_period",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["issued", "void"]), name="invoice_status_valid"
+                condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(status="issued") | ~Q(void_reason=""), name="invoice_void_has_reason"
+                condition=Q(status=InvoiceStatus.ISSUED) | ~Q(void_reason=""),
+                name="invoice_void_has_reason",
             ),
         ]
 
@@ -208,10 +221,7 @@ class BilledSignal(models.Model):
     signals exact: transactions commit out of order, marks do not care.
     """
 
-    class Outcome(models.TextChoices):
-        SUCCESS = "success", "Success"
-        PARTIAL = "partial", "Partial"
-        FAILURE = "failure", "Failure"
+    Outcome = MarkOutcome
 
     # The signal is the key: one mark per signal, and the unique index closing relies on
     # (INSERT ... ON CONFLICT DO NOTHING skips signals marked already).
@@ -276,7 +286,7 @@ class BilledSignal(models.Model):
                 condition=Q(fraction__gte=0, fraction__lte=1), name="mark_fraction_0_1"
             ),
             models.CheckConstraint(
-                condition=Q(outcome__in=["success", "partial", "failure"]),
+                condition=Q(outcome__in=MarkOutcome.values),
                 name="mark_outcome_valid",
             ),
         ]

@@ -53,13 +53,21 @@ def data_lookup(field_path: str) -> str:
     return "data__" + "__".join(field_path.split("."))
 
 
+class PartialRule(models.TextChoices):
+    NONE = "none", "Partials are not charged"
+    FIXED = "fixed", "A fixed fraction of the price"
+    RATIO = "ratio", "The ratio of two data fields (clamped to 0..1)"
+
+
+class CriterionKind(models.TextChoices):
+    SUCCESS = "success", "Success"
+    PARTIAL = "partial", "Partial"
+
+
 class OutcomeDefinition(models.Model):
     """What an agent achieved that a customer pays for, and how to tell success."""
 
-    class PartialRule(models.TextChoices):
-        NONE = "none", "Partials are not charged"
-        FIXED = "fixed", "A fixed fraction of the price"
-        RATIO = "ratio", "The ratio of two data fields (clamped to 0..1)"
+    PartialRule = PartialRule
 
     agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, related_name="outcomes")
     name = models.CharField(max_length=200)
@@ -96,7 +104,7 @@ class OutcomeDefinition(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["agent", "name"], name="outcome_name_unique_per_agent"),
             models.CheckConstraint(
-                condition=Q(partial_rule__in=["none", "fixed", "ratio"]),
+                condition=Q(partial_rule__in=PartialRule.values),
                 name="outcome_partial_rule_valid",
             ),
             models.CheckConstraint(
@@ -105,11 +113,11 @@ class OutcomeDefinition(models.Model):
                 name="outcome_partial_fraction_0_1",
             ),
             models.CheckConstraint(
-                condition=~Q(partial_rule="fixed") | Q(partial_fraction__isnull=False),
+                condition=~Q(partial_rule=PartialRule.FIXED) | Q(partial_fraction__isnull=False),
                 name="outcome_fixed_rule_has_fraction",
             ),
             models.CheckConstraint(
-                condition=~Q(partial_rule="ratio")
+                condition=~Q(partial_rule=PartialRule.RATIO)
                 | (~Q(ratio_numerator_field="") & ~Q(ratio_denominator_field="")),
                 name="outcome_ratio_rule_has_fields",
             ),
@@ -170,9 +178,7 @@ class OutcomeDefinition(models.Model):
 class OutcomeCriterion(models.Model):
     """One condition on a signal's data: field path, operator, value. All must hold."""
 
-    class Kind(models.TextChoices):
-        SUCCESS = "success", "Success"
-        PARTIAL = "partial", "Partial"
+    Kind = CriterionKind
 
     class Operator(models.TextChoices):
         EQ = "eq", "equals"
@@ -204,7 +210,7 @@ class OutcomeCriterion(models.Model):
         verbose_name_plural = "outcome criteria"
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["success", "partial"]), name="criterion_kind_valid"
+                condition=Q(kind__in=CriterionKind.values), name="criterion_kind_valid"
             ),
             models.CheckConstraint(
                 condition=Q(operator__in=["eq", "ne", "gt", "gte", "lt", "lte", "in", "exists"]),
