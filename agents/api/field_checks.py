@@ -99,8 +99,8 @@ def choice(item: Mapping, field: Field, errors: Collector) -> str | None:
     value, name = lookup(item, field)
     if value is None and not is_required(field, item):
         return None
-    if value not in field.choices:
-        errors.add(name, field.invalid or f"Must be one of {', '.join(field.choices)}.")
+    if value not in field.values:
+        errors.add(name, field.invalid or f"Must be one of {', '.join(field.values)}.")
         return None
     return value
 

@@ -16,6 +16,7 @@ ISO currencies, our per-field messages, strings that are not coerced from number
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from agents.models import Cost
 
@@ -46,10 +47,14 @@ class Field:
     max_length: int | None = None
     minimum: int | None = None
     alias: str | None = None  # another accepted name; errors then name the alias
-    choices: tuple[str, ...] = ()
+    choices: tuple[tuple[str, str], ...] = ()  # (value, label), as Django's choices
     invalid: str = ""  # the message for a CHOICE outside `choices`, when not the default
     help: str = ""
     shape: "Shape | None" = None  # for NESTED and LIST
+
+    @cached_property
+    def values(self) -> tuple[str, ...]:
+        return tuple(value for value, _ in self.choices)
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ COST_V1 = Shape(
         text("customer_id"),
         text("vendor", help="e.g. openai, anthropic."),
         text("model", help="e.g. gpt-4o. Needed to price token usage when no amount is given."),
-        Field("category", Kind.CHOICE, choices=tuple(Cost.Category.values)),
+        Field("category", Kind.CHOICE, choices=tuple(Cost.Category.choices)),
         count("input_tokens", help="All input tokens, cached ones included."),
         count("output_tokens"),
         count("cache_read_tokens"),
@@ -208,7 +213,7 @@ COST_V2 = Shape(
             "type",
             Kind.CHOICE,
             required=True,
-            choices=("cost", "usage"),
+            choices=(("cost", "cost"), ("usage", "usage")),
             invalid='Must be "cost" (amount + currency) or "usage" (vendor, model, usage).',
             help='"cost": amount and currency; "usage": vendor, model and usage.',
         ),
