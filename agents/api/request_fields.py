@@ -6,11 +6,13 @@ serializers that describe the API in OpenAPI: the schema says what the validator
 does. Rules that span fields (amount or usage, v2 `type`) stay in inputs.py; the
 declarations carry them as `required_if` and descriptions.
 
-Why declarations read by plain Python, and not one DRF serializer for both jobs:
-`python tests/benchmarks/validation.py` (1,000 valid items, median) gave 1.7 ms
-(v1 signals), 8.9 (v1 costs), 1.7 (v2 signals) and 4.1 (v2 costs) for inputs.py
-against 22.9, 42.4, 24.9 and 38.7 ms for `Serializer(many=True).is_valid()`:
-DRF is 5-15x slower before it does any of the checks it lacks (agent resolution,
+Why declarations read by plain Python, and not one DRF serializer for both jobs
+(option (a) of the issue): `python tests/benchmarks/validation.py`, 1,000 valid
+items, median ms, v1 signals / v1 costs / v2 signals / v2 costs:
+  hand validator before this change     1.7 /  8.9 / 1.7 /  4.1
+  inputs.py reading these declarations  2.3 /  6.2 / 2.3 /  5.3
+  DRF Serializer(many=True).is_valid()  26.2 / 62.2 / 29.2 / 48.0  (22-42 when idle)
+DRF is 9-13x slower before it does any of the checks it lacks (agent resolution,
 ISO currencies, our per-field messages, strings that are not coerced from numbers).
 """
 
@@ -70,8 +72,12 @@ class Shape:
         return self._by_name[name]
 
 
-def text(name: str, *, required=False, **kwargs) -> Field:
-    return Field(name, Kind.TEXT, required=required, max_length=MAX_TEXT, **kwargs)
+def text(name: str, *, required=False, max_length=MAX_TEXT, **kwargs) -> Field:
+    return Field(name, Kind.TEXT, required=required, max_length=max_length, **kwargs)
+
+
+# Cost.vendor is a narrower column: longer vendors were refused by PostgreSQL with a 503.
+VENDOR_LENGTH = Cost._meta.get_field("vendor").max_length
 
 
 def count(name: str, **kwargs) -> Field:
@@ -118,7 +124,7 @@ COST_V1 = Shape(
     (
         text("agent_id", help="An agent's external id; optional when the key belongs to one."),
         text("customer_id"),
-        text("vendor", help="e.g. openai, anthropic."),
+        text("vendor", max_length=VENDOR_LENGTH, help="e.g. openai, anthropic."),
         text("model", help="e.g. gpt-4o. Needed to price token usage when no amount is given."),
         Field("category", Kind.CHOICE, choices=tuple(Cost.Category.choices)),
         count("input_tokens", help="All input tokens, cached ones included."),
@@ -230,7 +236,7 @@ COST_V2 = Shape(
             shape=PRODUCT_V2,
             help="The agent; optional when the key belongs to one.",
         ),
-        text("vendor", required_if=("type", "usage")),
+        text("vendor", max_length=VENDOR_LENGTH, required_if=("type", "usage")),
         text("model", required_if=("type", "usage")),
         Field("metadata", Kind.OBJECT, help="`idempotencyKey` and `workflowId` are read here."),
         Field("amount", Kind.AMOUNT, required_if=("type", "cost")),
