@@ -1,11 +1,18 @@
-"""Output serializers, and request serializers that describe the ingestion API in OpenAPI.
+"""Output serializers, and the ingestion request serializers of the OpenAPI schema.
 
-Requests are validated by agents/api/inputs.py (fast, per-item messages); the
-request serializers here mirror its rules for the schema.
+The request serializers are generated from the declarations in request_fields.py,
+which agents/api/inputs.py validates with (fast, per-item messages): one
+declaration, so the schema says what the validator does.
 """
 
+import functools
+from dataclasses import replace
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agents.api import request_fields as rf
+from agents.api.request_fields import MAX_BATCH, Field, Kind, Shape
 from agents.models import Agent, Cost, Signal
 
 
@@ -79,34 +86,92 @@ class CostSerializer(serializers.ModelSerializer):
         return obj.customer_id is not None
 
 
-# --- request shapes (documentation) -------------------------------------------------------
-class SignalInSerializer(serializers.Serializer):
-    event_name = serializers.CharField(max_length=200)
-    customer_id = serializers.CharField(
-        max_length=200, help_text="The customer's external id; unknown ids are kept unattributed."
-    )
-    agent_id = serializers.CharField(
-        max_length=200, required=False, help_text="Optional when the key belongs to one agent."
-    )
-    occurred_at = serializers.DateTimeField(
-        required=False,
-        help_text="RFC 3339 with a time zone; `timestamp` is an alias; default: now. At most 5 "
-        "minutes in the future.",
-    )
-    idempotency_key = serializers.CharField(max_length=200, required=False)
-    workflow_id = serializers.CharField(max_length=200, required=False)
-    data = serializers.DictField(
-        required=False,
-        help_text="Free-form object. Every numeric `<category>_cost` key becomes a cost "
-        "(llm_cost, infrastructure_cost, tool_cost, human_cost; others: other) in "
-        "`data.currency` (default USD).",
-    )
+# --- Request serializers, generated from request_fields.py ---------------------------------
+# They describe the requests in OpenAPI; inputs.py validates with the same declarations.
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+class IdField(serializers.Field):
+    """An id sent as a string or an integer; inputs.py looks it up as given."""
+
+    def to_internal_value(self, data):
+        return data
 
 
-class BulkSignalsInSerializer(serializers.Serializer):
-    signals = SignalInSerializer(many=True, help_text="At most 1,000.")
+@functools.cache
+def request_serializer(shape: Shape) -> type[serializers.Serializer]:
+    """A serializer class for a declared shape; its OpenAPI component is `shape.name`."""
+    attrs = {}
+    for field in shape.fields:
+        attrs[field.name] = _schema_field(field)
+        if field.alias:
+            alias = replace(field, name=field.alias, alias=None, help=f"Alias of `{field.name}`.")
+            attrs[alias.name] = _schema_field(alias)
+    return type(f"{shape.name}Serializer", (serializers.Serializer,), attrs)
 
 
+def _describe(field: Field) -> str | None:
+    parts = [field.help] if field.help else []
+    if field.required_if:
+        parts.append(f'Required when `{field.required_if[0]}` is "{field.required_if[1]}".')
+    return " ".join(parts) or None
+
+
+def _schema_field(field: Field) -> serializers.Field:
+    # The validator treats null as absent, so only required fields refuse it.
+    common = {
+        "required": field.required,
+        "allow_null": not field.required,
+        "help_text": _describe(field),
+    }
+    match field.kind:
+        case Kind.TEXT:
+            return serializers.CharField(
+                max_length=field.max_length,
+                min_length=1 if field.required else None,
+                allow_blank=not field.required,
+                **common,
+            )
+        case Kind.ID:
+            return IdField(**common)
+        case Kind.CURRENCY:
+            return serializers.CharField(**common)
+        case Kind.TIMESTAMP:
+            return serializers.DateTimeField(**common)
+        case Kind.OBJECT:
+            return serializers.DictField(**common)
+        case Kind.COUNT:
+            return serializers.IntegerField(min_value=field.minimum, **common)
+        case Kind.LENIENT_NUMBER:
+            return serializers.FloatField(**common)
+        case Kind.AMOUNT:
+            # services.cost_amount: a number or a decimal string, 0 or more, below 10^12.
+            return serializers.DecimalField(
+                max_digits=20, decimal_places=8, min_value=0, coerce_to_string=False, **common
+            )
+        case Kind.CHOICE:
+            return serializers.ChoiceField(choices=field.choices, **common)
+        case Kind.NESTED:
+            return request_serializer(field.shape)(**common)
+        case Kind.LIST:
+            return serializers.ListField(
+                child=request_serializer(field.shape)(),
+                min_length=1,
+                max_length=MAX_BATCH,
+                **common,
+            )
+    raise ValueError(f"No schema for {field.kind}")
+
+
+SignalInSerializer = request_serializer(rf.SIGNAL_V1)
+BulkSignalsInSerializer = request_serializer(rf.SIGNALS_V1)
+CostInSerializer = request_serializer(rf.COST_V1)
+BulkCostsInSerializer = request_serializer(rf.COSTS_V1)
+V2SignalSerializer = request_serializer(rf.SIGNAL_V2)
+V2BulkSignalsSerializer = request_serializer(rf.SIGNALS_V2)
+V2CostSerializer = request_serializer(rf.COST_V2)
+V2BulkCostsSerializer = request_serializer(rf.COSTS_V2)
+
+
+# --- Responses ---------------------------------------------------------------------------
 class ItemErrorSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
@@ -121,91 +186,6 @@ class BulkResultSerializer(serializers.Serializer):
 
 class ErrorsSerializer(serializers.Serializer):
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-
-class CostInSerializer(serializers.Serializer):
-    agent_id = serializers.CharField(required=False)
-    customer_id = serializers.CharField(required=False)
-    amount = serializers.DecimalField(
-        max_digits=20, decimal_places=8, required=False, help_text="With currency; 0 or more."
-    )
-    currency = serializers.CharField(required=False, help_text="ISO 4217, with amount.")
-    category = serializers.ChoiceField(choices=Cost.Category.choices, required=False)
-    vendor = serializers.CharField(required=False, help_text="e.g. openai, anthropic.")
-    model = serializers.CharField(required=False, help_text="e.g. gpt-4o.")
-    input_tokens = serializers.IntegerField(
-        required=False, min_value=0, help_text="All input tokens, cached ones included."
-    )
-    output_tokens = serializers.IntegerField(required=False, min_value=0)
-    cache_read_tokens = serializers.IntegerField(required=False, min_value=0)
-    cache_write_tokens = serializers.IntegerField(required=False, min_value=0)
-    workflow_id = serializers.CharField(required=False)
-    signal_idempotency_key = serializers.CharField(
-        required=False, help_text="Links the cost to that signal of the same agent."
-    )
-    occurred_at = serializers.DateTimeField(required=False)
-    idempotency_key = serializers.CharField(required=False)
-    metadata = serializers.DictField(required=False)
-
-
-class BulkCostsInSerializer(serializers.Serializer):
-    costs = CostInSerializer(many=True, help_text="At most 1,000.")
-
-
-# --- Paid-compatible v2 -----------------------------------------------------------------
-class V2CustomerSerializer(serializers.Serializer):
-    externalCustomerId = serializers.CharField(required=False)
-    customerId = serializers.CharField(required=False)
-
-
-class V2ProductSerializer(serializers.Serializer):
-    externalProductId = serializers.CharField(required=False, help_text="An agent's external id.")
-    productId = serializers.CharField(required=False, help_text="An agent's id.")
-
-
-class V2SignalSerializer(serializers.Serializer):
-    eventName = serializers.CharField()
-    customer = V2CustomerSerializer()
-    attribution = V2ProductSerializer(required=False)
-    timestamp = serializers.DateTimeField(required=False)
-    data = serializers.DictField(required=False)
-    idempotencyKey = serializers.CharField(required=False)
-
-
-class V2BulkSignalsSerializer(serializers.Serializer):
-    signals = V2SignalSerializer(many=True)
-
-
-class V2UsageSerializer(serializers.Serializer):
-    inputTokens = serializers.IntegerField(required=False)
-    outputTokens = serializers.IntegerField(required=False)
-    cacheReadInputTokens = serializers.IntegerField(required=False)
-    cacheCreationInputTokens = serializers.IntegerField(required=False)
-    reasoningOutputTokens = serializers.IntegerField(required=False)
-
-
-class V2CostSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["cost", "usage"])
-    customer = V2CustomerSerializer()
-    product = V2ProductSerializer(required=False)
-    timestamp = serializers.DateTimeField(required=False)
-    metadata = serializers.DictField(required=False)
-    amount = serializers.DecimalField(
-        max_digits=20,
-        decimal_places=8,
-        coerce_to_string=False,
-        required=False,
-        help_text='type "cost"',
-    )
-    currency = serializers.CharField(required=False, help_text='type "cost"')
-    vendor = serializers.CharField(required=False)
-    model = serializers.CharField(required=False)
-    usage = V2UsageSerializer(required=False, help_text='type "usage"')
-    idempotencyKey = serializers.CharField(required=False)
-
-
-class V2BulkCostsSerializer(serializers.Serializer):
-    costs = V2CostSerializer(many=True)
 
 
 class V2SignalsResultSerializer(serializers.Serializer):
