@@ -16,13 +16,11 @@ from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from agents.models import Agent, Cost, Signal
-from customers.currencies import validate_currency_code
+from customers.currencies import STORED, currency_parse
 from customers.models import Customer
 
 COST_SUFFIX = "_cost"
 COST_CATEGORIES = {choice.value for choice in Cost.Category}
-# Costs are stored with 8 decimal places (DecimalField(20, 8)): the one rounding point on intake.
-COST_QUANTUM = Decimal("0.00000001")
 MAX_COST = Decimal("1e12")
 
 
@@ -48,7 +46,7 @@ def cost_amount(value, *, where: str) -> Decimal:
         raise IngestError({where: ["cannot be negative."]})
     if amount >= MAX_COST:
         raise IngestError({where: ["is too large (at most 999,999,999,999.99999999)."]})
-    return amount.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+    return amount.quantize(STORED, rounding=ROUND_HALF_UP)  # the one rounding on intake
 
 
 def costs_in_signal_data(data: Mapping) -> list[tuple[str, str, Decimal]]:
@@ -99,14 +97,10 @@ def signal_cost_currency(data: Mapping) -> str:
     currency = data.get("currency", "USD")
     if not isinstance(currency, str):
         raise IngestError({"data.currency": ["must be an ISO 4217 code such as USD."]})
-    currency = currency.upper()
     try:
-        validate_currency_code(currency)
-    except Exception:
-        raise IngestError(
-            {"data.currency": [f"{currency!r} is not an ISO 4217 currency code (e.g. USD)."]}
-        ) from None
-    return currency
+        return currency_parse(currency)
+    except ValueError as exc:
+        raise IngestError({"data.currency": [str(exc)]}) from None
 
 
 def signals_ingest(*, items: list[SignalInput]) -> IngestResult:
@@ -304,7 +298,7 @@ def cost_price_from_catalogue(*, vendor: str, model: str, tokens: Mapping[str, i
         raise IngestError(
             {"model": [f"{exc}. Send an amount and currency for this cost instead."]}
         ) from None
-    return Decimal(calculation.total_price).quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+    return Decimal(calculation.total_price).quantize(STORED, rounding=ROUND_HALF_UP)
 
 
 def costs_ingest(*, items: list[CostInput]) -> IngestResult:

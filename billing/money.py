@@ -8,12 +8,11 @@ they are stored, and rounded half-up to the currency's minor unit once per invoi
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from customers.currencies import minor_unit, quantum
+from customers.currencies import STORED, minor_unit, quantum
 
 ZERO = Decimal(0)
 # Amounts, unit prices, costs and quantities are stored with 8 decimal places.
 MONEY = {"max_digits": 20, "decimal_places": 8}  # the model fields' arguments
-STORED = Decimal("0.00000001")
 # Margin % is stored and shown with 2 decimal places.
 PERCENT = Decimal("0.01")
 

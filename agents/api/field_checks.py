@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from agents.api.request_fields import Field
 from agents.services import IngestError, cost_amount
-from customers.currencies import validate_currency_code
+from customers.currencies import currency_parse
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -125,11 +125,10 @@ def currency_code(item: Mapping, field: Field, errors: Collector, where="") -> s
         errors.add(name, "Give an ISO 4217 currency code such as USD.")
         return None
     try:
-        validate_currency_code(value.upper())
-    except Exception:
-        errors.add(name, f"{value!r} is not an ISO 4217 currency code (e.g. USD).")
+        return currency_parse(value)
+    except ValueError as exc:
+        errors.add(name, str(exc))
         return None
-    return value.upper()
 
 
 def cost_amount_of(item: Mapping, field: Field, errors: Collector, where="") -> Decimal | None:
