@@ -1,13 +1,17 @@
 """Admin pieces shared by the apps: a paginator that never counts a huge table in full,
-a text-box list filter, plain decimal inputs and a read-only ModelAdmin."""
+a text-box list filter, plain decimal inputs, money and quantity columns and a read-only
+ModelAdmin."""
 
 from decimal import Decimal
+from operator import attrgetter
 
 from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import models
 from django.utils.functional import cached_property
+
+from billing.money import format_money, format_quantity
 
 
 class CappedCountPaginator(Paginator):
@@ -50,6 +54,30 @@ class PlainDecimalInput(forms.NumberInput):
 
 
 DECIMAL_WIDGETS = {models.DecimalField: {"widget": PlainDecimalInput}}
+
+
+def money_column(field: str, *, currency: str | None = "currency", description: str = ""):
+    """A read-only column (a ModelAdmin attribute, named in list_display or readonly_fields)
+    showing the decimal `field` as money, in the currency at the dotted path `currency` of
+    the row (`10,991.74`, JPY `38,323`). `currency=None` shows the amount exact with at
+    least 2 places (`0.0045`): unit prices and single costs are often below the minor unit."""
+    currency_of = attrgetter(currency) if currency else None
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def column(model_admin, obj):
+        return format_money(getattr(obj, field), currency_of(obj) if currency_of else None)
+
+    return column
+
+
+def quantity_column(field: str, *, description: str = ""):
+    """A read-only column showing the decimal `field` without trailing zeros (`2.5`)."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def column(model_admin, obj):
+        return format_quantity(getattr(obj, field))
+
+    return column
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
