@@ -105,7 +105,6 @@ class CostAdmin(FactAdmin):
         "id",
         "category",
         "amount_display",
-        "currency",
         "vendor",
         "model",
         "agent",
@@ -122,7 +121,9 @@ class CostAdmin(FactAdmin):
     )
     search_fields = ("=external_customer_id", "=idempotency_key", "=workflow_id", "=model")
     fields = readonly_fields = [
-        "amount_display" if f.name == "amount" else f.name for f in Cost._meta.fields
+        "amount_display" if f.name == "amount" else f.name
+        for f in Cost._meta.fields
+        if f.name != "currency"
     ]
     # A single cost is often a fraction of the minor unit (0.0045 USD): shown exact.
-    amount_display = money_column("amount", currency=None)
+    amount_display = money_column("amount", exact=True, code=True)

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import models
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 
 from billing.money import format_money, format_quantity
 
@@ -56,16 +57,29 @@ class PlainDecimalInput(forms.NumberInput):
 DECIMAL_WIDGETS = {models.DecimalField: {"widget": PlainDecimalInput}}
 
 
-def money_column(field: str, *, currency: str | None = "currency", description: str = ""):
+def money_column(
+    field: str,
+    *,
+    currency: str = "currency",
+    exact: bool = False,
+    code: bool = False,
+    description: str = "",
+):
     """A read-only column (a ModelAdmin attribute, named in list_display or readonly_fields)
     showing the decimal `field` as money, in the currency at the dotted path `currency` of
-    the row (`10,991.74`, JPY `38,323`). `currency=None` shows the amount exact with at
-    least 2 places (`0.0045`): unit prices and single costs are often below the minor unit."""
-    currency_of = attrgetter(currency) if currency else None
+    the row (`10,991.74`, JPY `38,323`). `exact` shows the amount exact with at least 2
+    places (`0.0045`): unit prices and single costs are often below the minor unit. `code`
+    appends the currency code (`10,991.74 USD`), for lists without a currency column."""
+    currency_of = attrgetter(currency)
 
     @admin.display(description=description or field.replace("_", " "), ordering=field)
     def column(model_admin, obj):
-        return format_money(getattr(obj, field), currency_of(obj) if currency_of else None)
+        amount, row_currency = getattr(obj, field), currency_of(obj)
+        shown = format_money(amount, None if exact else row_currency)
+        if code and shown:
+            shown = f"{shown} {row_currency}"
+        # An amount wrapped over two lines reads as two numbers.
+        return format_html('<span style="white-space:nowrap">{}</span>', shown)
 
     return column
 

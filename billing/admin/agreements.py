@@ -226,7 +226,6 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
     list_display = (
         "name",
         "customer",
-        "currency",
         "starts_on",
         "ends_on",
         "cadence",
@@ -234,7 +233,7 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
         "margin_target",
         "margin_flag",
     )
-    platform_fee_display = money_column("platform_fee")
+    platform_fee_display = money_column("platform_fee", code=True)
 
     def get_queryset(self, request):
         below = MarginFigure.objects.filter(

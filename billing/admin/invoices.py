@@ -104,7 +104,7 @@ class InvoiceLineInline(admin.TabularInline):
         return super().get_queryset(request).select_related("invoice")
 
     quantity_display = quantity_column("quantity")
-    unit_price_display = money_column("unit_price", currency=None)
+    unit_price_display = money_column("unit_price", currency="invoice.currency", exact=True)
     amount_display = money_column("amount", currency="invoice.currency")
 
     def has_add_permission(self, request, obj=None):
@@ -122,13 +122,12 @@ class VoidForm(forms.Form):
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = (
         "number",
-        "customer",
-        "period",
+        "customer_name",
+        "period_dates",
         "status",
         "total_display",
-        "currency",
-        "issued_at",
-        "due_at",
+        "issued_on",
+        "due_on",
     )
     list_filter = ("status", "currency")
     list_select_related = ("customer", "period__agreement__customer")
@@ -154,7 +153,27 @@ class InvoiceAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    total_display = money_column("total")
+    total_display = money_column("total", code=True)
+
+    # The list shows names and dates, so that every column fits beside the filters; the
+    # invoice page shows the customer's external id and the times.
+    @admin.display(description="customer", ordering="customer__name")
+    def customer_name(self, obj):
+        return obj.customer.name
+
+    @admin.display(description="period", ordering="period__starts_at")
+    def period_dates(self, obj):
+        return f"{obj.period.starts_at:%Y-%m-%d} – {obj.period.ends_at:%Y-%m-%d}"
+
+    @admin.display(description="issued", ordering="issued_at")
+    def issued_on(self, obj):
+        return format_html(
+            '<span style="white-space:nowrap">{}</span>', f"{obj.issued_at:%Y-%m-%d}"
+        )
+
+    @admin.display(description="due", ordering="due_at")
+    def due_on(self, obj):
+        return format_html('<span style="white-space:nowrap">{}</span>', f"{obj.due_at:%Y-%m-%d}")
 
     @admin.action(description="Export selected invoices as CSV")
     def export_csv(self, request, queryset):
