@@ -4,7 +4,7 @@ from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
 from agents.models import Agent, AgentAPIKey, Cost, Signal
-from config.admin_tools import CappedCountPaginator, InputFilter, ReadOnlyAdmin
+from config.admin_tools import CappedCountPaginator, InputFilter, ReadOnlyAdmin, money_column
 
 
 @admin.register(Agent)
@@ -104,8 +104,7 @@ class CostAdmin(FactAdmin):
     list_display = (
         "id",
         "category",
-        "amount",
-        "currency",
+        "amount_display",
         "vendor",
         "model",
         "agent",
@@ -121,4 +120,10 @@ class CostAdmin(FactAdmin):
         ("occurred_at", admin.DateFieldListFilter),
     )
     search_fields = ("=external_customer_id", "=idempotency_key", "=workflow_id", "=model")
-    readonly_fields = [f.name for f in Cost._meta.fields]
+    fields = readonly_fields = [
+        "amount_display" if f.name == "amount" else f.name
+        for f in Cost._meta.fields
+        if f.name != "currency"
+    ]
+    # A single cost is often a fraction of the minor unit (0.0045 USD): shown exact.
+    amount_display = money_column("amount", exact=True, code=True)

@@ -73,17 +73,19 @@ class Rates:
         return amount * rate
 
 
-def format_money(amount, currency: str | None = None) -> str:
+def format_money(amount, currency: str | None = None, *, grouping: bool = True) -> str:
     """`10,991.74` for USD, `38,323` for JPY, `1.234` for KWD: thousands separated, at
     the currency's minor unit (half-up). Without a currency: at least 2 places and no
-    trailing zeros past them (`0.0045`), for unit prices and costs."""
+    trailing zeros past them (`0.0045`), for unit prices and costs. `grouping=False`
+    leaves out the thousands separators, for files read by programs (CSV)."""
     if amount is None or amount == "":
         return ""
     amount = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    separator = "," if grouping else ""
     if currency:
-        return f"{round_line(amount, currency):,.{minor_unit(currency)}f}"
+        return f"{round_line(amount, currency):{separator}.{minor_unit(currency)}f}"
     places = max(2, -stored(amount).normalize().as_tuple().exponent)
-    return f"{stored(amount):,.{places}f}"
+    return f"{stored(amount):{separator}.{places}f}"
 
 
 def format_percent(percent: Decimal | None) -> str:

@@ -5,6 +5,7 @@ Amounts here are exact; rounding happens once per invoice line (round_line).
 
 from collections.abc import Sequence
 from decimal import Decimal
+from itertools import pairwise
 
 from django.db.models import TextChoices
 
@@ -47,6 +48,22 @@ def volume_tier(quantity: Decimal, tiers: Sequence[Tier]) -> Tier:
 def volume_charge(quantity: Decimal, tiers: Sequence[Tier]) -> Decimal:
     """All units at the price of the tier the total reaches."""
     return quantity * volume_tier(quantity, tiers)[2]
+
+
+def volume_drops(tiers: Sequence[Tier]) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """The tier boundaries where one more outcome costs less in total under volume pricing:
+    (boundary, total for boundary - 1 outcomes, total for boundary outcomes) for each
+    boundary of at least 1 where the second total is below the first. Tiers ascend."""
+    drops = []
+    for _, after in pairwise(tiers):
+        boundary = after[0]
+        if boundary < 1:
+            continue
+        below = volume_charge(boundary - 1, tiers)
+        at = volume_charge(boundary, tiers)
+        if at < below:
+            drops.append((boundary, below, at))
+    return drops
 
 
 def billable_quantity(successes: int, partial_quantity: Decimal, included: Decimal) -> Decimal:

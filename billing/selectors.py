@@ -1,13 +1,16 @@
 """Reads of billing data that are reused."""
 
+from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 
 from django.db.models import Case, Count, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth
 
 from agents.models import Signal
-from billing.models import MarginFigure, OutcomeDefinition
-from billing.money import ZERO, margin_percent
+from billing.models import Invoice, MarginFigure, OutcomeDefinition, Price, PriceAgreement
+from billing.money import ZERO, margin_percent, round_line
+from customers.models import Customer
 
 
 def outcome_preview(*, definition: OutcomeDefinition, limit: int = 200) -> dict[str, int]:
@@ -32,10 +35,36 @@ def outcome_preview(*, definition: OutcomeDefinition, limit: int = 200) -> dict[
     return counts
 
 
+# --- Agreements --------------------------------------------------------------------------
+def agreements_overlapping(
+    *,
+    customer: Customer | int,
+    outcome_definition_ids: Iterable[int],
+    starts_on: date,
+    ends_on: date | None,
+    exclude_pk: int | None = None,
+) -> dict[int, PriceAgreement]:
+    """For each of these outcome definitions that one of the customer's agreements already
+    prices on a day of [starts_on, ends_on] (inclusive; None: no end), that agreement.
+
+    The rule an account manager is told at the field; a database trigger keeps it too."""
+    overlapping = PriceAgreement.objects.filter(customer=customer).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=starts_on)
+    )
+    if ends_on:
+        overlapping = overlapping.filter(starts_on__lte=ends_on)
+    if exclude_pk is not None:
+        overlapping = overlapping.exclude(pk=exclude_pk)
+    prices = Price.objects.filter(
+        agreement__in=overlapping, outcome_definition_id__in=list(outcome_definition_ids)
+    ).select_related("agreement")
+    return {price.outcome_definition_id: price.agreement for price in prices}
+
+
 # --- Margin dashboard --------------------------------------------------------------------
 def margin_figures(*, date_from=None, date_to=None, customer=None, agent=None):
     """Stored margin figures of issued invoices, filtered as the dashboard is."""
-    figures = MarginFigure.objects.filter(invoice__status="issued")
+    figures = MarginFigure.objects.filter(invoice__status=Invoice.Status.ISSUED)
     if date_from:
         figures = figures.filter(period__starts_at__date__gte=date_from)
     if date_to:
@@ -149,4 +178,29 @@ def margin_dashboard(**filters) -> dict:
             for row in below
         ],
         "incomplete": sorted(set(incomplete)),
+    }
+
+
+def margin_chart_data(data: dict, *, currency: str) -> dict:
+    """The dashboard's chart series from `margin_dashboard(...)`, amounts at the minor unit
+    of the reporting `currency` (costs per outcome keep their 4 places: they are fractions
+    of a cent). Decimals stay Decimals: they reach the page as JSON strings
+    (DjangoJSONEncoder) and the script reads them with Number(), so no amount passes
+    through a Python float."""
+
+    def amounts(rows, key):
+        return [round_line(r[key], currency) for r in rows]
+
+    return {
+        "periods": [r["period"] for r in data["by_period"]],
+        "revenue": amounts(data["by_period"], "revenue"),
+        "cost": amounts(data["by_period"], "cost"),
+        "agents": [r["name"] for r in data["by_agent"]],
+        "agent_margin": [r["margin_percent"] for r in data["by_agent"]],
+        "customers": [r["name"] for r in data["by_customer"]],
+        "customer_margin": [r["margin_percent"] for r in data["by_customer"]],
+        "agent_failures": amounts(data["by_agent"], "cost_of_failures"),
+        "cost_per_outcome": [
+            {"outcome": r["outcome"], "models": dict(r["models"])} for r in data["cost_per_outcome"]
+        ],
     }

@@ -5,8 +5,7 @@ from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import render
 
-from billing.models import BilledSignal, Invoice
-from billing.money import round_line
+from billing.models import BilledSignal, Invoice, OutcomeDefinition
 from billing.statements import statement_invoice_id
 
 
@@ -30,20 +29,20 @@ def outcome_statement(request, token: str):
             "outcome_definition__partial_fraction",
         )
         .annotate(
-            successes=Count("pk", filter=Q(outcome="success", counted=True)),
-            partials=Count("pk", filter=Q(outcome="partial")),
-            failures=Count("pk", filter=Q(outcome="failure")),
+            successes=Count("pk", filter=Q(outcome=BilledSignal.Outcome.SUCCESS, counted=True)),
+            partials=Count("pk", filter=Q(outcome=BilledSignal.Outcome.PARTIAL)),
+            failures=Count("pk", filter=Q(outcome=BilledSignal.Outcome.FAILURE)),
         )
         .order_by("outcome_definition__name")
     }
-    lines = [(line, round_line(line.amount, invoice.currency)) for line in invoice.lines.all()]
     return render(
         request,
         "billing/statement.html",
         {
             "invoice": invoice,
+            "void": invoice.status == Invoice.Status.VOID,
             "outcomes": list(outcomes.values()),
-            "lines": lines,
-            "total": round_line(invoice.total, invoice.currency),
+            "lines": invoice.lines.all(),
+            "PartialRule": OutcomeDefinition.PartialRule,
         },
     )

@@ -1,13 +1,18 @@
 """Admin pieces shared by the apps: a paginator that never counts a huge table in full,
-a text-box list filter, plain decimal inputs and a read-only ModelAdmin."""
+a text-box list filter, plain decimal inputs, money and quantity columns and a read-only
+ModelAdmin."""
 
 from decimal import Decimal
+from operator import attrgetter
 
 from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import models
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+
+from billing.money import format_money, format_quantity
 
 
 class CappedCountPaginator(Paginator):
@@ -50,6 +55,43 @@ class PlainDecimalInput(forms.NumberInput):
 
 
 DECIMAL_WIDGETS = {models.DecimalField: {"widget": PlainDecimalInput}}
+
+
+def money_column(
+    field: str,
+    *,
+    currency: str = "currency",
+    exact: bool = False,
+    code: bool = False,
+    description: str = "",
+):
+    """A read-only column (a ModelAdmin attribute, named in list_display or readonly_fields)
+    showing the decimal `field` as money, in the currency at the dotted path `currency` of
+    the row (`10,991.74`, JPY `38,323`). `exact` shows the amount exact with at least 2
+    places (`0.0045`): unit prices and single costs are often below the minor unit. `code`
+    appends the currency code (`10,991.74 USD`), for lists without a currency column."""
+    currency_of = attrgetter(currency)
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def column(model_admin, obj):
+        amount, row_currency = getattr(obj, field), currency_of(obj)
+        shown = format_money(amount, None if exact else row_currency)
+        if code and shown:
+            shown = f"{shown} {row_currency}"
+        # An amount wrapped over two lines reads as two numbers.
+        return format_html('<span style="white-space:nowrap">{}</span>', shown)
+
+    return column
+
+
+def quantity_column(field: str, *, description: str = ""):
+    """A read-only column showing the decimal `field` without trailing zeros (`2.5`)."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def column(model_admin, obj):
+        return format_quantity(getattr(obj, field))
+
+    return column
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

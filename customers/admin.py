@@ -2,13 +2,15 @@ from django.contrib import admin
 from django.db.models import Count
 
 from billing.models import PriceAgreement
+from config.admin_tools import money_column
 from customers.models import Customer
 
 
 class AgreementInline(admin.TabularInline):
     model = PriceAgreement
-    fields = ("name", "currency", "starts_on", "ends_on", "cadence", "platform_fee")
+    fields = ("name", "currency", "starts_on", "ends_on", "cadence", "platform_fee_display")
     readonly_fields = fields
+    platform_fee_display = money_column("platform_fee")
     extra = 0
     can_delete = False
     show_change_link = True

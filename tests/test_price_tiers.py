@@ -2,7 +2,7 @@
 
 from decimal import Decimal as D
 
-from billing.models import tier_problems
+from billing.pricing import tier_problems
 
 
 def fields(tiers):

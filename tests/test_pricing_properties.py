@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.money import round_line
-from billing.pricing import graduated_charge, volume_charge
+from billing.pricing import graduated_charge, volume_charge, volume_drops
 from customers.currencies import minor_unit
 
 amounts = st.decimals(
@@ -65,3 +65,23 @@ def test_with_falling_prices_graduated_is_never_below_volume(tiers, q):
 def test_volume_may_drop_at_a_tier_boundary():
     tiers = [(Decimal(0), Decimal(100), Decimal(1)), (Decimal(100), None, Decimal("0.5"))]
     assert volume_charge(Decimal(99), tiers) > volume_charge(Decimal(100), tiers)
+
+
+def test_volume_drops_names_the_boundary_and_both_totals():
+    tiers = [(Decimal(0), Decimal(100), Decimal(1)), (Decimal(100), None, Decimal("0.5"))]
+    assert volume_drops(tiers) == [(Decimal(100), Decimal(99), Decimal(50))]
+    # 0.99 each from 100: 99 outcomes cost 99, 100 cost 99 -> no drop
+    tiers[1] = (Decimal(100), None, Decimal("0.99"))
+    assert volume_drops(tiers) == []
+
+
+@given(falling_tiers(), st.integers(1, 2100))
+def test_volume_total_drops_exactly_where_volume_drops_says(tiers, n):
+    """With whole-number boundaries, one more outcome costs less in total exactly at the
+    boundaries volume_drops reports, and the totals it reports are the charges."""
+    q = Decimal(n)
+    drops = {boundary: (below, at) for boundary, below, at in volume_drops(tiers)}
+    dropped = volume_charge(q, tiers) < volume_charge(q - 1, tiers)
+    assert dropped == (q in drops)
+    if dropped:
+        assert drops[q] == (volume_charge(q - 1, tiers), volume_charge(q, tiers))

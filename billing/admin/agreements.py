@@ -1,13 +1,12 @@
 """Admin of outcome definitions, price agreements (prices, tiers) and FX rates."""
 
 import json
-from itertools import pairwise
 
 import nested_admin
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,19 +16,20 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from billing.models import (
     ExchangeRate,
+    Invoice,
     MarginFigure,
     OutcomeCriterion,
     OutcomeDefinition,
     Price,
     PriceAgreement,
     PriceTier,
-    tier_problems,
 )
-from billing.money import ZERO, format_money, format_percent, margin_percent
+from billing.money import ZERO, format_money, format_percent, format_quantity, margin_percent
 from billing.periods import period_current, periods_create
-from billing.selectors import outcome_preview
+from billing.pricing import tier_problems, volume_drops
+from billing.selectors import agreements_overlapping, outcome_preview
 from billing.services import ClosingError, invoice_preview
-from config.admin_tools import DECIMAL_WIDGETS
+from config.admin_tools import DECIMAL_WIDGETS, money_column, quantity_column
 
 
 # --- Outcome definitions -------------------------------------------------------------
@@ -176,21 +176,20 @@ class PriceFormSet(nested_admin.NestedInlineFormSet):
         agreement = self.instance
         if not (agreement.customer_id and agreement.starts_on):
             return
-        overlapping = PriceAgreement.objects.filter(customer_id=agreement.customer_id).filter(
-            Q(ends_on__isnull=True) | Q(ends_on__gte=agreement.starts_on)
+        live = [
+            form
+            for form in self.forms
+            if not self._should_delete_form(form) and hasattr(form, "cleaned_data")
+        ]
+        outcomes = [form.cleaned_data.get("outcome_definition") for form in live]
+        taken = agreements_overlapping(
+            customer=agreement.customer_id,
+            outcome_definition_ids=[outcome.pk for outcome in outcomes if outcome],
+            starts_on=agreement.starts_on,
+            ends_on=agreement.ends_on,
+            exclude_pk=agreement.pk,
         )
-        if agreement.ends_on:
-            overlapping = overlapping.filter(starts_on__lte=agreement.ends_on)
-        if agreement.pk:
-            overlapping = overlapping.exclude(pk=agreement.pk)
-        taken = {
-            p.outcome_definition_id: p.agreement
-            for p in Price.objects.filter(agreement__in=overlapping).select_related("agreement")
-        }
-        for form in self.forms:
-            if self._should_delete_form(form) or not hasattr(form, "cleaned_data"):
-                continue
-            outcome = form.cleaned_data.get("outcome_definition")
+        for form, outcome in zip(live, outcomes, strict=True):
             other = taken.get(outcome.pk) if outcome else None
             if other:
                 ends = other.ends_on or "no end"
@@ -223,18 +222,18 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
     list_display = (
         "name",
         "customer",
-        "currency",
         "starts_on",
         "ends_on",
         "cadence",
-        "platform_fee",
+        "platform_fee_display",
         "margin_target",
         "margin_flag",
     )
+    platform_fee_display = money_column("platform_fee", code=True)
 
     def get_queryset(self, request):
         below = MarginFigure.objects.filter(
-            agreement=OuterRef("pk"), below_target=True, invoice__status="issued"
+            agreement=OuterRef("pk"), below_target=True, invoice__status=Invoice.Status.ISSUED
         )
         return super().get_queryset(request).annotate(_below=Exists(below))
 
@@ -322,25 +321,29 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         periods_create(agreement=form.instance, until=timezone.now())
-        for price in form.instance.prices.filter(model=Price.Model.VOLUME):
-            tiers = list(price.tiers.order_by("from_quantity"))
-            for before, after in pairwise(tiers):
-                boundary = after.from_quantity
-                below = (boundary - 1) * before.unit_price
-                at = boundary * after.unit_price
-                if boundary >= 1 and at < below:
-                    messages.warning(
-                        request,
-                        f"Volume pricing of “{price.outcome_definition.name}”: the total drops at "
-                        f"{boundary} outcomes ({boundary - 1} cost {below:.2f}, {boundary} cost "
-                        f"{at:.2f}). That is how volume tiers work; use graduated tiers if the "
-                        "total should never fall.",
-                    )
+        currency = form.instance.currency
+        volume = form.instance.prices.filter(model=Price.Model.VOLUME).select_related(
+            "outcome_definition"
+        )
+        for price in volume:
+            tiers = price.tiers.order_by("from_quantity").values_list(
+                "from_quantity", "up_to_quantity", "unit_price"
+            )
+            for boundary, below, at in volume_drops(list(tiers)):
+                messages.warning(
+                    request,
+                    f"Volume pricing of “{price.outcome_definition.name}”: the total drops at "
+                    f"{format_quantity(boundary)} outcomes ({format_quantity(boundary - 1)} cost "
+                    f"{format_money(below, currency)}, {format_quantity(boundary)} cost "
+                    f"{format_money(at, currency)} {currency}). That is how volume tiers work; "
+                    "use graduated tiers if the total should never fall.",
+                )
 
 
 @admin.register(ExchangeRate)
 class ExchangeRateAdmin(SimpleHistoryAdmin):
     formfield_overrides = DECIMAL_WIDGETS
-    list_display = ("base_currency", "quote_currency", "rate", "effective_on")
+    list_display = ("base_currency", "quote_currency", "rate_display", "effective_on")
+    rate_display = quantity_column("rate")
     list_filter = ("base_currency", "quote_currency")
     date_hierarchy = "effective_on"

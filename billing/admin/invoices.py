@@ -1,24 +1,21 @@
 """Admin of billing periods and invoices: read-only, changed only through actions."""
 
-import csv
-
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from billing import exports
 from billing.models import (
     BillingPeriod,
     Invoice,
     InvoiceLine,
 )
-from billing.money import round_line
 from billing.services import (
     ClosingError,
     invoice_void,
@@ -27,7 +24,7 @@ from billing.services import (
     period_reissue,
 )
 from billing.statements import statement_token
-from config.admin_tools import ReadOnlyAdmin
+from config.admin_tools import ReadOnlyAdmin, money_column, quantity_column
 
 
 # --- Periods and invoices (read-only; changed only through actions) ---------------------
@@ -40,7 +37,7 @@ class BillingPeriodAdmin(ReadOnlyAdmin):
     actions = ["close_now", "reissue"]
 
     def get_queryset(self, request):
-        issued = Invoice.objects.filter(period=OuterRef("pk"), status="issued")
+        issued = Invoice.objects.filter(period=OuterRef("pk"), status=Invoice.Status.ISSUED)
         return (
             super()
             .get_queryset(request)
@@ -90,10 +87,25 @@ class BillingPeriodAdmin(ReadOnlyAdmin):
 
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
-    fields = ("kind", "description", "successes", "partials", "quantity", "unit_price", "amount")
+    fields = (
+        "kind",
+        "description",
+        "successes",
+        "partials",
+        "quantity_display",
+        "unit_price_display",
+        "amount_display",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("invoice")
+
+    quantity_display = quantity_column("quantity")
+    unit_price_display = money_column("unit_price", currency="invoice.currency", exact=True)
+    amount_display = money_column("amount", currency="invoice.currency")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -110,26 +122,25 @@ class VoidForm(forms.Form):
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = (
         "number",
-        "customer",
-        "period",
+        "customer_name",
+        "period_dates",
         "status",
-        "total",
-        "currency",
-        "issued_at",
-        "due_at",
+        "total_display",
+        "issued_on",
+        "due_on",
     )
     list_filter = ("status", "currency")
     list_select_related = ("customer", "period__agreement__customer")
     search_fields = ("=number", "customer__name", "customer__external_id")
     inlines = [InvoiceLineInline]
-    readonly_fields = (
+    fields = readonly_fields = (
         "documents",
         "number",
         "customer",
         "period",
         "status",
         "currency",
-        "total",
+        "total_display",
         "issued_at",
         "due_at",
         "replaces",
@@ -142,39 +153,33 @@ class InvoiceAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    total_display = money_column("total", code=True)
+
+    # The list shows names and dates, so that every column fits beside the filters; the
+    # invoice page shows the customer's external id and the times.
+    @admin.display(description="customer", ordering="customer__name")
+    def customer_name(self, obj):
+        return obj.customer.name
+
+    @admin.display(description="period", ordering="period__starts_at")
+    def period_dates(self, obj):
+        return f"{obj.period.starts_at:%Y-%m-%d} – {obj.period.ends_at:%Y-%m-%d}"
+
+    @admin.display(description="issued", ordering="issued_at")
+    def issued_on(self, obj):
+        return format_html(
+            '<span style="white-space:nowrap">{}</span>', f"{obj.issued_at:%Y-%m-%d}"
+        )
+
+    @admin.display(description="due", ordering="due_at")
+    def due_on(self, obj):
+        return format_html('<span style="white-space:nowrap">{}</span>', f"{obj.due_at:%Y-%m-%d}")
+
     @admin.action(description="Export selected invoices as CSV")
     def export_csv(self, request, queryset):
-        response = HttpResponse(content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="invoices.csv"'
-        writer = csv.writer(response)
-        writer.writerow(
-            [
-                "number",
-                "customer",
-                "period_start",
-                "period_end",
-                "status",
-                "currency",
-                "total",
-                "issued_at",
-                "due_at",
-            ]
+        return exports.csv_response(
+            exports.INVOICE_COLUMNS, exports.invoice_rows(queryset), filename="invoices.csv"
         )
-        for inv in queryset.select_related("customer", "period").order_by("number"):
-            writer.writerow(
-                [
-                    inv.number,
-                    inv.customer.external_id,
-                    inv.period.starts_at.date(),
-                    inv.period.ends_at.date(),
-                    inv.status,
-                    inv.currency,
-                    round_line(inv.total, inv.currency),
-                    inv.issued_at.isoformat(),
-                    inv.due_at.isoformat(),
-                ]
-            )
-        return response
 
     @admin.display(description="documents")
     def documents(self, obj):
@@ -212,60 +217,20 @@ class InvoiceAdmin(ReadOnlyAdmin):
             "billing/invoice.html",
             {
                 "invoice": invoice,
-                "lines": [
-                    (line, round_line(line.amount, invoice.currency))
-                    for line in invoice.lines.all()
-                ],
-                "total": round_line(invoice.total, invoice.currency),
+                "lines": invoice.lines.all(),
+                "void": invoice.status == Invoice.Status.VOID,
+                # Lines that bill a number of outcomes show it; fees and true-ups do not.
+                "counted_kinds": (InvoiceLine.Kind.OUTCOME, InvoiceLine.Kind.ADJUSTMENT),
             },
         )
 
     def csv_view(self, request, pk):
         invoice = self._invoice(request, pk)
-        response = HttpResponse(content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="invoice-{invoice.number}.csv"'
-        writer = csv.writer(response)
-        writer.writerow(
-            [
-                "invoice",
-                "kind",
-                "description",
-                "successes",
-                "partials",
-                "quantity",
-                "unit_price",
-                "amount",
-                "currency",
-            ]
+        return exports.csv_response(
+            exports.INVOICE_LINE_COLUMNS,
+            exports.invoice_line_rows(invoice),
+            filename=f"invoice-{invoice.number}.csv",
         )
-        for line in invoice.lines.all():
-            writer.writerow(
-                [
-                    invoice.number,
-                    line.kind,
-                    line.description,
-                    line.successes,
-                    line.partials,
-                    line.quantity.normalize(),
-                    "" if line.unit_price is None else line.unit_price.normalize(),
-                    round_line(line.amount, invoice.currency),
-                    invoice.currency,
-                ]
-            )
-        writer.writerow(
-            [
-                invoice.number,
-                "total",
-                "",
-                "",
-                "",
-                "",
-                "",
-                round_line(invoice.total, invoice.currency),
-                invoice.currency,
-            ]
-        )
-        return response
 
     @admin.action(description="Void and reissue (with a reason)", permissions=["void"])
     def void_and_reissue(self, request, queryset):

@@ -1,23 +1,22 @@
 """The margin dashboard, margin alerts and webhook deliveries."""
 
-import csv
-
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef
-from django.http import HttpResponse
 from django.template.response import TemplateResponse
 
 from agents.models import Agent
+from billing import exports
 from billing.models import (
     MarginAlert,
     MarginFigure,
     WebhookDelivery,
 )
-from billing.selectors import margin_dashboard, margin_figures
-from config.admin_tools import ReadOnlyAdmin
+from billing.money import format_money
+from billing.selectors import margin_chart_data, margin_dashboard, margin_figures
+from config.admin_tools import ReadOnlyAdmin, money_column
 from customers.models import Customer
 
 
@@ -53,45 +52,60 @@ class DashboardFilters(forms.Form):
         return data
 
 
-MARGIN_CSV_FIELDS = [
-    "period__starts_at",
-    "period__ends_at",
-    "customer__external_id",
-    "agent__external_id",
-    "outcome_definition__name",
-    "currency",
-    "successes",
-    "partials",
-    "failures",
-    "revenue_outcomes",
-    "revenue_allocated",
-    "revenue",
-    "cost",
-    "cost_of_failures",
-    "margin",
-    "margin_percent",
-    "reporting_currency",
-    "revenue_reporting",
-    "cost_reporting",
-    "incomplete",
-    "missing_rates",
-    "below_target",
-]
-
-
-def margins_csv(queryset, filename: str) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(MARGIN_CSV_FIELDS)
-    for row in queryset.values_list(*MARGIN_CSV_FIELDS).iterator():
-        writer.writerow(row)
-    return response
+def costs_display(costs: dict[str, str], currency: str) -> str:
+    """A stored cost breakdown ({"llm": "2.00000000"}) as `llm 2.00, …`."""
+    return ", ".join(
+        f"{key} {format_money(value, currency)}" for key, value in sorted(costs.items())
+    )
 
 
 @admin.register(MarginFigure)
 class MarginFigureAdmin(ReadOnlyAdmin):
     """The margin dashboard: the page an account manager opens every morning."""
+
+    # One figure's page (reached by its URL; the list is the dashboard), amounts as money.
+    revenue_outcomes_display = money_column("revenue_outcomes")
+    revenue_allocated_display = money_column("revenue_allocated")
+    revenue_display = money_column("revenue")
+    cost_display = money_column("cost")
+    cost_of_failures_display = money_column("cost_of_failures")
+    margin_display = money_column("margin")
+    revenue_reporting_display = money_column("revenue_reporting", currency="reporting_currency")
+    cost_reporting_display = money_column("cost_reporting", currency="reporting_currency")
+    fields = readonly_fields = (
+        "period",
+        "invoice",
+        "customer",
+        "agent",
+        "outcome_definition",
+        "currency",
+        "successes",
+        "partials",
+        "failures",
+        "revenue_outcomes_display",
+        "revenue_allocated_display",
+        "revenue_display",
+        "cost_display",
+        "cost_by_category_display",
+        "cost_by_model_display",
+        "cost_of_failures_display",
+        "margin_display",
+        "margin_percent",
+        "reporting_currency",
+        "revenue_reporting_display",
+        "cost_reporting_display",
+        "incomplete",
+        "missing_rates",
+        "below_target",
+    )
+
+    @admin.display(description="cost by category")
+    def cost_by_category_display(self, obj):
+        return costs_display(obj.cost_by_category, obj.currency)
+
+    @admin.display(description="cost by model")
+    def cost_by_model_display(self, obj):
+        return costs_display(obj.cost_by_model, obj.currency)
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
@@ -104,31 +118,17 @@ class MarginFigureAdmin(ReadOnlyAdmin):
             messages.error(request, "Some filters were not understood; showing all margins.")
         if request.GET.get("export") == "csv" and not form.errors:
             figures = margin_figures(**filters).order_by("period__starts_at", "customer__name")
-            return margins_csv(figures, "margins.csv")
+            return exports.csv_response(
+                exports.MARGIN_COLUMNS, exports.margin_rows(figures), filename="margins.csv"
+            )
         data = margin_dashboard(**filters)
-        # Decimals go to the page as JSON strings (DjangoJSONEncoder); the script reads them
-        # with Number(), so no amount passes through a Python float.
-        chart_data = {
-            "periods": [r["period"] for r in data["by_period"]],
-            "revenue": [r["revenue"] for r in data["by_period"]],
-            "cost": [r["cost"] for r in data["by_period"]],
-            "agents": [r["name"] for r in data["by_agent"]],
-            "agent_margin": [r["margin_percent"] for r in data["by_agent"]],
-            "customers": [r["name"] for r in data["by_customer"]],
-            "customer_margin": [r["margin_percent"] for r in data["by_customer"]],
-            "agent_failures": [r["cost_of_failures"] for r in data["by_agent"]],
-            "cost_per_outcome": [
-                {"outcome": r["outcome"], "models": {k: v for k, v in r["models"].items()}}
-                for r in data["cost_per_outcome"]
-            ],
-        }
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Margin dashboard",
             "form": form,
             "data": data,
-            "chart_data": chart_data,
+            "chart_data": margin_chart_data(data, currency=settings.REPORTING_CURRENCY),
             "reporting_currency": settings.REPORTING_CURRENCY,
             "export_query": request.GET.urlencode(),
         }

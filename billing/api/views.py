@@ -1,7 +1,7 @@
-"""Staff read endpoints for margins and invoices, as JSON or CSV (?format=csv)."""
+"""Staff read endpoints for margins and invoices, as JSON or CSV (?format=csv).
 
-import csv
-import io
+CSV rows come from billing.exports: the same columns and formats as the admin's exports.
+"""
 
 import django_filters
 from rest_framework import serializers, viewsets
@@ -9,11 +9,13 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 
+from billing import exports
 from billing.models import Invoice, MarginFigure
 
 
 class CSVRenderer(BaseRenderer):
-    """Flat rows as CSV: a list page's results, one row per object."""
+    """A list page's results as CSV in the view's export columns. An object or an error
+    (a dict) is one row of its own keys."""
 
     media_type = "text/csv"
     format = "csv"
@@ -23,21 +25,35 @@ class CSVRenderer(BaseRenderer):
         rows = data.get("results", data) if isinstance(data, dict) else data
         if isinstance(rows, dict):
             rows = [rows]
-        out = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-            writer.writeheader()
-            for row in rows:
-                writer.writerow(
-                    {k: v if not isinstance(v, dict) else str(v) for k, v in row.items()}
-                )
-        return out.getvalue()
+        view = (renderer_context or {}).get("view")
+        columns = list(rows[0]) if rows else getattr(view, "export_columns", ())
+        if not columns:
+            return ""
+        return exports.csv_text(columns, rows)
+
+
+class InvoiceExportSerializer(serializers.BaseSerializer):
+    def to_representation(self, instance):
+        return exports.invoice_row(instance)
+
+
+class MarginExportSerializer(serializers.BaseSerializer):
+    def to_representation(self, instance):
+        return exports.margin_row(instance)
 
 
 class StaffReadOnly(viewsets.ReadOnlyModelViewSet):
     authentication_classes = [SessionAuthentication, TokenAuthentication]
     permission_classes = [IsAdminUser]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+    export_columns: tuple[str, ...] = ()
+    export_serializer_class: type[serializers.BaseSerializer]
+
+    def get_serializer_class(self):
+        renderer = getattr(self.request, "accepted_renderer", None)
+        if renderer is not None and renderer.format == CSVRenderer.format:
+            return self.export_serializer_class
+        return self.serializer_class
 
 
 class MarginSerializer(serializers.ModelSerializer):
@@ -98,11 +114,13 @@ class MarginFilter(PeriodRangeFilter):
 
 class MarginViewSet(StaffReadOnly):
     queryset = (
-        MarginFigure.objects.filter(invoice__status="issued")
-        .select_related("customer", "agent", "outcome_definition", "period", "invoice")
+        MarginFigure.objects.filter(invoice__status=Invoice.Status.ISSUED)
+        .select_related(*exports.MARGIN_RELATED)
         .order_by("-period__starts_at", "id")
     )
     serializer_class = MarginSerializer
+    export_serializer_class = MarginExportSerializer
+    export_columns = exports.MARGIN_COLUMNS
     filterset_class = MarginFilter
 
 
@@ -148,18 +166,11 @@ class InvoiceFilter(PeriodRangeFilter):
 class InvoiceViewSet(StaffReadOnly):
     queryset = (
         Invoice.objects.filter(number__isnull=False)
-        .select_related("customer", "period")
+        .select_related(*exports.INVOICE_RELATED)
         .prefetch_related("lines")
         .order_by("-number")
     )
     serializer_class = InvoiceSerializer
+    export_serializer_class = InvoiceExportSerializer
+    export_columns = exports.INVOICE_COLUMNS
     filterset_class = InvoiceFilter
-
-    def get_serializer_class(self):
-        renderer = getattr(self.request, "accepted_renderer", None)
-        return InvoiceFlatSerializer if renderer and renderer.format == "csv" else InvoiceSerializer
-
-
-class InvoiceFlatSerializer(InvoiceSerializer):
-    class Meta(InvoiceSerializer.Meta):
-        fields = tuple(f for f in InvoiceSerializer.Meta.fields if f != "lines")

@@ -9,7 +9,6 @@ from billing.models.invoices import (
 )
 from billing.models.margins import MarginAlert, MarginFigure, WebhookDelivery
 from billing.models.outcomes import OutcomeCriterion, OutcomeDefinition, data_lookup
-from billing.pricing import tier_problems
 
 __all__ = [
     "BilledSignal",
@@ -27,5 +26,4 @@ __all__ = [
     "PriceTier",
     "WebhookDelivery",
     "data_lookup",
-    "tier_problems",
 ]

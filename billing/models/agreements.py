@@ -123,10 +123,6 @@ class PriceAgreement(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def overlaps(self, other: "PriceAgreement") -> bool:
-        far = self.starts_on.replace(year=9999, month=12, day=31)
-        return self.starts_on <= (other.ends_on or far) and other.starts_on <= (self.ends_on or far)
-
 
 class Price(models.Model):
     """The price of one outcome definition within an agreement."""

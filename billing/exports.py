@@ -1,0 +1,203 @@
+"""CSV exports of invoices and margin figures: the columns and formats of one row, written
+the same by the admin and by the staff API (`?format=csv`).
+
+Formats, for files read by programs: amounts at the currency's minor unit without
+thousands separators (`7.50`, JPY `38323`); unit prices exact (`0.0045`); quantities
+without trailing zeros (`2.5`); period bounds as ISO dates (periods start and end at
+midnight UTC, the end exclusive); instants as ISO datetimes in UTC to the second
+(`2026-02-02T00:00:00Z`); yes/no as `true`/`false`.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+
+from billing.models import Invoice, MarginFigure
+from billing.money import format_money, format_quantity
+
+
+def _amount(amount, currency: str) -> str:
+    return format_money(amount, currency, grouping=False)
+
+
+def _date(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def _instant(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _yes_no(value: bool) -> str:
+    return "true" if value else "false"
+
+
+# --- Invoices ----------------------------------------------------------------------------
+INVOICE_COLUMNS = (
+    "number",
+    "customer_id",
+    "period_start",
+    "period_end",
+    "status",
+    "currency",
+    "total",
+    "issued_at",
+    "due_at",
+    "void_reason",
+)
+INVOICE_RELATED = ("customer", "period")
+
+
+def invoice_row(invoice: Invoice) -> dict[str, str]:
+    return {
+        "number": str(invoice.number),
+        "customer_id": invoice.customer.external_id,
+        "period_start": _date(invoice.period.starts_at),
+        "period_end": _date(invoice.period.ends_at),
+        "status": invoice.status,
+        "currency": invoice.currency,
+        "total": _amount(invoice.total, invoice.currency),
+        "issued_at": _instant(invoice.issued_at),
+        "due_at": _instant(invoice.due_at),
+        "void_reason": invoice.void_reason,
+    }
+
+
+def invoice_rows(invoices: QuerySet[Invoice]) -> Iterable[dict[str, str]]:
+    for invoice in invoices.select_related(*INVOICE_RELATED).order_by("number"):
+        yield invoice_row(invoice)
+
+
+INVOICE_LINE_COLUMNS = (
+    "invoice",
+    "kind",
+    "description",
+    "successes",
+    "partials",
+    "quantity",
+    "unit_price",
+    "amount",
+    "currency",
+)
+
+
+def invoice_line_rows(invoice: Invoice) -> Iterable[dict[str, str]]:
+    """The lines of one invoice, then its total (kind `total`)."""
+    for line in invoice.lines.all():
+        yield {
+            "invoice": str(invoice.number),
+            "kind": line.kind,
+            "description": line.description,
+            "successes": str(line.successes),
+            "partials": str(line.partials),
+            "quantity": format_quantity(line.quantity),
+            "unit_price": format_money(line.unit_price, grouping=False),
+            "amount": _amount(line.amount, invoice.currency),
+            "currency": invoice.currency,
+        }
+    yield {
+        "invoice": str(invoice.number),
+        "kind": "total",
+        "amount": _amount(invoice.total, invoice.currency),
+        "currency": invoice.currency,
+    }
+
+
+# --- Margin figures ----------------------------------------------------------------------
+MARGIN_COLUMNS = (
+    "period_start",
+    "period_end",
+    "invoice_number",
+    "customer_id",
+    "agent_id",
+    "outcome",
+    "currency",
+    "successes",
+    "partials",
+    "failures",
+    "revenue_outcomes",
+    "revenue_allocated",
+    "revenue",
+    "cost",
+    "cost_by_category",
+    "cost_by_model",
+    "cost_of_failures",
+    "margin",
+    "margin_percent",
+    "reporting_currency",
+    "revenue_reporting",
+    "cost_reporting",
+    "incomplete",
+    "missing_rates",
+    "below_target",
+)
+MARGIN_RELATED = ("period", "invoice", "customer", "agent", "outcome_definition")
+
+
+def _costs(costs: dict[str, str], currency: str) -> str:
+    """A cost breakdown (stored as decimal strings) as a JSON object of CSV amounts."""
+    return json.dumps(
+        {key: _amount(Decimal(value), currency) for key, value in sorted(costs.items())}
+    )
+
+
+def margin_row(figure: MarginFigure) -> dict[str, str]:
+    currency, reporting = figure.currency, figure.reporting_currency
+    return {
+        "period_start": _date(figure.period.starts_at),
+        "period_end": _date(figure.period.ends_at),
+        "invoice_number": str(figure.invoice.number),
+        "customer_id": figure.customer.external_id,
+        "agent_id": figure.agent.external_id,
+        "outcome": figure.outcome_definition.name,
+        "currency": currency,
+        "successes": str(figure.successes),
+        "partials": str(figure.partials),
+        "failures": str(figure.failures),
+        "revenue_outcomes": _amount(figure.revenue_outcomes, currency),
+        "revenue_allocated": _amount(figure.revenue_allocated, currency),
+        "revenue": _amount(figure.revenue, currency),
+        "cost": _amount(figure.cost, currency),
+        "cost_by_category": _costs(figure.cost_by_category, currency),
+        "cost_by_model": _costs(figure.cost_by_model, currency),
+        "cost_of_failures": _amount(figure.cost_of_failures, currency),
+        "margin": _amount(figure.margin, currency),
+        "margin_percent": "" if figure.margin_percent is None else f"{figure.margin_percent:.2f}",
+        "reporting_currency": reporting,
+        "revenue_reporting": _amount(figure.revenue_reporting, reporting),
+        "cost_reporting": _amount(figure.cost_reporting, reporting),
+        "incomplete": _yes_no(figure.incomplete),
+        "missing_rates": figure.missing_rates,
+        "below_target": _yes_no(figure.below_target),
+    }
+
+
+def margin_rows(figures: QuerySet[MarginFigure]) -> Iterable[dict[str, str]]:
+    for figure in figures.select_related(*MARGIN_RELATED).iterator(chunk_size=2000):
+        yield margin_row(figure)
+
+
+# --- Writing -----------------------------------------------------------------------------
+def write_csv(out, columns: Sequence[str], rows: Iterable[dict]) -> None:
+    writer = csv.DictWriter(out, fieldnames=list(columns), restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[dict]) -> str:
+    out = io.StringIO()
+    write_csv(out, columns, rows)
+    return out.getvalue()
+
+
+def csv_response(columns: Sequence[str], rows: Iterable[dict], *, filename: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    write_csv(response, columns, rows)
+    return response
