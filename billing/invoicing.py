@@ -10,7 +10,7 @@ from django.db import connection
 
 from billing.errors import ClosingError
 from billing.models import BillingPeriod, Invoice, InvoiceCounter, InvoiceLine, Price
-from billing.money import ZERO, format_quantity, round_line
+from billing.money import ZERO, format_money, format_quantity, round_line
 from billing.periods import period_full_end
 from billing.pricing import billable_quantity, outcome_charge
 from billing.rating import NO_MARKS, Marks, attributed_cost, totals
@@ -77,7 +77,7 @@ def _charge(price: Price, agg: dict, cost: Decimal) -> tuple[Decimal, Decimal]:
     return quantity, amount
 
 
-def _outcome_description(price: Price, agg: dict, quantity: Decimal) -> str:
+def _outcome_description(price: Price, agg: dict, quantity: Decimal, currency: str) -> str:
     name = price.outcome_definition.name
     parts = [f"{name}: {agg['successes']} successes"]
     if agg["partials"]:
@@ -90,7 +90,8 @@ def _outcome_description(price: Price, agg: dict, quantity: Decimal) -> str:
         text += f"; {format_quantity(quantity)} billable ({model})"
     elif price.model == Price.Model.PERCENT_OF_VALUE:
         percent = format_quantity(price.percent_of_value)
-        text += f"; {percent}% of {price.value_field} {agg['value_sum'] or 0:.2f}"
+        value = format_money(agg["value_sum"] or ZERO, currency)
+        text += f"; {percent}% of {price.value_field} {value}"
         if agg["missing_value"]:
             text += f" ({agg['missing_value']} without a numeric {price.value_field}, charged 0)"
     else:
@@ -138,7 +139,7 @@ def invoice_draft(
         quantity, amount = _charge(price, agg, cost)
         line = DraftLine(
             kind=Kind.OUTCOME,
-            description=_outcome_description(price, agg, quantity),
+            description=_outcome_description(price, agg, quantity, currency),
             amount=round_line(amount, currency),
             quantity=quantity,
             unit_price=price.unit_price if price.model == Price.Model.PER_OUTCOME else None,
@@ -180,8 +181,8 @@ def invoice_draft(
             DraftLine(
                 kind=Kind.MINIMUM_TRUE_UP,
                 amount=true_up,
-                description=f"Minimum commitment {round_line(minimum, currency)}: "
-                f"true-up of outcomes charged {outcome_total}",
+                description=f"Minimum commitment {format_money(minimum, currency)}: "
+                f"true-up of outcomes charged {format_money(outcome_total, currency)}",
             )
         )
         outcome_total += true_up
@@ -191,7 +192,8 @@ def invoice_draft(
             DraftLine(
                 kind=Kind.CAP_DISCOUNT,
                 amount=discount,
-                description=f"Spend cap {agreement.spend_cap}: outcomes charged {outcome_total}",
+                description=f"Spend cap {format_money(agreement.spend_cap, currency)}: "
+                f"outcomes charged {format_money(outcome_total, currency)}",
             )
         )
     draft.lines += adjustments

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from billing.money import format_quantity
 from customers.currencies import CURRENCY_CHOICES, validate_currency_code
 from customers.models import currency_check
 
@@ -45,4 +46,5 @@ class ExchangeRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"1 {self.base_currency} = {self.rate} {self.quote_currency} ({self.effective_on})"
+        rate = format_quantity(self.rate)
+        return f"1 {self.base_currency} = {rate} {self.quote_currency} ({self.effective_on})"

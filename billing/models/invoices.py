@@ -6,7 +6,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from billing.errors import StateError
-from billing.money import MONEY
+from billing.money import MONEY, format_money
 
 
 class PeriodState(models.TextChoices):
@@ -211,7 +211,9 @@ class InvoiceLine(models.Model):
         ordering = ["invoice", "position"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {format(self.amount.normalize(), 'f')}"
+        # The admin's line inline selects the invoice with its lines.
+        amount = format_money(self.amount, self.invoice.currency)
+        return f"{self.get_kind_display()}: {amount} {self.invoice.currency}"
 
 
 class BilledSignal(models.Model):
