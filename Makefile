@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing bench-margins clean
+.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing bench-margins bench-validation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-ingestion bench-closing bench-margins
+bench: bench-ingestion bench-closing bench-margins bench-validation
 
 # Benchmarks need PostgreSQL on 127.0.0.1:5432 (BENCH_PG to change) and Redis.
 bench-ingestion: install
@@ -47,7 +47,10 @@ bench-closing: install
 
 # The same 1,000,000 signals spread over 3 monthly periods, with dashboard and API reads.
 bench-margins: install
-	BENCH_MONTHS=3 $(BIN)/python tests/benchmarks/closing.py
+	BENCH_MONTHS=3 BENCH_FIRST_CLOSE=0 $(BIN)/python tests/benchmarks/closing.py
+
+bench-validation: install
+	$(BIN)/python tests/benchmarks/validation.py
 
 # Everything the project creates: the virtualenv, the SQLite database, Celery's folders,
 # static files, test screenshots, tool caches, packaging leftovers, bytecode.

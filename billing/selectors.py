@@ -8,7 +8,7 @@ from django.db.models import Case, Count, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth
 
 from agents.models import Signal
-from billing.models import Invoice, MarginFigure, OutcomeDefinition, Price, PriceAgreement
+from billing.models import MarginFigure, OutcomeDefinition, Price, PriceAgreement
 from billing.money import ZERO, margin_percent, round_line
 from customers.models import Customer
 
@@ -64,7 +64,7 @@ def agreements_overlapping(
 # --- Margin dashboard --------------------------------------------------------------------
 def margin_figures(*, date_from=None, date_to=None, customer=None, agent=None):
     """Stored margin figures of issued invoices, filtered as the dashboard is."""
-    figures = MarginFigure.objects.filter(invoice__status=Invoice.Status.ISSUED)
+    figures = MarginFigure.objects.live()
     if date_from:
         figures = figures.filter(period__starts_at__date__gte=date_from)
     if date_to:

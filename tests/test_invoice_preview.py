@@ -9,9 +9,10 @@ from unittest import mock
 
 import psycopg
 import pytest
-from django.db import OperationalError, connection
+from django.db import DatabaseError, OperationalError, connection
 from django.urls import reverse
 
+from billing import services
 from billing.errors import StateError
 from billing.models import BilledSignal, BillingPeriod, Invoice, MarginFigure
 from billing.periods import period_current, periods_create
@@ -199,4 +200,22 @@ def test_a_close_stuck_behind_a_lock_stops_at_the_statement_timeout(settings, on
     finally:
         holder.rollback()
         holder.close()
+    assert period_close(period_id=w.period().pk).total == D("1.00")
+
+
+def test_a_preview_that_tried_to_write_would_be_refused_by_postgresql(on_postgres):
+    w = World(unit_price=D(1))
+    w.signals(1)
+    draft = services.invoice_draft
+
+    def writing_draft(**kwargs):
+        f.CustomerFactory()
+        return draft(**kwargs)
+
+    with (
+        mock.patch.object(services, "invoice_draft", writing_draft),
+        pytest.raises(DatabaseError, match="read-only transaction"),
+    ):
+        invoice_preview(period=w.period())
+    # The preview's savepoint is rolled back with its settings: closing writes again.
     assert period_close(period_id=w.period().pk).total == D("1.00")

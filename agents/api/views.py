@@ -246,8 +246,6 @@ class CostViewSet(
 class AgentViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Agent.objects.all()
     serializer_class = s.AgentSerializer
-    authentication_classes = [SessionAuthentication, TokenAuthentication]
-    permission_classes = [IsAdminUser]
     filterset_fields = ["active", "external_id"]
 
 

@@ -16,7 +16,6 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from billing.models import (
     ExchangeRate,
-    Invoice,
     MarginFigure,
     OutcomeCriterion,
     OutcomeDefinition,
@@ -232,9 +231,7 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
     platform_fee_display = money_column("platform_fee", code=True)
 
     def get_queryset(self, request):
-        below = MarginFigure.objects.filter(
-            agreement=OuterRef("pk"), below_target=True, invoice__status=Invoice.Status.ISSUED
-        )
+        below = MarginFigure.objects.live().filter(agreement=OuterRef("pk"), below_target=True)
         return super().get_queryset(request).annotate(_below=Exists(below))
 
     @admin.display(description="margin", boolean=False, ordering="_below")

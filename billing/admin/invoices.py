@@ -37,7 +37,7 @@ class BillingPeriodAdmin(ReadOnlyAdmin):
     actions = ["close_now", "reissue"]
 
     def get_queryset(self, request):
-        issued = Invoice.objects.filter(period=OuterRef("pk"), status=Invoice.Status.ISSUED)
+        issued = Invoice.objects.issued().filter(period=OuterRef("pk"))
         return (
             super()
             .get_queryset(request)

