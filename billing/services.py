@@ -67,6 +67,30 @@ def _closing_session(*, read_only: bool = False) -> Iterator[None]:
             transaction.set_rollback(True)
 
 
+# Tables a close reads by index, and the size past which one without statistics is
+# analysed before closing (a small table is read the same whatever the plan).
+ANALYSED_TABLES = ("agents_signal", "agents_cost", "billing_billedsignal")
+ANALYSE_FROM_BYTES = 8 * 1024 * 1024
+
+
+def _statistics_ensure() -> None:
+    """ANALYZE the tables a close reads that hold data but were never analysed (a fresh
+    install, a first backlog, before autovacuum came by). Without statistics the planner
+    reads signals by agent and time for every customer's close: measured, 31 s instead
+    of 14 s for the first close of 1,500,000 signals of 2 customers, and a scan of all
+    the agent's signals per customer with many. Once per table: one catalog read after."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c WHERE c.relname = ANY(%s) "
+            "AND c.relkind = 'r' AND c.reltuples < 0 AND pg_relation_size(c.oid) > %s",
+            [list(ANALYSED_TABLES), ANALYSE_FROM_BYTES],
+        )
+        for (table,) in cursor.fetchall():
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+
+
 def _prices(agreement: PriceAgreement) -> list[Price]:
     prices = list(agreement.prices.select_related("outcome_definition"))
     prefetch_related_objects([p for p in prices if p.model in Price.TIERED], "tiers")
@@ -85,6 +109,7 @@ def period_close(
     leaves nothing. Returns the invoice, or None when there was nothing to do.
     """
     now = now or timezone.now()
+    _statistics_ensure()
     with _closing_session():
         earlier_unsettled = (
             BillingPeriod.objects.unsettled()

@@ -62,34 +62,7 @@ class MarginSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MarginFigure
-        fields = (
-            "id",
-            "period_start",
-            "period_end",
-            "invoice_number",
-            "customer_id",
-            "agent_id",
-            "outcome",
-            "currency",
-            "successes",
-            "partials",
-            "failures",
-            "revenue_outcomes",
-            "revenue_allocated",
-            "revenue",
-            "cost",
-            "cost_by_category",
-            "cost_by_model",
-            "cost_of_failures",
-            "margin",
-            "margin_percent",
-            "reporting_currency",
-            "revenue_reporting",
-            "cost_reporting",
-            "incomplete",
-            "missing_rates",
-            "below_target",
-        )
+        fields = ("id", *exports.MARGIN_COLUMNS)
 
 
 class PeriodRangeFilter(django_filters.FilterSet):
