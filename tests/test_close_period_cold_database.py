@@ -33,7 +33,8 @@ def test_a_close_analyses_the_tables_it_reads_when_they_have_no_statistics(
     assert reltuples("agents_signal") == 3
 
 
-def test_small_tables_without_statistics_are_left_to_autovacuum(on_postgres):
+def test_small_tables_without_statistics_are_left_to_autovacuum(on_postgres, monkeypatch):
+    monkeypatch.setattr(services, "ANALYSE_FROM_BYTES", 10**15)
     w = World(unit_price=D(1))
     w.signals(2)
     with connection.cursor() as cursor:
