@@ -276,7 +276,7 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
             return format_html('<span style="color:#b91c1c">Cannot be closed: {}</span>', exc)
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td style='text-align:right'>{}</td></tr>",
+            "<tr><td>{}</td><td style='text-align:right;white-space:nowrap'>{}</td></tr>",
             ((line.description, format_money(line.amount, draft.currency)) for line in draft.lines),
         )
         unsettled = format_html_join(
@@ -296,7 +296,7 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
         below = any(m.below_target for m in draft.margins)
         return format_html(
             "<p>{} – {} (so far)</p><table id='upcoming-invoice'>{}<tr><th>Total</th>"
-            "<th style='text-align:right'>{} {}</th></tr></table>{}"
+            "<th style='text-align:right;white-space:nowrap'>{} {}</th></tr></table>{}"
             "<p id='live-margin'>Live margin of this open period: <strong{}>{}</strong>{}</p>",
             f"{period.starts_at:%Y-%m-%d}",
             f"{period.ends_at:%Y-%m-%d}",
@@ -305,7 +305,7 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
             draft.currency,
             format_html(
                 "<p id='unsettled-periods'>Earlier periods, billed on their own invoices, "
-                "not in this one:</p><ul>{}</ul>",
+                "not in this one:</p><ul style='margin-left:0;padding-left:1.2em'>{}</ul>",
                 unsettled,
             )
             if draft.unsettled
