@@ -140,8 +140,10 @@ def _schema_field(field: Field) -> serializers.Field:
             return serializers.DictField(**common)
         case Kind.COUNT:
             return serializers.IntegerField(min_value=field.minimum, **common)
-        case Kind.LENIENT_NUMBER:
-            return serializers.FloatField(**common)
+        case Kind.LENIENT_NUMBER:  # any JSON number (never a float in our code)
+            return serializers.DecimalField(
+                max_digits=None, decimal_places=None, coerce_to_string=False, **common
+            )
         case Kind.AMOUNT:
             # services.cost_amount: a number or a decimal string, 0 or more, below 10^12.
             return serializers.DecimalField(

@@ -110,20 +110,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Invoice
-        fields = (
-            "id",
-            "number",
-            "customer_id",
-            "period_start",
-            "period_end",
-            "status",
-            "currency",
-            "total",
-            "issued_at",
-            "due_at",
-            "void_reason",
-            "lines",
-        )
+        fields = ("id", *exports.INVOICE_COLUMNS, "lines")
 
 
 class InvoiceFilter(PeriodRangeFilter):
