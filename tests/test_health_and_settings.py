@@ -99,4 +99,6 @@ def test_queueing_a_task_creates_the_filesystem_broker_folders(tmp_path, monkeyp
     with app.connection_for_write() as connection:
         app.send_task("billing.tasks.close_due_periods", connection=connection)
     assert len(list((folder / "out").glob("*.msg"))) == 1
-    assert (folder / "control" / "celery.exchange").exists()
+    # kombu writes its exchange table there when it first declares the exchange in this
+    # process (an earlier test may have): the folder is what must be there for it.
+    assert (folder / "control").is_dir()
