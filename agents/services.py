@@ -4,13 +4,14 @@ Ingestion is batch-oriented: one request of 1,000 signals is a handful of
 queries, and the seed command uses the same path as the API.
 """
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from numbers import Number
 
-from django.db import transaction
+from django.db import DataError, transaction
 from django.db.models import OuterRef, Subquery
 from django.db.models.constants import OnConflict
 from django.utils import timezone
@@ -19,6 +20,7 @@ from agents.models import Agent, Cost, Signal
 from customers.currencies import STORED, currency_parse
 from customers.models import Customer
 
+logger = logging.getLogger(__name__)
 COST_SUFFIX = "_cost"
 COST_CATEGORIES = {choice.value for choice in Cost.Category}
 MAX_COST = Decimal("1e12")
@@ -122,9 +124,38 @@ def signals_ingest(*, items: list[SignalInput]) -> IngestResult:
             result.errors[index] = exc.errors
             continue
         prepared.append((index, item, costs, currency))
-    with transaction.atomic():
-        result.stored, result.duplicates = _store_signals(prepared)
+    try:
+        with transaction.atomic():
+            result.stored, result.duplicates = _store_signals(prepared)
+    except DataError:
+        _store_item_by_item(result, [(entry[0], entry) for entry in prepared], _store_signals)
     return result
+
+
+def _store_item_by_item(result: IngestResult, entries, store) -> None:
+    """After the database refused a value of a batch: store it again item by item, each
+    in a savepoint, so the refused item fails alone and its neighbours are stored.
+
+    Validation refuses what the database would; this is the net under it. The batch
+    stays one transaction."""
+    logger.exception("the database refused a value that validation let through")
+    with transaction.atomic():
+        for index, entry in entries:
+            try:
+                with transaction.atomic():
+                    outcome = store([entry])
+            except DataError as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else "a value is out of range"
+                result.errors[index] = {
+                    "non_field_errors": [f"Refused by the database: {reason}. Nothing stored."]
+                }
+                continue
+            # One entry: its row (or its error) is the only value of each mapping.
+            for mapping, found in zip(
+                (result.stored, result.duplicates, result.errors), outcome, strict=False
+            ):
+                if found:
+                    mapping[index] = next(iter(found.values()))
 
 
 def _existing_by_key(model, items) -> dict[tuple[int, str], object]:
@@ -298,7 +329,12 @@ def cost_price_from_catalogue(*, vendor: str, model: str, tokens: Mapping[str, i
         raise IngestError(
             {"model": [f"{exc}. Send an amount and currency for this cost instead."]}
         ) from None
-    return Decimal(calculation.total_price).quantize(STORED, rounding=ROUND_HALF_UP)
+    amount = Decimal(calculation.total_price)
+    if not amount < MAX_COST:
+        raise IngestError(
+            {"model": ["The token usage prices above 999,999,999,999.99999999; check the counts."]}
+        )
+    return amount.quantize(STORED, rounding=ROUND_HALF_UP)
 
 
 def costs_ingest(*, items: list[CostInput]) -> IngestResult:
@@ -310,8 +346,11 @@ def costs_ingest(*, items: list[CostInput]) -> IngestResult:
     ones, store nothing.
     """
     result = IngestResult()
-    with transaction.atomic():
-        result.stored, result.duplicates, result.errors = _store_costs(items)
+    try:
+        with transaction.atomic():
+            result.stored, result.duplicates, result.errors = _store_costs(items)
+    except DataError:
+        _store_item_by_item(result, list(enumerate(items)), _store_costs)
     return result
 
 

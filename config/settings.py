@@ -6,7 +6,7 @@ PostgreSQL and Redis. DJANGO_ENV=production requires SECRET_KEY and
 ALLOWED_HOSTS and turns on the secure defaults that `check --deploy` expects.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import environ
@@ -203,11 +203,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.api.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
 }
 
+# Signals and costs may not be dated before this day (nor more than 5 minutes ahead).
+SIGNALS_EARLIEST_DATE = date.fromisoformat(env.str("SIGNALS_EARLIEST_DATE", default="2000-01-01"))
 API_KEY_THROTTLE_RATE = env.str("API_KEY_THROTTLE_RATE", default="1000/second")
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)

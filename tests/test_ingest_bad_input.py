@@ -322,6 +322,218 @@ CASES = [
         400,
         "model",
     ),
+    # Found by fuzzing and a bad-input sweep: each refused by validation with a 4xx naming
+    # the field, never a 503 "retry" or a 500.
+    ("NUL in a key", "/api/v1/signals", {**GOOD, "idempotency_key": "k\x00"}, "org", 400, "NUL"),
+    ("NUL in data", "/api/v1/signals", {**GOOD, "data": {"a": "x\x00"}}, "org", 400, "NUL"),
+    ("NUL in a data key", "/api/v1/signals", {**GOOD, "data": {"a\x00": 1}}, "org", 400, "NUL"),
+    (
+        "lone surrogate in data",
+        "/api/v1/signals",
+        '{"agent_id": "agent_1", "event_name": "done", "customer_id": "c", '
+        '"data": {"a": "\\ud800"}}',
+        "org",
+        400,
+        "surrogate",
+    ),
+    (
+        "lone surrogate in customer_id",
+        "/api/v1/signals",
+        '{"agent_id": "agent_1", "event_name": "done", "customer_id": "c\\udc00"}',
+        "org",
+        400,
+        "surrogate",
+    ),
+    (
+        "offset beyond 15:59",
+        "/api/v1/signals",
+        {**GOOD, "occurred_at": "2026-11-01T00:00:00-16:00"},
+        "org",
+        400,
+        "15:59",
+    ),
+    (
+        "year 1 with an offset",
+        "/api/v1/signals",
+        {**GOOD, "occurred_at": "0001-01-01T00:30:00+01:00"},
+        "org",
+        400,
+        "earliest accepted",
+    ),
+    (
+        "1970",
+        "/api/v1/signals",
+        {**GOOD, "occurred_at": "1970-01-01T00:00:00Z"},
+        "org",
+        400,
+        "earliest accepted",
+    ),
+    (
+        "1e999 in data",
+        "/api/v1/signals",
+        '{"agent_id": "agent_1", "event_name": "done", "customer_id": "c", "data": {"x": 1e999}}',
+        "org",
+        400,
+        "finite",
+    ),
+    (
+        "data nested 1,000 levels",
+        "/api/v1/signals",
+        '{"agent_id": "agent_1", "event_name": "done", "customer_id": "c", "data": '
+        + '{"a": ' * 1000
+        + "1"
+        + "}" * 1000
+        + "}",
+        "org",
+        400,
+        "nested",
+    ),
+    (
+        "data nested 40 levels",
+        "/api/v1/signals",
+        {**GOOD, "data": json.loads('{"a": ' * 40 + "1" + "}" * 40)},
+        "org",
+        400,
+        "nested more than 32",
+    ),
+    ("blank customer_id", "/api/v1/signals", {**GOOD, "customer_id": "   "}, "org", 400, "blank"),
+    ("blank event_name", "/api/v1/signals", {**GOOD, "event_name": " \t"}, "org", 400, "blank"),
+    (
+        "newline in event_name",
+        "/api/v1/signals",
+        {**GOOD, "event_name": "done\nnow"},
+        "org",
+        400,
+        "control characters",
+    ),
+    (
+        "zero-width space in customer_id",
+        "/api/v1/signals",
+        {**GOOD, "customer_id": "cus\u200b_1"},
+        "org",
+        400,
+        "invisible",
+    ),
+    (
+        "bidirectional mark in customer_id",
+        "/api/v1/signals",
+        {**GOOD, "customer_id": "\u202ecus_1"},
+        "org",
+        400,
+        "invisible",
+    ),
+    (
+        "unknown top-level fields",
+        "/api/v1/signals",
+        {**GOOD, "event_type": "x", "outcome": "ok", "cost_data": {"llm": 1}},
+        "org",
+        400,
+        "send payload fields inside `data`",
+    ),
+    (
+        "unknown field in a bulk body",
+        "/api/v1/signals/bulk",
+        {"signals": [GOOD], "dry_run": True},
+        "org",
+        400,
+        "dry_run",
+    ),
+    (
+        "token count of 2^63",
+        "/api/v1/costs/bulk",
+        {"costs": [{"agent_id": "agent_1", "model": "gpt-4o", "input_tokens": 2**63}]},
+        "org",
+        200,
+        "whole number of tokens",
+    ),
+    (
+        "catalogue price of 1e12 or more",
+        "/api/v1/costs/bulk",
+        {
+            "costs": [
+                {
+                    "agent_id": "agent_1",
+                    "vendor": "openai",
+                    "model": "gpt-4o",
+                    "input_tokens": 2**62,
+                }
+            ]
+        },
+        "org",
+        200,
+        "prices above",
+    ),
+    (
+        "v2 metadata.idempotencyKey over 200",
+        "/api/v2/costs/bulk",
+        {
+            "costs": [
+                {
+                    "type": "cost",
+                    "customer": {"externalCustomerId": "c"},
+                    "amount": 1,
+                    "currency": "USD",
+                    "metadata": {"idempotencyKey": "k" * 201},
+                }
+            ]
+        },
+        "agent_1",
+        400,
+        "metadata.idempotencyKey",
+    ),
+    (
+        "v2 metadata.workflowId over 200",
+        "/api/v2/costs/bulk",
+        {
+            "costs": [
+                {
+                    "type": "cost",
+                    "customer": {"externalCustomerId": "c"},
+                    "amount": 1,
+                    "currency": "USD",
+                    "metadata": {"workflowId": "w" * 201},
+                }
+            ]
+        },
+        "agent_1",
+        400,
+        "metadata.workflowId",
+    ),
+    (
+        "v2 superscript customerId",
+        "/api/v2/signals/bulk",
+        {"signals": [{"eventName": "done", "customer": {"customerId": "5\u00b9"}}]},
+        "agent_1",
+        200,
+        "No customer has id",
+    ),
+    (
+        "v2 superscript productId",
+        "/api/v2/signals/bulk",
+        {
+            "signals": [
+                {
+                    "eventName": "done",
+                    "customer": {"externalCustomerId": "c"},
+                    "attribution": {"productId": "\u00b2"},
+                }
+            ]
+        },
+        "agent_1",
+        200,
+        "Unknown agent",
+    ),
+    (
+        "v2 reasoning tokens 1e999",
+        "/api/v2/costs/bulk",
+        '{"costs": [{"type": "usage", "customer": {"externalCustomerId": "c"}, '
+        '"vendor": "openai", "model": "gpt-4o", '
+        '"usage": {"inputTokens": 10, "reasoningOutputTokens": 1e999}, '
+        '"metadata": {"workflowId": "w\\u0000"}}]}',
+        "agent_1",
+        400,
+        "NUL",
+    ),
 ]
 
 

@@ -5,15 +5,73 @@ choices) from its declaration in request_fields.py, the same declaration the
 OpenAPI schema is generated from. inputs.py combines them into whole items.
 """
 
+import math
+import unicodedata
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
-from agents.api.request_fields import Field
+from django.conf import settings
+
+from agents.api.request_fields import Field, Shape
 from agents.services import IngestError, cost_amount
 from customers.currencies import currency_parse
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# PostgreSQL's time zones stop at ±15:59; Python's go to ±23:59.
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
+# Free-form data: deeper nesting than this is refused (and never reaches a recursion).
+MAX_DEPTH = 32
+# Control characters, format characters (zero-width, bidirectional marks), line and
+# paragraph separators: invisible or layout-changing, never part of a name or an id.
+INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def text_problem(value: str) -> str | None:
+    """What makes a string unfit for a name or an id, or None. An id that looks like
+    another (a zero-width space, a bidirectional mark) would stay unattributed."""
+    if not value.strip():
+        return "Must not be blank."
+    if "\x00" in value:
+        return "Must not contain NUL characters."
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Contains an invalid character (a lone UTF-16 surrogate)."
+    if not value.isascii() and any(unicodedata.category(c) in INVISIBLE for c in value):
+        return "Must not contain control or invisible characters (zero-width, bidirectional)."
+    if any(c < " " or c == "\x7f" for c in value):
+        return "Must not contain control characters such as newlines or tabs."
+    return None
+
+
+def data_problem(value, depth: int = 0) -> str | None:
+    """What the database would refuse in free-form JSON, or None: NUL characters and lone
+    surrogates in keys and strings, numbers that are not finite, deep nesting."""
+    if depth > MAX_DEPTH:
+        return f"Is nested more than {MAX_DEPTH} levels deep."
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "Contains a NUL character."
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "Contains an invalid character (a lone UTF-16 surrogate)."
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "Numbers must be finite (got 1e999 or NaN)."
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = data_problem(key, depth) or data_problem(item, depth + 1)
+            if problem:
+                return f"{key!r}: {problem}"
+        return None
+    if isinstance(value, list):
+        for item in value:
+            problem = data_problem(item, depth + 1)
+            if problem:
+                return problem
+    return None
 
 
 class Collector:
@@ -33,6 +91,14 @@ class Collector:
     def check(self) -> None:
         if self.errors:
             raise IngestError(self.errors)
+
+
+def unknown_fields(item: Mapping, shape: Shape, errors: Collector, *, put_under: str) -> None:
+    """Fields the shape does not declare are refused, not dropped: a typo or a payload
+    field sent at the top level would otherwise vanish."""
+    for name in item:
+        if name not in shape.names:
+            errors.add(str(name), f"Unknown field; send payload fields inside `{put_under}`.")
 
 
 def lookup(item: Mapping, field: Field) -> tuple[object, str]:
@@ -61,7 +127,15 @@ def text(item: Mapping, field: Field, errors: Collector, *, required=None) -> st
     if field.max_length is not None and len(value) > field.max_length:
         errors.add(name, f"At most {field.max_length} characters.")
         return None
+    problem = text_problem(value)
+    if problem:
+        errors.add(name, problem)
+        return None
     return value
+
+
+def earliest_accepted() -> datetime:
+    return datetime.combine(settings.SIGNALS_EARLIEST_DATE, time.min, tzinfo=UTC)
 
 
 def timestamp(item: Mapping, field: Field, errors: Collector, now: datetime) -> datetime | None:
@@ -79,6 +153,16 @@ def timestamp(item: Mapping, field: Field, errors: Collector, now: datetime) -> 
     if parsed.tzinfo is None:
         errors.add(name, "Include a time zone, e.g. 2026-01-31T23:00:00Z or +02:00.")
         return None
+    if abs(parsed.utcoffset()) > MAX_UTC_OFFSET:
+        errors.add(name, "The UTC offset must be within ±15:59.")
+        return None
+    earliest = earliest_accepted()
+    # Compared by year first: a naive year-1 time with an offset is out of Python's range.
+    if parsed.year < earliest.year or parsed < earliest:
+        errors.add(
+            name, f"Is before {earliest:%Y-%m-%d}, the earliest accepted (SIGNALS_EARLIEST_DATE)."
+        )
+        return None
     if parsed > now + FUTURE_TOLERANCE:
         errors.add(name, "Is more than 5 minutes in the future; check the agent's clock.")
         return None
@@ -91,6 +175,10 @@ def data_object(item: Mapping, field: Field, errors: Collector) -> dict:
         return {}
     if not isinstance(value, dict):
         errors.add(name, f"Must be a JSON object, got {type(value).__name__}.")
+        return {}
+    problem = data_problem(value)
+    if problem:
+        errors.add(name, problem)
         return {}
     return value
 
@@ -112,8 +200,15 @@ def token_counts(values: Mapping, errors: Collector, fields: Mapping[str, Field]
         value = values.get(field.name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < field.minimum:
-            errors.add(field.name, f"Must be a whole number of tokens, {field.minimum} or more.")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not field.minimum <= value <= field.maximum
+        ):
+            errors.add(
+                field.name,
+                f"Must be a whole number of tokens, {field.minimum} to {field.maximum:,}.",
+            )
             continue
         counts[ours] = value
     return counts

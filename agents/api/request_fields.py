@@ -48,6 +48,7 @@ class Field:
     required_if: tuple[str, str] | None = None  # (other field, value) that makes it required
     max_length: int | None = None
     minimum: int | None = None
+    maximum: int | None = None
     alias: str | None = None  # another accepted name; errors then name the alias
     choices: tuple[tuple[str, str], ...] = ()  # (value, label), as Django's choices
     invalid: str = ""  # the message for a CHOICE outside `choices`, when not the default
@@ -67,6 +68,8 @@ class Shape:
     def __post_init__(self):
         # A dict, as inputs.py looks fields up for every item of a batch.
         object.__setattr__(self, "_by_name", {field.name: field for field in self.fields})
+        names = {field.name for field in self.fields} | {f.alias for f in self.fields if f.alias}
+        object.__setattr__(self, "names", frozenset(names))
 
     def __getitem__(self, name: str) -> Field:
         return self._by_name[name]
@@ -80,8 +83,12 @@ def text(name: str, *, required=False, max_length=MAX_TEXT, **kwargs) -> Field:
 VENDOR_LENGTH = Cost._meta.get_field("vendor").max_length
 
 
+# Token counts are stored as 64-bit integers.
+MAX_COUNT = 2**63 - 1
+
+
 def count(name: str, **kwargs) -> Field:
-    return Field(name, Kind.COUNT, minimum=0, **kwargs)
+    return Field(name, Kind.COUNT, minimum=0, maximum=MAX_COUNT, **kwargs)
 
 
 def batch(name: str, key: str, item: Shape) -> Shape:

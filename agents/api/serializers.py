@@ -139,7 +139,9 @@ def _schema_field(field: Field) -> serializers.Field:
         case Kind.OBJECT:
             return serializers.DictField(**common)
         case Kind.COUNT:
-            return serializers.IntegerField(min_value=field.minimum, **common)
+            return serializers.IntegerField(
+                min_value=field.minimum, max_value=field.maximum, **common
+            )
         case Kind.LENIENT_NUMBER:  # any JSON number (never a float in our code)
             return serializers.DecimalField(
                 max_digits=None, decimal_places=None, coerce_to_string=False, **common

@@ -18,6 +18,7 @@ from agents.api.authentication import AgentKeyAuthentication, AgentKeyThrottle, 
 from agents.api.parsers import LimitedJSONParser
 from agents.models import Agent, Cost, Signal
 from agents.services import IngestError, costs_ingest, signals_ingest
+from config.api import BoundedIsoDateTimeFilter
 
 SEED_PAYLOAD = {
     "agent_id": "agent_1",
@@ -55,10 +56,15 @@ class AgentIngestMixin:
         return [AgentKeyThrottle()] if self.ingesting else []
 
 
-def batch_of(request, name: str) -> list:
+def batch_of(request, name: str, *, strict: bool = True) -> list:
+    """The list under `name`; other top-level fields are refused (strict, v1) or left
+    alone (v2, which accepts what Paid's API accepts)."""
     body = request.data
     if not isinstance(body, dict) or not isinstance(body.get(name), list):
         raise ValidationError({name: [f'Send a JSON object {{"{name}": [...]}} with a list.']})
+    unknown = [key for key in body if key != name] if strict else []
+    if unknown:
+        raise ValidationError({str(key): ["Unknown field."] for key in unknown})
     items = body[name]
     if len(items) > inputs.MAX_BATCH:
         raise ValidationError(
@@ -103,8 +109,8 @@ class SignalFilter(django_filters.FilterSet):
     customer = django_filters.CharFilter(field_name="external_customer_id")
     agent = django_filters.CharFilter(field_name="agent__external_id")
     event = django_filters.CharFilter(field_name="event_name")
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = BoundedIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = BoundedIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     attributed = django_filters.BooleanFilter(
         field_name="customer", lookup_expr="isnull", exclude=True
     )
@@ -265,7 +271,7 @@ class PaidSignalsBulkView(PaidIngestView):
         summary="Paid-compatible: post signals",
     )
     def post(self, request):
-        items = batch_of(request, "signals")
+        items = batch_of(request, "signals", strict=False)
         ingested, duplicates, errors = ingest_signals(
             items, inputs.signal_v2, inputs.AgentResolver(request.auth)
         )
@@ -279,7 +285,7 @@ class PaidCostsBulkView(PaidIngestView):
         summary="Paid-compatible: post costs (all or nothing)",
     )
     def post(self, request):
-        items = batch_of(request, "costs")
+        items = batch_of(request, "costs", strict=False)
         parsed, errors = parse_all(items, inputs.cost_v2, inputs.AgentResolver(request.auth))
         if errors:
             # As Paid's API: one bad record rejects the batch and nothing is stored.

@@ -9,6 +9,7 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 
 from billing import exports
 from billing.models import Invoice, MarginFigure
+from config.api import BoundedIsoDateTimeFilter
 
 
 class CSVRenderer(BaseRenderer):
@@ -67,10 +68,8 @@ class MarginSerializer(serializers.ModelSerializer):
 
 class PeriodRangeFilter(django_filters.FilterSet):
     customer = django_filters.CharFilter(field_name="customer__external_id")
-    period_from = django_filters.IsoDateTimeFilter(
-        field_name="period__starts_at", lookup_expr="gte"
-    )
-    period_to = django_filters.IsoDateTimeFilter(field_name="period__starts_at", lookup_expr="lte")
+    period_from = BoundedIsoDateTimeFilter(field_name="period__starts_at", lookup_expr="gte")
+    period_to = BoundedIsoDateTimeFilter(field_name="period__starts_at", lookup_expr="lte")
 
 
 class MarginFilter(PeriodRangeFilter):
