@@ -3,7 +3,7 @@ true-up, spend cap, late-signal adjustments), and issuing an invoice with a gapl
 number. The arithmetic is pricing.py's; the one rounding point is money.round_line."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
@@ -105,11 +105,6 @@ def _prorated(amount: Decimal, period: BillingPeriod, full_end: datetime) -> Dec
     return amount if actual >= full else amount * Decimal(actual) / Decimal(full)
 
 
-def _last_day(period: BillingPeriod):
-    """The day whose exchange rates a period's costs are converted at."""
-    return (period.ends_at - timedelta(days=1)).date()
-
-
 def invoice_draft(
     *, period: BillingPeriod, prices: list[Price], marks: Marks, invoice_id: int | None = None
 ) -> DraftInvoice:
@@ -134,7 +129,7 @@ def invoice_draft(
                 marks=marks.of_period(period.pk),
                 definition=price.outcome_definition,
                 currency=currency,
-                on=_last_day(period),
+                on=period.last_day,
             )
         quantity, amount = _charge(price, agg, cost)
         line = DraftLine(
@@ -220,7 +215,7 @@ def _adjustment_lines(*, price, marks, late_totals, currency, invoice_id) -> lis
         after = {k: (before[k] or 0) + (late[k] or 0) for k in before}
         cost_before = cost_after = ZERO
         if price.model == Price.Model.COST_PLUS:
-            on = _last_day(origin)
+            on = origin.last_day
             definition = price.outcome_definition
             cost_before = attributed_cost(
                 marks=billed_before, definition=definition, currency=currency, on=on

@@ -3,7 +3,6 @@ failures, margin, per outcome definition. SQL aggregations over marks and costs;
 the grouped rows (a few per outcome) reach Python."""
 
 from collections import defaultdict
-from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -11,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from agents.models import Cost
-from billing.models import BilledSignal, InvoiceLine, MarginFigure
+from billing.models import BilledSignal, BillingPeriod, InvoiceLine, MarginAlert, MarginFigure
 from billing.money import ZERO, Rates, margin_percent, stored
 from billing.rating import Marks
 
@@ -70,7 +69,7 @@ def margin_figures_compute(
     definitions; `totals` the marks' counts by (price id, period id)."""
     agreement = period.agreement
     currency = agreement.currency
-    rates = Rates((period.ends_at - timedelta(days=1)).date())
+    rates = Rates(period.last_day)
     prices = {p.pk: p for p in prices}
     definitions = {p.outcome_definition_id: p.outcome_definition for p in prices.values()}
     if not definitions:
@@ -166,8 +165,6 @@ def margin_alert_raise(*, period_id: int):
 
     At most one alert per period and threshold (a database constraint): a second call,
     a retried task or a reissued invoice alerts nobody twice. Returns the new alert."""
-    from billing.models import BillingPeriod, MarginAlert
-
     period = BillingPeriod.objects.select_related("agreement").get(pk=period_id)
     target = period.agreement.margin_target
     if target is None:

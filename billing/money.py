@@ -22,7 +22,7 @@ def stored(amount) -> Decimal:
     here is read through its shortest repr, so its noise is cut, not carried."""
     if not isinstance(amount, Decimal):
         amount = Decimal(str(amount))
-    return amount.quantize(STORED)
+    return amount.quantize(STORED, rounding=ROUND_HALF_UP)
 
 
 def round_line(amount: Decimal, currency: str) -> Decimal:

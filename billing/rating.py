@@ -2,7 +2,8 @@
 fraction a partial counts, the value it carries), in SQL.
 
 Closing writes the result as marks (`marks_insert`), one per signal, ever. A preview
-reads the same SELECT without writing (`Marks.preview`). Everything downstream
+reads the same SELECT without writing (`Marks.preview`), less the signals of earlier
+periods that have no live invoice yet (theirs, not late signals of the previewed one). Everything downstream
 (totals, attributed costs, margins) reads a `Marks` source, so the two cannot differ.
 """
 
@@ -222,7 +223,9 @@ class Marks:
     @classmethod
     def preview(cls, *, period: BillingPeriod, prices, unsettled_from=None) -> "Marks":
         """The marks closing `period` now would make, as a read: the same SELECT as
-        `marks_insert`, per-workflow outcomes counted by a window instead of an UPDATE."""
+        `marks_insert`, per-workflow outcomes counted by a window instead of an UPDATE.
+        The window partitions by outcome definition: one price per definition in an
+        agreement (price_one_per_outcome_per_agreement) keeps a signal in one SELECT."""
         selects, params = [], []
         picked = ", ".join(f"r.c_{name} AS {name}" for name in (*MARK_COLUMNS, "chargeable"))
         for price in prices:

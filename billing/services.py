@@ -13,10 +13,18 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery, prefetch_related_objects
 from django.utils import timezone
 
+from agents.models import Cost, Signal
 from billing.errors import ClosingError
 from billing.invoicing import DraftInvoice, invoice_draft, invoice_lines_store
 from billing.margins import margin_figures_compute
-from billing.models import BillingPeriod, Invoice, MarginFigure, Price, PriceAgreement
+from billing.models import (
+    BilledSignal,
+    BillingPeriod,
+    Invoice,
+    MarginFigure,
+    Price,
+    PriceAgreement,
+)
 from billing.money import ZERO
 from billing.periods import periods_unsettled_before
 from billing.rating import Marks, marks_insert
@@ -69,7 +77,7 @@ def _closing_session(*, read_only: bool = False) -> Iterator[None]:
 
 # Tables a close reads by index, and the size past which one without statistics is
 # analysed before closing (a small table is read the same whatever the plan).
-ANALYSED_TABLES = ("agents_signal", "agents_cost", "billing_billedsignal")
+ANALYSED_MODELS = (Signal, Cost, BilledSignal)
 ANALYSE_FROM_BYTES = 8 * 1024 * 1024
 
 
@@ -82,10 +90,12 @@ def _statistics_ensure() -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
+        # reltuples < 0: never analysed nor vacuumed (PostgreSQL 14 and later).
         cursor.execute(
             "SELECT c.relname FROM pg_class c WHERE c.relname = ANY(%s) "
-            "AND c.relkind = 'r' AND c.reltuples < 0 AND pg_relation_size(c.oid) > %s",
-            [list(ANALYSED_TABLES), ANALYSE_FROM_BYTES],
+            "AND pg_table_is_visible(c.oid) AND c.relkind = 'r' AND c.reltuples < 0 "
+            "AND pg_relation_size(c.oid) > %s",
+            [[model._meta.db_table for model in ANALYSED_MODELS], ANALYSE_FROM_BYTES],
         )
         tables = [table for (table,) in cursor.fetchall()]
     if not tables:
@@ -221,7 +231,8 @@ def period_reissue(*, period_id: int, now: datetime | None = None) -> Invoice:
     invoice = period_close(period_id=period_id, now=now, reissue=True)
     if invoice is None:
         period = BillingPeriod.objects.get(pk=period_id)
-        raise ClosingError(f"Period {period} is {period.state}, not voided: nothing to reissue.")
+        state = period.get_state_display().lower()
+        raise ClosingError(f"Period {period} is {state}, not voided: nothing to reissue.")
     return invoice
 
 

@@ -10,7 +10,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from billing.models.outcomes import OutcomeDefinition
-from billing.money import MONEY
+from billing.money import MONEY, format_money, format_quantity
 from billing.pricing import PricingModel
 from customers.currencies import CURRENCY_CHOICES, validate_currency_code
 from customers.models import currency_check
@@ -260,5 +260,5 @@ class PriceTier(models.Model):
         ]
 
     def __str__(self) -> str:
-        upper = self.up_to_quantity if self.up_to_quantity is not None else "∞"
-        return f"{self.from_quantity}–{upper} @ {self.unit_price}"
+        upper = "∞" if self.up_to_quantity is None else format_quantity(self.up_to_quantity)
+        return f"{format_quantity(self.from_quantity)}–{upper} @ {format_money(self.unit_price)}"

@@ -1,5 +1,7 @@
 """Billing periods, invoices and the marks that say which signal was billed where."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -76,6 +78,11 @@ class BillingPeriod(models.Model):
     @property
     def due_at(self):
         return self.ends_at + self.agreement.grace_period
+
+    @property
+    def last_day(self):
+        """The day whose exchange rates the period's costs are converted at."""
+        return (self.ends_at - timedelta(days=1)).date()
 
     def _move(self, *, to: str, allowed: tuple, **fields) -> None:
         if self.state not in allowed:

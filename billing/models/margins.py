@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 
 from billing.models.invoices import Invoice
-from billing.money import MONEY
+from billing.money import MONEY, format_percent
 
 
 class MarginFigureQuerySet(models.QuerySet):
@@ -74,7 +74,9 @@ class MarginFigure(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id}/{self.outcome_definition_id} {self.margin_percent}%"
+        return (
+            f"{self.customer_id}/{self.outcome_definition_id} {format_percent(self.margin_percent)}"
+        )
 
 
 class MarginAlert(models.Model):
@@ -100,7 +102,8 @@ class MarginAlert(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.agreement} {self.margin_percent}% < {self.threshold}%"
+        percent, target = format_percent(self.margin_percent), format_percent(self.threshold)
+        return f"{self.agreement} {percent} < {target}"
 
 
 class WebhookDelivery(models.Model):

@@ -59,6 +59,25 @@ class PartialRule(models.TextChoices):
     RATIO = "ratio", "The ratio of two data fields (clamped to 0..1)"
 
 
+class Operator(models.TextChoices):
+    EQ = "eq", "equals"
+    NE = "ne", "does not equal (a missing field counts as not equal)"
+    GT = "gt", "greater than"
+    GTE = "gte", "greater than or equal"
+    LT = "lt", "less than"
+    LTE = "lte", "less than or equal"
+    IN = "in", "is one of"
+    EXISTS = "exists", "exists (true) / is missing (false)"
+
+
+COMPARISONS = {
+    Operator.GT: GreaterThan,
+    Operator.GTE: GreaterThanOrEqual,
+    Operator.LT: LessThan,
+    Operator.LTE: LessThanOrEqual,
+}
+
+
 class CriterionKind(models.TextChoices):
     SUCCESS = "success", "Success"
     PARTIAL = "partial", "Partial"
@@ -180,15 +199,7 @@ class OutcomeCriterion(models.Model):
 
     Kind = CriterionKind
 
-    class Operator(models.TextChoices):
-        EQ = "eq", "equals"
-        NE = "ne", "does not equal (a missing field counts as not equal)"
-        GT = "gt", "greater than"
-        GTE = "gte", "greater than or equal"
-        LT = "lt", "less than"
-        LTE = "lte", "less than or equal"
-        IN = "in", "is one of"
-        EXISTS = "exists", "exists (true) / is missing (false)"
+    Operator = Operator
 
     definition = models.ForeignKey(
         OutcomeDefinition, on_delete=models.CASCADE, related_name="criteria"
@@ -213,7 +224,7 @@ class OutcomeCriterion(models.Model):
                 condition=Q(kind__in=CriterionKind.values), name="criterion_kind_valid"
             ),
             models.CheckConstraint(
-                condition=Q(operator__in=["eq", "ne", "gt", "gte", "lt", "lte", "in", "exists"]),
+                condition=Q(operator__in=Operator.values),
                 name="criterion_operator_valid",
             ),
             models.CheckConstraint(condition=~Q(field_path=""), name="criterion_field_path_set"),
@@ -231,21 +242,21 @@ class OutcomeCriterion(models.Model):
             )
         value, op = self.value, self.operator
         is_number = isinstance(value, Number) and not isinstance(value, bool)
-        if op in {"gt", "gte", "lt", "lte"} and not is_number:
+        if op in COMPARISONS and not is_number:
             errors["value"] = (
                 f"“{self.get_operator_display()}” compares numbers: give a number such as 3 or 0.5."
             )
-        elif op == "in" and (not isinstance(value, list) or not value):
+        elif op == Operator.IN and (not isinstance(value, list) or not value):
             errors["value"] = (
                 '“is one of” needs a non-empty JSON list, e.g. ["resolved", "closed"].'
             )
-        elif op == "in" and any(isinstance(v, dict | list) for v in value):
+        elif op == Operator.IN and any(isinstance(v, dict | list) for v in value):
             errors["value"] = (
                 "“is one of” takes a list of plain values (text, numbers, true/false)."
             )
-        elif op == "exists" and not isinstance(value, bool):
+        elif op == Operator.EXISTS and not isinstance(value, bool):
             errors["value"] = "“exists” takes true (the field is present) or false (it is missing)."
-        elif op in {"eq", "ne"} and isinstance(value, dict | list):
+        elif op in (Operator.EQ, Operator.NE) and isinstance(value, dict | list):
             errors["value"] = "Compare with a plain value (text, a number, true/false or null)."
         if errors:
             raise ValidationError(errors)
@@ -259,19 +270,14 @@ class OutcomeCriterion(models.Model):
         else:
             present = Q(**{f"{data_lookup('.'.join(parts[:-1]))}__has_key": parts[-1]})
         op, value = self.operator, self.value
-        if op == "exists":
+        if op == Operator.EXISTS:
             return present if value else ~present
-        if op == "eq":
+        if op == Operator.EQ:
             return Q(**{lookup: value})
-        if op == "ne":
+        if op == Operator.NE:
             return ~present | (present & ~Q(**{lookup: value}))
-        if op == "in":
+        if op == Operator.IN:
             return Q(**{f"{lookup}__in": value})
         # Numeric comparisons only ever match numbers (text such as "abc" never does).
-        comparison = {
-            "gt": GreaterThan,
-            "gte": GreaterThanOrEqual,
-            "lt": LessThan,
-            "lte": LessThanOrEqual,
-        }[op]
+        comparison = COMPARISONS[op]
         return Q(comparison(DataNumber(self.field_path), Value(Decimal(str(value)))))
