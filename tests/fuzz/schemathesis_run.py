@@ -1,0 +1,79 @@
+"""Fuzz the API from its OpenAPI schema with schemathesis, against a live gunicorn on a
+fresh PostgreSQL database (run by .ci/run; alone: `python tests/fuzz/schemathesis_run.py`).
+
+Agents' endpoints (POST) are fuzzed with an agent API key, staff reads (GET) with a staff
+token. Any 5xx, or a response that does not match the schema, fails the run. Bounded:
+FUZZ_SECONDS per pass (default 75, two passes), a fixed FUZZ_SEED (default 1).
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from tests.benchmarks.common import Server, bench_env, fresh_database, manage  # noqa: E402
+
+SECONDS = os.environ.get("FUZZ_SECONDS", "75")
+SEED = os.environ.get("FUZZ_SEED", "1")
+PORT = int(os.environ.get("FUZZ_PORT", "8790"))
+CHECKS = "not_a_server_error,response_schema_conformance"
+
+STAFF_TOKEN = """
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+user, _ = User.objects.get_or_create(username="fuzz-staff", is_staff=True, is_superuser=True)
+print(Token.objects.get_or_create(user=user)[0].key)
+"""
+
+
+def main() -> int:
+    database_url = fresh_database("fuzz_schemathesis")
+    env = bench_env(database_url, LOG_LEVEL="ERROR", API_KEY_THROTTLE_RATE="100000/second")
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "seed_demo", "--signals", "200")
+    agent_key = manage(env, "create_agent_key", "doc-extractor").strip().splitlines()[-1]
+    staff_token = manage(env, "shell", "-c", STAFF_TOKEN).strip().splitlines()[-1]
+    server = Server(env, port=PORT)
+    failed = False
+    try:
+        passes = [
+            ("POST", f"Authorization: Bearer {agent_key}"),
+            ("GET", f"Authorization: Token {staff_token}"),
+        ]
+        for method, header in passes:
+            print(f"== schemathesis: {method} endpoints, {SECONDS} s, seed {SEED}", flush=True)
+            run = subprocess.run(
+                [
+                    str(Path(sys.executable).parent / "schemathesis"),
+                    "run",
+                    f"{server.url}/api/schema/?format=json",
+                    "--url",
+                    server.url,
+                    "--include-method",
+                    method,
+                    "--header",
+                    header,
+                    "--checks",
+                    CHECKS,
+                    "--max-time",
+                    SECONDS,
+                    "--seed",
+                    SEED,
+                    "--workers",
+                    "2",
+                    "--no-color",
+                    "--generation-database",
+                    "none",
+                ],
+                cwd=ROOT,
+            )
+            failed = failed or run.returncode != 0
+    finally:
+        server.stop()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
