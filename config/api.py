@@ -1,10 +1,13 @@
-"""API-wide pieces: an exception handler that turns every client error into a 4xx."""
+"""API-wide pieces: an exception handler that turns every client error into a 4xx; who may
+read the schema and its docs."""
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from rest_framework import status
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -29,3 +32,12 @@ def exception_handler(exc, context):
             headers={"Retry-After": "5"},
         )
     return drf_exception_handler(exc, context)
+
+
+class ApiDocsPermission(BasePermission):
+    """/api/schema/ and /api/docs/: anyone when API_DOCS_PUBLIC, otherwise staff only."""
+
+    def has_permission(self, request, view):
+        if settings.API_DOCS_PUBLIC:
+            return True
+        return bool(request.user and request.user.is_active and request.user.is_staff)

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
     "nested_admin",
     "customers",
@@ -221,11 +222,22 @@ MARGIN_ALERT_WEBHOOK_SECRET = env.str("MARGIN_ALERT_WEBHOOK_SECRET", default="")
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
+# /api/schema/ and /api/docs/: anyone in development, staff only in production
+# (config.api.ApiDocsPermission reads this per request).
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=not PRODUCTION)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Outcome billing API",
     "DESCRIPTION": "Agents post signals and costs; staff read what was recorded.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar), not a CDN: the
+    # docs work offline and behind a strict firewall.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No validator badge: it would send the schema to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 LOGGING = {
