@@ -18,6 +18,7 @@ from agents.api.authentication import AgentKeyAuthentication, AgentKeyThrottle, 
 from agents.api.parsers import LimitedJSONParser
 from agents.models import Agent, Cost, Signal
 from agents.services import IngestError, costs_ingest, signals_ingest
+from config.openapi import bad_request, batch_refused
 
 SEED_PAYLOAD = {
     "agent_id": "agent_1",
@@ -145,7 +146,7 @@ class SignalViewSet(
         responses={
             201: s.SignalSerializer,
             200: OpenApiResponse(s.SignalSerializer, "Replay: the original, nothing stored."),
-            400: s.ErrorsSerializer,
+            400: bad_request(s.ErrorsSerializer),
         },
         examples=[OpenApiExample("Document processed", value=SEED_PAYLOAD, request_only=True)],
         summary="Post one signal",
@@ -166,7 +167,13 @@ class SignalViewSet(
 
     @extend_schema(
         request=s.BulkSignalsInSerializer,
-        responses={200: s.BulkResultSerializer, 400: s.ErrorsSerializer},
+        responses={200: s.BulkResultSerializer, 400: bad_request(batch_refused("signals"))},
+        description=(
+            f"At most {inputs.MAX_BATCH:,} signals and API_MAX_BODY_BYTES per request (400 and "
+            "413 past them). Each item is validated on its own: a bad one is reported in "
+            "`errors` by its index and the others are stored. Replays (same idempotency key) "
+            "are counted in `duplicates` and store nothing."
+        ),
         examples=[
             OpenApiExample("Batch", value={"signals": [SEED_PAYLOAD]}, request_only=True),
             OpenApiExample(
@@ -202,7 +209,13 @@ class CostViewSet(
 
     @extend_schema(
         request=s.BulkCostsInSerializer,
-        responses={200: s.BulkResultSerializer, 400: s.ErrorsSerializer},
+        responses={200: s.BulkResultSerializer, 400: bad_request(batch_refused("costs"))},
+        description=(
+            f"At most {inputs.MAX_BATCH:,} costs and API_MAX_BODY_BYTES per request (400 and "
+            "413 past them). Each item is validated on its own: a bad one is reported in "
+            "`errors` by its index and the others are stored. Replays (same idempotency key) "
+            "are counted in `duplicates` and store nothing."
+        ),
         examples=[
             OpenApiExample(
                 "Amount, and usage priced from the catalogue",
@@ -261,7 +274,13 @@ class PaidIngestView(APIView):
 class PaidSignalsBulkView(PaidIngestView):
     @extend_schema(
         request=s.V2BulkSignalsSerializer,
-        responses={200: s.V2SignalsResultSerializer},
+        responses={200: s.V2SignalsResultSerializer, 400: bad_request(batch_refused("signals"))},
+        description=(
+            f"At most {inputs.MAX_BATCH:,} signals and API_MAX_BODY_BYTES per request (400 and "
+            "413 past them). Each item is validated on its own: a bad one is reported in "
+            "`errors` by its index and the others are stored. Replays (same idempotency key) "
+            "are counted in `duplicates` and store nothing."
+        ),
         summary="Paid-compatible: post signals",
     )
     def post(self, request):
@@ -275,7 +294,15 @@ class PaidSignalsBulkView(PaidIngestView):
 class PaidCostsBulkView(PaidIngestView):
     @extend_schema(
         request=s.V2BulkCostsSerializer,
-        responses={200: s.V2CostsResultSerializer, 400: s.BulkResultSerializer},
+        responses={
+            200: s.V2CostsResultSerializer,
+            400: bad_request(s.BulkResultSerializer, batch_refused("costs")),
+        },
+        description=(
+            f"At most {inputs.MAX_BATCH:,} costs and API_MAX_BODY_BYTES per request (400 and "
+            "413 past them). As Paid's API: one bad cost refuses the batch (400 listing every "
+            "bad one by index) and nothing is stored."
+        ),
         summary="Paid-compatible: post costs (all or nothing)",
     )
     def post(self, request):
