@@ -4,7 +4,7 @@ import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -16,6 +16,7 @@ from agents.api import inputs
 from agents.api import serializers as s
 from agents.api.authentication import AgentKeyAuthentication, AgentKeyThrottle, HasAgentKey
 from agents.api.parsers import LimitedJSONParser
+from agents.api.staff_authentication import StaffTokenAuthentication
 from agents.models import Agent, Cost, Signal
 from agents.services import IngestError, costs_ingest, signals_ingest
 from config.openapi import bad_request, batch_refused
@@ -47,7 +48,7 @@ class AgentIngestMixin:
     def get_authenticators(self):
         if self.ingesting:
             return [AgentKeyAuthentication()]
-        return [SessionAuthentication(), TokenAuthentication()]
+        return [SessionAuthentication(), StaffTokenAuthentication()]
 
     def get_permissions(self):
         return [HasAgentKey()] if self.ingesting else [IsAdminUser()]
