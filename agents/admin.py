@@ -3,7 +3,7 @@ from django.db.models import Count
 from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from agents.models import Agent, AgentAPIKey, Cost, Signal
+from agents.models import Agent, AgentAPIKey, Cost, Signal, StaffAPIKey
 from config.admin_tools import CappedCountPaginator, InputFilter, ReadOnlyAdmin, money_column
 
 
@@ -20,6 +20,13 @@ class AgentAPIKeyAdmin(APIKeyModelAdmin):
     list_display = (*APIKeyModelAdmin.list_display, "agent")
     list_select_related = ("agent",)
     raw_id_fields = ("agent",)
+
+
+@admin.register(StaffAPIKey)
+class StaffAPIKeyAdmin(APIKeyModelAdmin):
+    list_display = (*APIKeyModelAdmin.list_display, "user")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
 
 
 class EventNameFilter(InputFilter):

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -47,6 +48,20 @@ class AgentAPIKey(AbstractAPIKey):
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
         verbose_name_plural = "API keys"
+
+
+class StaffAPIKey(AbstractAPIKey):
+    """A staff user's token for reading the API (`Authorization: Token <key>`). Hashed at
+    rest; the plain key is shown once (`manage.py create_staff_token`). It acts as its
+    user: the user's staff status and permissions decide what it may read."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "staff API token"
+        verbose_name_plural = "staff API tokens"
 
 
 class Signal(models.Model):

@@ -3,8 +3,9 @@ fraction a partial counts, the value it carries), in SQL.
 
 Closing writes the result as marks (`marks_insert`), one per signal, ever. A preview
 reads the same SELECT without writing (`Marks.preview`), less the signals of earlier
-periods that have no live invoice yet (theirs, not late signals of the previewed one). Everything downstream
-(totals, attributed costs, margins) reads a `Marks` source, so the two cannot differ.
+periods that have no live invoice yet (theirs, not late signals of the previewed one).
+Everything downstream (totals, attributed costs, margins) reads a `Marks` source, so
+the two cannot differ.
 """
 
 from dataclasses import dataclass

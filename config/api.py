@@ -1,8 +1,10 @@
-"""API-wide pieces: an exception handler that turns every client error into a 4xx."""
+"""API-wide pieces: an exception handler that turns every client error into a 4xx; who may
+read the schema and its docs."""
 
 import logging
 from datetime import UTC, timedelta
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, IntegrityError
@@ -11,6 +13,7 @@ from django_filters.filters import IsoDateTimeFilter
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -90,3 +93,12 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
         if offset > self.max_offset:
             raise ValidationError({self.offset_query_param: [f"At most {self.max_offset:,}."]})
         return offset
+
+
+class ApiDocsPermission(BasePermission):
+    """/api/schema/ and /api/docs/: anyone when API_DOCS_PUBLIC, otherwise staff only."""
+
+    def has_permission(self, request, view):
+        if settings.API_DOCS_PUBLIC:
+            return True
+        return bool(request.user and request.user.is_active and request.user.is_staff)

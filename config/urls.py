@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from billing.views import outcome_statement
+from config.api import ApiDocsPermission
 from config.health import healthz
 
 admin.site.site_header = "Outcome billing back-office"
@@ -16,6 +17,14 @@ urlpatterns = [
     path("api/", include("agents.api.urls")),
     path("api/", include("customers.api.urls")),
     path("api/", include("billing.api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(permission_classes=[ApiDocsPermission]),
+        name="schema",
+    ),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[ApiDocsPermission]),
+        name="api-docs",
+    ),
 ]

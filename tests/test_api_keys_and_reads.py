@@ -9,9 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from agents.models import AgentAPIKey, Signal
+from agents.models import AgentAPIKey, Signal, StaffAPIKey
 from tests import factories as f
 from tests.api_helpers import agent_key, post
 
@@ -68,7 +67,7 @@ def test_agent_keys_cannot_read(client):
 @pytest.fixture
 def staff_token():
     user = User.objects.create_user("staff", password="x-123456-y", is_staff=True)
-    return Token.objects.create(user=user).key
+    return StaffAPIKey.objects.create_key(name="staff", user=user)[1]
 
 
 def test_staff_reads_with_token_filters_and_cursor(client, staff_token):

@@ -4,7 +4,7 @@ import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -16,9 +16,11 @@ from agents.api import inputs
 from agents.api import serializers as s
 from agents.api.authentication import AgentKeyAuthentication, AgentKeyThrottle, HasAgentKey
 from agents.api.parsers import LimitedJSONParser
+from agents.api.staff_authentication import StaffTokenAuthentication
 from agents.models import Agent, Cost, Signal
 from agents.services import IngestError, costs_ingest, signals_ingest
 from config.api import BoundedIsoDateTimeFilter
+from config.openapi import bad_request, batch_refused
 
 SEED_PAYLOAD = {
     "agent_id": "agent_1",
@@ -47,7 +49,7 @@ class AgentIngestMixin:
     def get_authenticators(self):
         if self.ingesting:
             return [AgentKeyAuthentication()]
-        return [SessionAuthentication(), TokenAuthentication()]
+        return [SessionAuthentication(), StaffTokenAuthentication()]
 
     def get_permissions(self):
         return [HasAgentKey()] if self.ingesting else [IsAdminUser()]
@@ -151,7 +153,7 @@ class SignalViewSet(
         responses={
             201: s.SignalSerializer,
             200: OpenApiResponse(s.SignalSerializer, "Replay: the original, nothing stored."),
-            400: s.ErrorsSerializer,
+            400: bad_request(s.ErrorsSerializer),
         },
         examples=[OpenApiExample("Document processed", value=SEED_PAYLOAD, request_only=True)],
         summary="Post one signal",
@@ -172,7 +174,13 @@ class SignalViewSet(
 
     @extend_schema(
         request=s.BulkSignalsInSerializer,
-        responses={200: s.BulkResultSerializer, 400: s.ErrorsSerializer},
+        responses={200: s.BulkResultSerializer, 400: bad_request(batch_refused("signals"))},
+        description=(
+            f"At most {inputs.MAX_BATCH:,} signals and API_MAX_BODY_BYTES per request (400 and "
+            "413 past them). Each item is validated on its own: a bad one is reported in "
+            "`errors` by its index and the others are stored. Replays (same idempotency key) "
+            "are counted in `duplicates` and store nothing."
+        ),
         examples=[
             OpenApiExample("Batch", value={"signals": [SEED_PAYLOAD]}, request_only=True),
             OpenApiExample(
@@ -208,7 +216,13 @@ class CostViewSet(
 
     @extend_schema(
         request=s.BulkCostsInSerializer,
-        responses={200: s.BulkResultSerializer, 400: s.ErrorsSerializer},
+        responses={200: s.BulkResultSerializer, 400: bad_request(batch_refused("costs"))},
+        description=(
+            f"At most {inputs.MAX_BATCH:,} costs and API_MAX_BODY_BYTES per request (400 and "
+            "413 past them). Each item is validated on its own: a bad one is reported in "
+            "`errors` by its index and the others are stored. Replays (same idempotency key) "
+            "are counted in `duplicates` and store nothing."
+        ),
         examples=[
             OpenApiExample(
                 "Amount, and usage priced from the catalogue",
@@ -267,7 +281,13 @@ class PaidIngestView(APIView):
 class PaidSignalsBulkView(PaidIngestView):
     @extend_schema(
         request=s.V2BulkSignalsSerializer,
-        responses={200: s.V2SignalsResultSerializer},
+        responses={200: s.V2SignalsResultSerializer, 400: bad_request(batch_refused("signals"))},
+        description=(
+            f"At most {inputs.MAX_BATCH:,} signals and API_MAX_BODY_BYTES per request (400 and "
+            "413 past them). Each item is validated on its own: a bad one is reported in "
+            "`errors` by its index and the others are stored. Replays (same idempotency key) "
+            "are counted in `duplicates` and store nothing."
+        ),
         summary="Paid-compatible: post signals",
     )
     def post(self, request):
@@ -281,7 +301,15 @@ class PaidSignalsBulkView(PaidIngestView):
 class PaidCostsBulkView(PaidIngestView):
     @extend_schema(
         request=s.V2BulkCostsSerializer,
-        responses={200: s.V2CostsResultSerializer, 400: s.BulkResultSerializer},
+        responses={
+            200: s.V2CostsResultSerializer,
+            400: bad_request(s.BulkResultSerializer, batch_refused("costs")),
+        },
+        description=(
+            f"At most {inputs.MAX_BATCH:,} costs and API_MAX_BODY_BYTES per request (400 and "
+            "413 past them). As Paid's API: one bad cost refuses the batch (400 listing every "
+            "bad one by index) and nothing is stored."
+        ),
         summary="Paid-compatible: post costs (all or nothing)",
     )
     def post(self, request):
