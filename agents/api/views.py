@@ -8,7 +8,6 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,6 +17,7 @@ from agents.api.authentication import AgentKeyAuthentication, AgentKeyThrottle, 
 from agents.api.parsers import LimitedJSONParser
 from agents.models import Agent, Cost, Signal
 from agents.services import IngestError, costs_ingest, signals_ingest
+from config.permissions import StaffModelPermissions
 
 SEED_PAYLOAD = {
     "agent_id": "agent_1",
@@ -33,7 +33,8 @@ SEED_PAYLOAD = {
 
 
 class AgentIngestMixin:
-    """POST needs an agent API key (throttled per key); reads need a staff user."""
+    """POST needs an agent API key (throttled per key); reads need a staff user with the
+    model's view permission."""
 
     parser_classes = [LimitedJSONParser]
 
@@ -49,7 +50,7 @@ class AgentIngestMixin:
         return [SessionAuthentication(), TokenAuthentication()]
 
     def get_permissions(self):
-        return [HasAgentKey()] if self.ingesting else [IsAdminUser()]
+        return [HasAgentKey()] if self.ingesting else [StaffModelPermissions()]
 
     def get_throttles(self):
         return [AgentKeyThrottle()] if self.ingesting else []
