@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "nested_admin",
+    "axes",
     "customers",
     "agents",
     "billing",
@@ -60,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -106,6 +109,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Login throttling (django-axes) ---------------------------------------------
+# The admin's login form: after AXES_FAILURE_LIMIT wrong passwords for one username from
+# one IP address, that pair is refused (even with the right password) for the cool-off.
+# Locking the pair, not the IP alone, keeps colleagues behind one office NAT working
+# while someone guesses a password; attempts live in the database, so every gunicorn
+# worker sees them. A successful login resets the count. Unlock early in the admin
+# (Axes > Access attempts) or with `manage.py axes_reset_username NAME`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -201,7 +222,8 @@ REST_FRAMEWORK = {
         # `Token <key>`, stored hashed (agents.StaffAPIKey; DRF's authtoken stored it plain).
         "agents.api.staff_authentication.StaffTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # As the admin: staff with the model's permission, `view_` to read (config/permissions.py).
+    "DEFAULT_PERMISSION_CLASSES": ["config.permissions.StaffModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "config.openapi.ApiSchema",
     "DEFAULT_PAGINATION_CLASS": "config.api.BoundedLimitOffsetPagination",

@@ -6,7 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -66,7 +66,9 @@ def test_agent_keys_cannot_read(client):
 
 @pytest.fixture
 def staff_token():
+    # Reading needs the model's view permission, as in the admin (test_api_permissions.py).
     user = User.objects.create_user("staff", password="x-123456-y", is_staff=True)
+    user.groups.add(Group.objects.get(name="Viewers"))
     return StaffAPIKey.objects.create_key(name="staff", user=user)[1]
 
 

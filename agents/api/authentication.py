@@ -57,10 +57,22 @@ class AgentKeyAuthentication(BaseAuthentication):
 
 
 class HasAgentKey(BasePermission):
+    """An agent's own key posts only while the agent is active. The agent's state is the
+    one read with the key, so deactivating takes effect within API_KEY_CACHE_SECONDS, as
+    revoking does. (An organisation key naming an inactive agent is refused per item.)"""
+
     message = "Posting signals and costs needs an agent API key."
 
     def has_permission(self, request, view):
-        return isinstance(request.auth, AgentAPIKey)
+        if not isinstance(request.auth, AgentAPIKey):
+            return False
+        agent = request.auth.agent
+        if agent is not None and not agent.active:
+            raise exceptions.PermissionDenied(
+                f"Agent {agent.external_id!r} is deactivated; its keys cannot post signals "
+                "or costs. Reactivate the agent in the admin to post again."
+            )
+        return True
 
 
 class AgentKeyThrottle(SimpleRateThrottle):

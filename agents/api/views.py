@@ -8,7 +8,6 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,6 +20,7 @@ from agents.models import Agent, Cost, Signal
 from agents.services import IngestError, costs_ingest, signals_ingest
 from config.api import BoundedIsoDateTimeFilter
 from config.openapi import bad_request, batch_refused
+from config.permissions import StaffModelPermissions
 
 SEED_PAYLOAD = {
     "agent_id": "agent_1",
@@ -36,7 +36,8 @@ SEED_PAYLOAD = {
 
 
 class AgentIngestMixin:
-    """POST needs an agent API key (throttled per key); reads need a staff user."""
+    """POST needs an agent API key (throttled per key); reads need a staff user with the
+    model's view permission."""
 
     parser_classes = [LimitedJSONParser]
 
@@ -52,7 +53,7 @@ class AgentIngestMixin:
         return [SessionAuthentication(), StaffTokenAuthentication()]
 
     def get_permissions(self):
-        return [HasAgentKey()] if self.ingesting else [IsAdminUser()]
+        return [HasAgentKey()] if self.ingesting else [StaffModelPermissions()]
 
     def get_throttles(self):
         return [AgentKeyThrottle()] if self.ingesting else []

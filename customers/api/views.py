@@ -1,5 +1,4 @@
 from rest_framework import serializers, viewsets
-from rest_framework.permissions import IsAdminUser
 
 from customers.models import Customer
 
@@ -22,5 +21,4 @@ class CustomerSerializer(serializers.ModelSerializer):
 class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Customer.objects.all()
     serializer_class = CustomerSerializer
-    permission_classes = [IsAdminUser]
     filterset_fields = ["status", "currency", "external_id"]

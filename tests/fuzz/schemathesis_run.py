@@ -20,11 +20,9 @@ SEED = os.environ.get("FUZZ_SEED", "1")
 PORT = int(os.environ.get("FUZZ_PORT", "8790"))
 CHECKS = "not_a_server_error,response_schema_conformance"
 
-STAFF_TOKEN = """
+STAFF_USER = """
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
-user, _ = User.objects.get_or_create(username="fuzz-staff", is_staff=True, is_superuser=True)
-print(Token.objects.get_or_create(user=user)[0].key)
+User.objects.get_or_create(username="fuzz-staff", is_staff=True, is_superuser=True)
 """
 
 
@@ -34,7 +32,8 @@ def main() -> int:
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "seed_demo", "--signals", "200")
     agent_key = manage(env, "create_agent_key", "doc-extractor").strip().splitlines()[-1]
-    staff_token = manage(env, "shell", "-c", STAFF_TOKEN).strip().splitlines()[-1]
+    manage(env, "shell", "-c", STAFF_USER)
+    staff_token = manage(env, "create_staff_token", "fuzz-staff").strip().splitlines()[-1]
     server = Server(env, port=PORT)
     failed = False
     try:
