@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing bench-margins bench-validation clean
+.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing bench-margins bench-validation fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench-margins: install
 
 bench-validation: install
 	$(BIN)/python tests/benchmarks/validation.py
+
+# schemathesis against a live server on a fresh PostgreSQL database (as .ci/run does).
+fuzz: install
+	$(BIN)/python tests/fuzz/schemathesis_run.py
 
 # Everything the project creates: the virtualenv, the SQLite database, Celery's folders,
 # static files, test screenshots, tool caches, packaging leftovers, bytecode.

@@ -122,3 +122,16 @@ class ApiSchema(AutoSchema):
             if code not in responses:
                 responses[code] = self._get_response_for_code(response, code, direction=direction)
         return responses
+
+
+def refuse_unknown_fields(result, generator, request, public):
+    """Postprocessing hook: the native (v1) request bodies refuse fields they do not
+    declare, so their schema says `additionalProperties: false` (v2 accepts what Paid's
+    API accepts and says nothing)."""
+    from agents.api.request_fields import COST_V1, COSTS_V1, SIGNAL_V1, SIGNALS_V1
+
+    schemas = result.get("components", {}).get("schemas", {})
+    for shape in (SIGNAL_V1, COST_V1, SIGNALS_V1, COSTS_V1):
+        if shape.name in schemas:
+            schemas[shape.name]["additionalProperties"] = False
+    return result

@@ -255,6 +255,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Agents post signals and costs; staff read what was recorded.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.refuse_unknown_fields",
+    ],
     # Swagger UI from our own static files (drf-spectacular-sidecar), not a CDN: the
     # docs work offline and behind a strict firewall.
     "SWAGGER_UI_DIST": "SIDECAR",

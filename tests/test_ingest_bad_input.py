@@ -436,7 +436,7 @@ CASES = [
         {"signals": [GOOD], "dry_run": True},
         "org",
         400,
-        "dry_run",
+        "Unknown field(s) 'dry_run'",
     ),
     (
         "token count of 2^63",

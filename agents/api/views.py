@@ -67,7 +67,8 @@ def batch_of(request, name: str, *, strict: bool = True) -> list:
         raise ValidationError({name: [f'Send a JSON object {{"{name}": [...]}} with a list.']})
     unknown = [key for key in body if key != name] if strict else []
     if unknown:
-        raise ValidationError({str(key): ["Unknown field."] for key in unknown})
+        names = ", ".join(repr(str(key)) for key in unknown)
+        raise ValidationError({name: [f'Unknown field(s) {names}: send only {{"{name}": [...]}}.']})
     items = body[name]
     if len(items) > inputs.MAX_BATCH:
         raise ValidationError(
