@@ -5,7 +5,9 @@ choices) from its declaration in request_fields.py, the same declaration the
 OpenAPI schema is generated from. inputs.py combines them into whole items.
 """
 
+import functools
 import math
+import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
@@ -25,52 +27,68 @@ MAX_DEPTH = 32
 # Control characters, format characters (zero-width, bidirectional marks), line and
 # paragraph separators: invisible or layout-changing, never part of a name or an id.
 INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
+ASCII_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def text_problem(value: str) -> str | None:
     """What makes a string unfit for a name or an id, or None. An id that looks like
-    another (a zero-width space, a bidirectional mark) would stay unattributed."""
+    another (a zero-width space, a bidirectional mark) would stay unattributed.
+    ASCII, nearly every value, is checked by one regular expression (measured: a
+    character loop tripled the validation time of a batch)."""
     if not value.strip():
         return "Must not be blank."
+    if value.isascii():
+        control = ASCII_CONTROL.search(value)
+        if control is None:
+            return None
+        if control.group() == "\x00":
+            return "Must not contain NUL characters."
+        return "Must not contain control characters such as newlines or tabs."
     if "\x00" in value:
         return "Must not contain NUL characters."
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return "Contains an invalid character (a lone UTF-16 surrogate)."
-    if not value.isascii() and any(unicodedata.category(c) in INVISIBLE for c in value):
+    if any(unicodedata.category(c) in INVISIBLE for c in value):
         return "Must not contain control or invisible characters (zero-width, bidirectional)."
-    if any(c < " " or c == "\x7f" for c in value):
-        return "Must not contain control characters such as newlines or tabs."
     return None
 
 
-def data_problem(value, depth: int = 0) -> str | None:
+def _string_problem(value: str) -> str | None:
+    if "\x00" in value:
+        return "Contains a NUL character."
+    if value.isascii():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Contains an invalid character (a lone UTF-16 surrogate)."
+    return None
+
+
+def data_problem(value, depth: int = 1) -> str | None:
     """What the database would refuse in free-form JSON, or None: NUL characters and lone
-    surrogates in keys and strings, numbers that are not finite, deep nesting."""
+    surrogates in keys and strings, numbers that are not finite, deep nesting. Scalars
+    are checked in the loop, not by a call each (a batch's data is mostly scalars)."""
     if depth > MAX_DEPTH:
         return f"Is nested more than {MAX_DEPTH} levels deep."
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "Contains a NUL character."
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "Contains an invalid character (a lone UTF-16 surrogate)."
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else "Numbers must be finite (got 1e999 or NaN)."
-    if isinstance(value, dict):
-        for key, item in value.items():
-            problem = data_problem(key, depth) or data_problem(item, depth + 1)
+    pairs = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in pairs:
+        if isinstance(key, str):
+            problem = _string_problem(key)
             if problem:
-                return f"{key!r}: {problem}"
-        return None
-    if isinstance(value, list):
-        for item in value:
+                return f"A key {problem[0].lower()}{problem[1:]}"
+        if isinstance(item, str):
+            problem = _string_problem(item)
+        elif isinstance(item, float):
+            problem = None if math.isfinite(item) else "Numbers must be finite (not 1e999)."
+        elif isinstance(item, dict | list):
             problem = data_problem(item, depth + 1)
-            if problem:
-                return problem
+        else:
+            continue
+        if problem:
+            return f"{key!r}: {problem}"
     return None
 
 
@@ -135,7 +153,12 @@ def text(item: Mapping, field: Field, errors: Collector, *, required=None) -> st
 
 
 def earliest_accepted() -> datetime:
-    return datetime.combine(settings.SIGNALS_EARLIEST_DATE, time.min, tzinfo=UTC)
+    return _midnight_utc(settings.SIGNALS_EARLIEST_DATE)
+
+
+@functools.cache
+def _midnight_utc(day) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def timestamp(item: Mapping, field: Field, errors: Collector, now: datetime) -> datetime | None:
