@@ -84,7 +84,10 @@ def data_problem(value, depth: int = 1) -> str | None:
         elif isinstance(item, float):
             problem = None if math.isfinite(item) else "Numbers must be finite (not 1e999)."
         elif isinstance(item, dict | list):
-            problem = data_problem(item, depth + 1)
+            nested = data_problem(item, depth + 1)
+            if nested:  # named by the innermost key only, not by every level
+                return nested
+            continue
         else:
             continue
         if problem:
