@@ -84,6 +84,11 @@ class Signal(models.Model):
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     workflow_id = models.CharField(max_length=200, null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # Read from data on arrival: the trace scope (data.paid.paid_scope_id, as Paid's
+    # cost_attributed_signal sends it) and trace id (data.trace_id) whose spans' costs
+    # belong to this signal.
+    scope_id = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    trace_id = models.CharField(max_length=32, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-occurred_at"]
@@ -109,6 +114,14 @@ class Signal(models.Model):
                 fields=["workflow_id"],
                 condition=Q(workflow_id__isnull=False),
                 name="signal_workflow_idx",
+            ),
+            models.Index(
+                fields=["agent", "scope_id"],
+                condition=Q(scope_id__isnull=False),
+                name="signal_scope_idx",
+            ),
+            models.Index(
+                fields=["trace_id"], condition=Q(trace_id__isnull=False), name="signal_trace_idx"
             ),
         ]
 
@@ -149,7 +162,13 @@ class Cost(models.Model):
     )
     workflow_id = models.CharField(max_length=200, null=True, blank=True)
     category = models.CharField(max_length=20, choices=Category.choices, default=Category.OTHER)
-    amount = models.DecimalField(max_digits=20, decimal_places=8)
+    amount = models.DecimalField(
+        max_digits=20,
+        decimal_places=8,
+        null=True,
+        blank=True,
+        help_text="Empty for an unpriced cost: a traced model the price catalogue does not know.",
+    )
     currency = models.CharField(
         max_length=3, choices=CURRENCY_CHOICES, default="USD", validators=[validate_currency_code]
     )
@@ -164,6 +183,11 @@ class Cost(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # A cost from an OTLP span: its trace, span and (Paid's) scope.
+    trace_id = models.CharField(max_length=32, null=True, blank=True)
+    span_id = models.CharField(max_length=16, null=True, blank=True)
+    scope_id = models.CharField(max_length=64, null=True, blank=True)
+    span_name = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-occurred_at"]
@@ -172,6 +196,16 @@ class Cost(models.Model):
                 fields=["agent", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="cost_unique_idempotency_key_per_agent",
+            ),
+            # A span re-exported is the same cost: stored once.
+            models.UniqueConstraint(
+                fields=["trace_id", "span_id"],
+                condition=Q(span_id__isnull=False),
+                name="cost_unique_span",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=False) | Q(span_id__isnull=False),
+                name="cost_amount_set_unless_traced",
             ),
             models.UniqueConstraint(
                 fields=["signal", "source_key"],
@@ -197,7 +231,24 @@ class Cost(models.Model):
                 condition=Q(customer__isnull=True),
                 name="cost_unattributed_idx",
             ),
+            # Traced costs waiting for their signal.
+            models.Index(
+                fields=["agent", "scope_id"],
+                condition=Q(signal__isnull=True, scope_id__isnull=False),
+                name="cost_waiting_scope_idx",
+            ),
+            models.Index(
+                fields=["trace_id"],
+                condition=Q(signal__isnull=True, trace_id__isnull=False),
+                name="cost_waiting_trace_idx",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.amount is None:
+            return f"{self.category} unpriced {self.model}"
         return f"{self.category} {self.amount} {self.currency}"
+
+    @property
+    def unpriced(self) -> bool:
+        return self.amount is None

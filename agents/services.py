@@ -17,6 +17,7 @@ from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from agents.models import Agent, Cost, Signal
+from agents.traces import costs_link, signal_link_keys
 from customers.currencies import STORED, currency_parse
 from customers.models import Customer
 
@@ -228,6 +229,7 @@ def _store_signals(prepared) -> tuple[dict[int, Signal], dict[int, Signal]]:
             workflow_id=item.workflow_id or None,
             data=item.data,
         )
+        signal.scope_id, signal.trace_id = signal_link_keys(item.data)
         key = (signal.agent_id, signal.idempotency_key)
         if signal.idempotency_key and key in first:
             signal = first[key]
@@ -271,6 +273,12 @@ def _store_signals(prepared) -> tuple[dict[int, Signal], dict[int, Signal]]:
             signal._prefetched_objects_cache = {"costs": signal_costs}
             new_costs += signal_costs
     Cost.objects.bulk_create(new_costs, batch_size=1000)
+    traced = [s for s in stored.values() if s.scope_id or s.trace_id]
+    if traced:  # traced costs that arrived before their signal
+        costs_link(
+            scopes={(s.agent_id, s.scope_id) for s in traced if s.scope_id},
+            trace_ids={s.trace_id for s in traced if s.trace_id},
+        )
     return stored, duplicates
 
 

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from agents.api.otlp import TracesView
 from billing.views import outcome_statement
 from config.api import ApiDocsPermission
 from config.health import healthz
@@ -14,6 +15,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("statements/<str:token>/", outcome_statement, name="outcome-statement"),
     path("admin/", admin.site.urls),
+    # OTLP/HTTP's default path, so an exporter needs only the server's address.
+    path("v1/traces", TracesView.as_view(), name="otlp-traces"),
+    path("api/otlp/v1/traces", TracesView.as_view(), name="otlp-traces-api"),
     path("api/", include("agents.api.urls")),
     path("api/", include("customers.api.urls")),
     path("api/", include("billing.api.urls")),

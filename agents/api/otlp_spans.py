@@ -1,0 +1,264 @@
+"""OTLP spans to cost inputs: which spans are LLM calls, their model and token usage
+(OpenInference or OpenTelemetry GenAI attributes), and who they belong to.
+
+Only the attributes named here are read; everything else a span carries (prompts,
+outputs, tool arguments) is dropped on arrival and never stored."""
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from agents.api.field_checks import (
+    FUTURE_TOLERANCE,
+    Collector,
+    earliest_accepted,
+    text_problem,
+)
+from agents.api.inputs import AgentResolver
+from agents.models import Agent
+from agents.services import IngestError, cost_amount
+
+# Who a span belongs to; read from the span, else its parents in the same export, else
+# its resource. Paid's SDK sets them on every span of a @paid_tracing call.
+CUSTOMER = ("external_customer_id", "customer.external_id")
+AGENT = ("external_agent_id", "external_product_id")
+SCOPE = ("paid_scope_id",)
+WORKFLOW = ("workflow_id", "metadata.workflow_id", "paid.workflow_id")
+
+# Usage: the GenAI convention first, where both appear.
+MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
+VENDOR = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+TOKENS = {
+    "input_tokens": (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.prompt_tokens",
+        "llm.token_count.prompt",
+    ),
+    "output_tokens": (
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",
+        "llm.token_count.completion",
+    ),
+    "cache_read_tokens": (
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        "llm.token_count.prompt_details.cache_read",
+    ),
+    "cache_write_tokens": (
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+        "llm.token_count.prompt_details.cache_write",
+    ),
+}
+# A span that states its own cost (USD) keeps that amount.
+OWN_COST = ("gen_ai.usage.cost", "llm.cost.total")
+
+ATTRIBUTION = {*CUSTOMER, *AGENT, *SCOPE, *WORKFLOW}
+READ = {*ATTRIBUTION, *MODEL, *VENDOR, *OWN_COST, *(n for names in TOKENS.values() for n in names)}
+METADATA_PREFIX = "metadata."
+MAX_METADATA = 20
+MAX_TOKENS = 1_000_000_000  # per count and span; more is a broken counter, not a call
+MAX_TEXT = 200
+
+
+@dataclass
+class SpanCost:
+    """One LLM span, validated: what becomes one Cost."""
+
+    agent: Agent
+    trace_id: str
+    span_id: str
+    name: str
+    external_customer_id: str
+    scope_id: str | None
+    workflow_id: str | None
+    vendor: str
+    model: str
+    tokens: dict[str, int]
+    started_at: datetime
+    ended_at: datetime
+    amount: Decimal | None = None  # the span's own cost, if it stated one
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class Parsed:
+    costs: list[SpanCost] = field(default_factory=list)
+    rejected: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def reject(self, span_ref: str, problem: str) -> None:
+        self.rejected += 1
+        if len(self.problems) < 5:
+            self.problems.append(f"span {span_ref}: {problem}")
+
+
+def _value(any_value):
+    kind = any_value.WhichOneof("value")
+    if kind in ("string_value", "bool_value", "int_value", "double_value"):
+        return getattr(any_value, kind)
+    return None  # arrays, maps and bytes carry nothing we read
+
+
+def _attributes(key_values, *, keep_metadata: bool) -> dict:
+    found = {}
+    for kv in key_values:
+        key = kv.key
+        if key in READ or (keep_metadata and key.startswith(METADATA_PREFIX)):
+            value = _value(kv.value)
+            if value is not None:
+                found[key] = value
+    return found
+
+
+def _first(attrs: dict, names: Iterable[str]):
+    for name in names:
+        if name in attrs:
+            return attrs[name], name
+    return None, None
+
+
+def _text(attrs: dict, names, *, required=False) -> str | None:
+    value, name = _first(attrs, names)
+    if value is None:
+        if required:
+            raise IngestError({names[0]: ["is missing."]})
+        return None
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise IngestError({name: ["must be a string."]})
+    if isinstance(value, float):
+        value = int(value)
+    value = str(value)
+    problem = text_problem(value)
+    if problem:
+        raise IngestError({name: [problem]})
+    if len(value) > MAX_TEXT:
+        raise IngestError({name: [f"is longer than {MAX_TEXT} characters."]})
+    return value
+
+
+def _count(attrs: dict, names) -> int | None:
+    value, name = _first(attrs, names)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise IngestError({name: ["must be a whole number of tokens."]})
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise IngestError({name: ["must be a whole number of tokens."]})
+    value = int(value)
+    if value < 0:
+        raise IngestError({name: ["cannot be negative."]})
+    if value > MAX_TOKENS:
+        raise IngestError({name: [f"is over {MAX_TOKENS:,} tokens for one call."]})
+    return value
+
+
+def _time(nanos: int, now: datetime) -> datetime:
+    if not nanos:
+        raise IngestError({"end_time_unix_nano": ["is missing."]})
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=nanos // 1000)
+    if moment < earliest_accepted():
+        raise IngestError({"end_time_unix_nano": ["is before SIGNALS_EARLIEST_DATE."]})
+    if moment > now + FUTURE_TOLERANCE:
+        raise IngestError({"end_time_unix_nano": ["is more than 5 minutes in the future."]})
+    return moment
+
+
+def _metadata(attrs: dict) -> dict:
+    found = {}
+    for key, value in attrs.items():
+        if key.startswith(METADATA_PREFIX) and len(found) < MAX_METADATA:
+            if isinstance(value, str):
+                if text_problem(value) or len(value) > MAX_TEXT:
+                    continue
+            elif isinstance(value, float) and not math.isfinite(value):
+                continue
+            found[key[len(METADATA_PREFIX) :][:100]] = value
+    return found
+
+
+def spans_parse(request, *, resolver: AgentResolver, now: datetime) -> Parsed:
+    """The LLM spans of an ExportTraceServiceRequest as SpanCost, the rest counted.
+
+    A span is an LLM call when it names a model and has token usage or its own cost.
+    Other spans only lend their attribution (customer, agent, scope, workflow) to
+    their descendants in the same export. A refused span is counted with why."""
+    parsed = Parsed()
+    for resource_spans in request.resource_spans:
+        resource = _attributes(resource_spans.resource.attributes, keep_metadata=False)
+        spans = [span for scope_spans in resource_spans.scope_spans for span in scope_spans.spans]
+        own = {}
+        parents = {}
+        for span in spans:
+            attrs = _attributes(span.attributes, keep_metadata=True)
+            own[span.span_id] = attrs
+            parents[span.span_id] = span.parent_span_id
+        for span in spans:
+            attrs = own[span.span_id]
+            if _first(attrs, MODEL)[0] is None:
+                continue
+            ref = span.span_id.hex() or "(no id)"
+            try:
+                cost = _span_cost(span, attrs, own, parents, resource, resolver, now)
+            except IngestError as exc:
+                where, messages = next(iter(exc.errors.items()))
+                parsed.reject(ref, f"{where} {messages[0]}")
+                continue
+            if cost is not None:
+                parsed.costs.append(cost)
+    return parsed
+
+
+def _inherited(span, attrs, own, parents, resource) -> dict:
+    """The span's attribution keys, falling back to its ancestors', then the resource's."""
+    merged = {k: v for k, v in resource.items() if k in ATTRIBUTION}
+    chain = []
+    parent = parents.get(span.span_id)
+    while parent and parent in own and len(chain) < 64:
+        chain.append(own[parent])
+        parent = parents.get(parent)
+    for ancestor in reversed(chain):
+        merged.update((k, v) for k, v in ancestor.items() if k in ATTRIBUTION)
+    merged.update((k, v) for k, v in attrs.items() if k in ATTRIBUTION)
+    return merged
+
+
+def _span_cost(span, attrs, own, parents, resource, resolver, now) -> SpanCost | None:
+    tokens = {ours: _count(attrs, names) for ours, names in TOKENS.items()}
+    tokens = {k: v for k, v in tokens.items() if v is not None}
+    own_cost, cost_name = _first(attrs, OWN_COST)
+    if not tokens and own_cost is None:
+        return None  # a model named without usage: not a call we can cost
+    amount = None
+    if own_cost is not None:
+        if isinstance(own_cost, bool) or not isinstance(own_cost, int | float | str):
+            raise IngestError({cost_name: ["must be a number."]})
+        amount = cost_amount(own_cost, where=cost_name)
+    if len(span.trace_id) != 16 or not any(span.trace_id):
+        raise IngestError({"trace_id": ["must be 16 bytes, not all zero."]})
+    if len(span.span_id) != 8 or not any(span.span_id):
+        raise IngestError({"span_id": ["must be 8 bytes, not all zero."]})
+    who = _inherited(span, attrs, own, parents, resource)
+    errors = Collector()
+    agent = resolver.resolve(errors, external_id=_text(who, AGENT), field="external_agent_id")
+    errors.check()
+    ended_at = _time(span.end_time_unix_nano or span.start_time_unix_nano, now)
+    started_at = _time(span.start_time_unix_nano, now) if span.start_time_unix_nano else ended_at
+    return SpanCost(
+        agent=agent,
+        trace_id=span.trace_id.hex(),
+        span_id=span.span_id.hex(),
+        name=(span.name if not text_problem(span.name or " ") else "")[:MAX_TEXT],
+        external_customer_id=_text(who, CUSTOMER) or "",
+        scope_id=_text(who, SCOPE),
+        workflow_id=_text(who, WORKFLOW),
+        vendor=(_text(attrs, VENDOR) or "")[:100],
+        model=_text(attrs, MODEL, required=True),
+        tokens=tokens,
+        started_at=started_at,
+        ended_at=ended_at,
+        amount=amount,
+        metadata=_metadata(attrs),
+    )

@@ -1,0 +1,147 @@
+"""Costs from traces: LLM spans stored as costs, and costs linked to the signal whose
+outcome they produced.
+
+A traced cost is linked to a signal, strongest first, by scope (the signal's
+`data.paid.paid_scope_id` equals the span's `paid_scope_id`, same agent and customer),
+then by trace id (the signal's `data.trace_id`). Whichever arrives second links them:
+storing spans links them to signals already stored, storing signals claims the costs
+already stored. Two that arrive at the same moment in concurrent transactions do not
+see each other; closing a period links them (billing.attribution) before it rates."""
+
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
+
+from agents.models import Cost, Signal
+from customers.currencies import STORED
+from customers.models import Customer
+
+
+def span_price(*, vendor: str, model: str, tokens: dict, at: datetime) -> Decimal | None:
+    """The catalogue price (USD) of a call at its time, or None for a model the
+    catalogue does not know. The vendor the span names is tried first; a vendor the
+    catalogue spells otherwise (``aws.bedrock``) falls back to inferring it from the
+    model."""
+    from genai_prices import Usage, calc_price
+
+    usage = Usage(**tokens)
+    for provider in (vendor or None, None) if vendor else (None,):
+        try:
+            price = calc_price(
+                usage, model_ref=model, provider_id=provider, genai_request_timestamp=at
+            )
+        except LookupError:
+            continue
+        return Decimal(price.total_price).quantize(STORED, rounding=ROUND_HALF_UP)
+    return None
+
+
+def spans_store(spans) -> None:
+    """Store each span (agents.api.otlp_spans.SpanCost) as one Cost, at most once per
+    (trace id, span id): a re-exported span stores nothing. Then link them to their
+    signals. One transaction: all of the export's costs or none."""
+    if not spans:
+        return
+    external_ids = {s.external_customer_id for s in spans if s.external_customer_id}
+    customers = dict(
+        Customer.objects.filter(external_id__in=external_ids).values_list("external_id", "id")
+    )
+    costs = []
+    for span in spans:
+        amount = span.amount
+        priced = False
+        if amount is None:
+            amount = span_price(
+                vendor=span.vendor, model=span.model, tokens=span.tokens, at=span.started_at
+            )
+            priced = amount is not None
+        costs.append(
+            Cost(
+                agent=span.agent,
+                customer_id=customers.get(span.external_customer_id),
+                external_customer_id=span.external_customer_id,
+                workflow_id=span.workflow_id,
+                category=Cost.Category.LLM,
+                amount=amount,
+                currency="USD",
+                vendor=span.vendor,
+                model=span.model,
+                input_tokens=span.tokens.get("input_tokens"),
+                output_tokens=span.tokens.get("output_tokens"),
+                cache_read_tokens=span.tokens.get("cache_read_tokens"),
+                cache_write_tokens=span.tokens.get("cache_write_tokens"),
+                priced_from_catalogue=priced,
+                occurred_at=span.ended_at,
+                metadata=span.metadata,
+                trace_id=span.trace_id,
+                span_id=span.span_id,
+                scope_id=span.scope_id,
+                span_name=span.name,
+            )
+        )
+    with transaction.atomic():
+        Cost.objects.bulk_create(costs, batch_size=1000, ignore_conflicts=True)
+        costs_link(
+            scopes={(c.agent_id, c.scope_id) for c in costs if c.scope_id},
+            trace_ids={c.trace_id for c in costs},
+        )
+
+
+def signal_link_keys(data: dict) -> tuple[str | None, str | None]:
+    """(scope id, trace id) a signal's data names: `data.paid.paid_scope_id` (an integer
+    from Paid's SDK, or a string) and `data.trace_id` (32 hex digits)."""
+    paid = data.get("paid")
+    scope = paid.get("paid_scope_id") if isinstance(paid, dict) else None
+    if isinstance(scope, bool) or not isinstance(scope, int | str):
+        scope = None
+    elif isinstance(scope, int):
+        scope = str(scope)
+    elif not (0 < len(scope) <= 64 and scope.isprintable()):
+        scope = None
+    trace = data.get("trace_id")
+    if not (isinstance(trace, str) and len(trace) == 32):
+        trace = None
+    else:
+        trace = trace.lower()
+        if not all(c in "0123456789abcdef" for c in trace) or trace == "0" * 32:
+            trace = None
+    return scope, trace
+
+
+def costs_link(*, scopes=(), trace_ids=(), costs=None) -> int:
+    """Link waiting traced costs (no signal yet) to their signal: by scope for `scopes`
+    ((agent id, scope id) pairs), then by trace id for `trace_ids`. `costs` narrows the
+    costs considered (e.g. to one customer's). A linked cost takes the signal's customer
+    and workflow when it has none. Returns how many were linked."""
+    waiting = Cost.objects.filter(signal__isnull=True) if costs is None else costs
+    linked = 0
+    if scopes:
+        by_scope = Q()
+        for agent_id, scope_id in scopes:
+            by_scope |= Q(agent_id=agent_id, scope_id=scope_id)
+        signals = Signal.objects.filter(
+            agent_id=OuterRef("agent_id"),
+            scope_id=OuterRef("scope_id"),
+            external_customer_id=OuterRef("external_customer_id"),
+        ).order_by("pk")
+        linked += _link(waiting.filter(by_scope), signals)
+    if trace_ids:
+        signals = Signal.objects.filter(trace_id=OuterRef("trace_id")).order_by("pk")
+        linked += _link(waiting.filter(trace_id__in=list(trace_ids)), signals)
+    return linked
+
+
+def _link(costs, signals) -> int:
+    first = signals[:1]
+    return costs.filter(Exists(signals)).update(
+        signal_id=Subquery(first.values("pk")),
+        customer_id=Coalesce("customer_id", Subquery(first.values("customer_id"))),
+        external_customer_id=Coalesce(
+            NullIf("external_customer_id", Value("")),
+            Subquery(first.values("external_customer_id")),
+        ),
+        workflow_id=Coalesce("workflow_id", Subquery(first.values("workflow_id"))),
+    )
