@@ -54,6 +54,66 @@ class AttributedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class PricedFilter(admin.SimpleListFilter):
+    title = "priced"
+    parameter_name = "priced"
+
+    def lookups(self, request, model_admin):
+        return (("no", "Unpriced (model unknown to the catalogue)"), ("yes", "With an amount"))
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(amount__isnull=self.value() == "no")
+        return queryset
+
+
+exact_amount = money_column("amount", exact=True, code=True)
+
+
+@admin.display(description="amount", ordering="amount")
+def amount_or_unpriced(model_admin, obj):
+    """A cost's amount exact (`0.0045 USD`: single costs are often below the minor unit),
+    or a flag for a cost the catalogue could not price."""
+    if obj.amount is None:
+        return format_html(
+            '<span style="color:#b45309;white-space:nowrap" title="{}">unpriced</span>',
+            "The price catalogue does not know this model; the cost is left out of margins "
+            "and counted as unpriced.",
+        )
+    return exact_amount(model_admin, obj)
+
+
+class SpanCostsInline(admin.TabularInline):
+    """An outcome signal's costs, one row per LLM span (or per cost in its data)."""
+
+    model = Cost
+    fk_name = "signal"
+    verbose_name = "cost"
+    verbose_name_plural = "costs of this signal, by span"
+    fields = readonly_fields = (
+        "span_name",
+        "vendor",
+        "model",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "amount_display",
+        "category",
+        "span_id",
+    )
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ("occurred_at", "id")
+    amount_display = amount_or_unpriced
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class FactAdmin(ReadOnlyAdmin):
     """Signals and costs are facts: read-only, on tables that grow large."""
 
@@ -92,6 +152,7 @@ class SignalAdmin(FactAdmin):
     )
     search_fields = ("=external_customer_id", "=idempotency_key", "=workflow_id", "=event_name")
     readonly_fields = [f.name for f in Signal._meta.fields]
+    inlines = [SpanCostsInline]
     change_list_template = "admin/agents/signal/change_list.html"
 
     def changelist_view(self, request, extra_context=None):
@@ -123,14 +184,21 @@ class CostAdmin(FactAdmin):
         "agent",
         "customer",
         "category",
+        PricedFilter,
         AttributedFilter,
         ("occurred_at", admin.DateFieldListFilter),
     )
-    search_fields = ("=external_customer_id", "=idempotency_key", "=workflow_id", "=model")
+    search_fields = (
+        "=external_customer_id",
+        "=idempotency_key",
+        "=workflow_id",
+        "=model",
+        "=trace_id",
+        "=scope_id",
+    )
     fields = readonly_fields = [
         "amount_display" if f.name == "amount" else f.name
         for f in Cost._meta.fields
         if f.name != "currency"
     ]
-    # A single cost is often a fraction of the minor unit (0.0045 USD): shown exact.
-    amount_display = money_column("amount", exact=True, code=True)
+    amount_display = amount_or_unpriced

@@ -17,7 +17,7 @@ from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from agents.models import Agent, Cost, Signal
-from agents.traces import costs_link, signal_link_keys
+from agents.traces import costs_link, costs_waiting_for, signal_link_keys
 from customers.currencies import STORED, currency_parse
 from customers.models import Customer
 
@@ -275,10 +275,7 @@ def _store_signals(prepared) -> tuple[dict[int, Signal], dict[int, Signal]]:
     Cost.objects.bulk_create(new_costs, batch_size=1000)
     traced = [s for s in stored.values() if s.scope_id or s.trace_id]
     if traced:  # traced costs that arrived before their signal
-        costs_link(
-            scopes={(s.agent_id, s.scope_id) for s in traced if s.scope_id},
-            trace_ids={s.trace_id for s in traced if s.trace_id},
-        )
+        costs_link(costs_waiting_for(traced))
     return stored, duplicates
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, Subquery, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
 
 from agents.models import Cost, Signal
@@ -84,10 +84,7 @@ def spans_store(spans) -> None:
         )
     with transaction.atomic():
         Cost.objects.bulk_create(costs, batch_size=1000, ignore_conflicts=True)
-        costs_link(
-            scopes={(c.agent_id, c.scope_id) for c in costs if c.scope_id},
-            trace_ids={c.trace_id for c in costs},
-        )
+        costs_link(Cost.objects.filter(trace_id__in={c.trace_id for c in costs}))
 
 
 def signal_link_keys(data: dict) -> tuple[str | None, str | None]:
@@ -111,30 +108,31 @@ def signal_link_keys(data: dict) -> tuple[str | None, str | None]:
     return scope, trace
 
 
-def costs_link(*, scopes=(), trace_ids=(), costs=None) -> int:
-    """Link waiting traced costs (no signal yet) to their signal: by scope for `scopes`
-    ((agent id, scope id) pairs), then by trace id for `trace_ids`. `costs` narrows the
-    costs considered (e.g. to one customer's). A linked cost takes the signal's customer
-    and workflow when it has none. Returns how many were linked."""
-    waiting = Cost.objects.filter(signal__isnull=True) if costs is None else costs
-    linked = 0
-    if scopes:
-        by_scope = Q()
-        for agent_id, scope_id in scopes:
-            by_scope |= Q(agent_id=agent_id, scope_id=scope_id)
-        signals = Signal.objects.filter(
-            agent_id=OuterRef("agent_id"),
-            scope_id=OuterRef("scope_id"),
-            external_customer_id=OuterRef("external_customer_id"),
-        ).order_by("pk")
-        linked += _link(waiting.filter(by_scope), signals)
-    if trace_ids:
-        signals = Signal.objects.filter(trace_id=OuterRef("trace_id")).order_by("pk")
-        linked += _link(waiting.filter(trace_id__in=list(trace_ids)), signals)
-    return linked
+def costs_link(costs) -> int:
+    """Link the traced costs among `costs` that wait for their signal: by scope (same
+    agent, customer and scope id), else by trace id. A linked cost takes the signal's
+    customer and workflow when it has none. Returns how many were linked."""
+    waiting = costs.filter(signal__isnull=True)
+    by_scope = Signal.objects.filter(
+        agent_id=OuterRef("agent_id"),
+        scope_id=OuterRef("scope_id"),
+        external_customer_id=OuterRef("external_customer_id"),
+    )
+    by_trace = Signal.objects.filter(trace_id=OuterRef("trace_id"))
+    linked = link_to_first(waiting.filter(scope_id__isnull=False), by_scope.order_by("pk"))
+    return linked + link_to_first(waiting.filter(trace_id__isnull=False), by_trace.order_by("pk"))
 
 
-def _link(costs, signals) -> int:
+def costs_waiting_for(signals) -> "QuerySet[Cost]":
+    """The traced costs that the given (just stored) signals may claim."""
+    match = Q(trace_id__in={s.trace_id for s in signals if s.trace_id})
+    for signal in signals:
+        if signal.scope_id:
+            match |= Q(agent_id=signal.agent_id, scope_id=signal.scope_id)
+    return Cost.objects.filter(match)
+
+
+def link_to_first(costs, signals) -> int:
     first = signals[:1]
     return costs.filter(Exists(signals)).update(
         signal_id=Subquery(first.values("pk")),

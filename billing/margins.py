@@ -16,7 +16,9 @@ from billing.rating import Marks
 
 
 def _cost_rows(marks: Marks, *, per_workflow: bool):
-    """(definition id, bucket, category, model, currency, total) of the marks' costs.
+    """(definition id, bucket, category, model, currency, total, unpriced) of the marks'
+    costs; `unpriced` counts the costs without an amount (models the catalogue does not
+    know), left out of the total.
 
     A signal's own costs go to its outcome (bucket "failure" for failures). For
     per-workflow outcomes counted on this invoice, every cost recorded under the
@@ -42,7 +44,7 @@ def _cost_rows(marks: Marks, *, per_workflow: bool):
         cursor.execute(
             "SELECT m.outcome_definition_id, "
             "CASE WHEN m.outcome = %s THEN 'failure' ELSE 'outcome' END, "
-            "c.category, c.model, c.currency, SUM(c.amount) "
+            "c.category, c.model, c.currency, SUM(c.amount), COUNT(*) - COUNT(c.amount) "
             f"FROM ({marks.sql}) m JOIN {cost} c ON c.signal_id = m.signal_id "
             f"WHERE 1 = 1 {not_by_workflow} "
             "GROUP BY 1, 2, 3, 4, 5",
@@ -52,13 +54,15 @@ def _cost_rows(marks: Marks, *, per_workflow: bool):
         if per_workflow:
             cursor.execute(
                 "SELECT w.outcome_definition_id, 'outcome', c.category, c.model, c.currency, "
-                f"SUM(c.amount) FROM {cost} c JOIN ({counted}) w ON w.workflow_id = c.workflow_id "
+                "SUM(c.amount), COUNT(*) - COUNT(c.amount) "
+                f"FROM {cost} c JOIN ({counted}) w ON w.workflow_id = c.workflow_id "
                 "GROUP BY 1, 2, 3, 4, 5",
                 marks.params,
             )
             rows += cursor.fetchall()
-    # SQLite sums REAL values; PostgreSQL returns exact numerics.
-    return [(*row[:5], stored(row[5])) for row in rows]
+    # SQLite sums REAL values; PostgreSQL returns exact numerics. A group of unpriced
+    # costs only (a model the catalogue does not know) sums to NULL.
+    return [(*row[:5], ZERO if row[5] is None else stored(row[5]), row[6]) for row in rows]
 
 
 def margin_figures_compute(
@@ -92,11 +96,14 @@ def margin_figures_compute(
             "failures": ZERO,
             "category": defaultdict(lambda: ZERO),
             "model": defaultdict(lambda: ZERO),
+            "unpriced": 0,
         }
     )
-    for definition_id, bucket, category, model, cost_currency, total in _cost_rows(
+    for definition_id, bucket, category, model, cost_currency, total, unpriced in _cost_rows(
         marks, per_workflow=any(d.per_workflow for d in definitions.values())
     ):
+        if definition_id in definitions:
+            costs[definition_id]["unpriced"] += unpriced
         amount = rates.convert(total, cost_currency, currency)
         if amount is None or definition_id not in definitions:
             continue
@@ -141,6 +148,7 @@ def margin_figures_compute(
                 cost_by_category={k: str(stored(v)) for k, v in entry["category"].items()},
                 cost_by_model={k: str(stored(v)) for k, v in entry["model"].items()},
                 cost_of_failures=stored(entry["failures"]),
+                unpriced_costs=entry["unpriced"],
                 margin=margin,
                 margin_percent=percent,
                 reporting_currency=reporting,

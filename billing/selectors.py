@@ -178,6 +178,7 @@ def margin_dashboard(**filters) -> dict:
             for row in below
         ],
         "incomplete": sorted(set(incomplete)),
+        "unpriced_costs": figures.aggregate(n=Sum("unpriced_costs"))["n"] or 0,
     }
 
 

@@ -14,6 +14,7 @@ from django.db.models import OuterRef, Subquery, prefetch_related_objects
 from django.utils import timezone
 
 from agents.models import Cost, Signal
+from billing.attribution import costs_attribute
 from billing.errors import ClosingError
 from billing.invoicing import DraftInvoice, invoice_draft, invoice_lines_store
 from billing.margins import margin_figures_compute
@@ -153,6 +154,7 @@ def period_close(
                 .order_by("-voided_at")
                 .first()
             )
+        costs_attribute(customer_id=agreement.customer_id)
         invoice = Invoice.objects.create(
             period=period,
             customer_id=agreement.customer_id,

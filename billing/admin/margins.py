@@ -89,6 +89,7 @@ class MarginFigureAdmin(ReadOnlyAdmin):
         "cost_by_category_display",
         "cost_by_model_display",
         "cost_of_failures_display",
+        "unpriced_costs",
         "margin_display",
         "margin_percent",
         "reporting_currency",

@@ -53,6 +53,11 @@ class MarginFigure(models.Model):
     reporting_currency = models.CharField(max_length=3)
     revenue_reporting = models.DecimalField(**MONEY, null=True, blank=True)
     cost_reporting = models.DecimalField(**MONEY, null=True, blank=True)
+    unpriced_costs = models.PositiveIntegerField(
+        default=0,
+        help_text="Costs without an amount (traced calls to models the price catalogue does "
+        "not know): left out of the cost, so the cost is understated.",
+    )
     incomplete = models.BooleanField(default=False)
     missing_rates = models.CharField(
         max_length=300, blank=True, help_text="Currency pairs without an exchange rate."
