@@ -207,9 +207,11 @@ class Cost(models.Model):
                 condition=Q(amount__isnull=False) | Q(span_id__isnull=False),
                 name="cost_amount_set_unless_traced",
             ),
+            # A cost read from a signal's data, once per data key. (Traced costs linked to
+            # a signal are many, one per span.)
             models.UniqueConstraint(
                 fields=["signal", "source_key"],
-                condition=Q(signal__isnull=False),
+                condition=Q(signal__isnull=False, span_id__isnull=True),
                 name="cost_unique_key_per_signal",
             ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="cost_amount_non_negative"),
