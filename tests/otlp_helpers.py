@@ -1,6 +1,7 @@
 """OTLP/JSON export bodies for tests, as an exporter writes them (hex ids, typed values)."""
 
 import json
+import math
 import secrets
 from datetime import UTC, datetime
 
@@ -12,8 +13,12 @@ def value(v) -> dict:
         return {"boolValue": v}
     if isinstance(v, int):
         return {"intValue": str(v)}
-    if isinstance(v, float):
-        return {"doubleValue": v}
+    if isinstance(v, float):  # proto3 JSON writes non-finite doubles as strings
+        return {
+            "doubleValue": v
+            if math.isfinite(v)
+            else {"inf": "Infinity", "-inf": "-Infinity"}.get(str(v), "NaN")
+        }
     return {"stringValue": v}
 
 
