@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing bench-margins bench-validation fuzz clean
+.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing bench-margins bench-validation bench-traces fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +36,15 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-ingestion bench-closing bench-margins bench-validation
+bench: bench-ingestion bench-closing bench-margins bench-validation bench-traces
 
 # Benchmarks need PostgreSQL on 127.0.0.1:5432 (BENCH_PG to change) and Redis.
 bench-ingestion: install
 	$(BIN)/python tests/benchmarks/ingestion.py
+
+# 200,000 OTLP spans (protobuf, batches of 512) against the same costs through the costs API.
+bench-traces: install
+	$(BIN)/python tests/benchmarks/traces.py
 
 bench-closing: install
 	$(BIN)/python tests/benchmarks/closing.py

@@ -27,16 +27,34 @@ def span_price(*, vendor: str, model: str, tokens: dict, at: datetime) -> Decima
     model."""
     from genai_prices import Usage, calc_price
 
+    known = _PROVIDER_OF.get((vendor, model), ())
+    if known is UNKNOWN:
+        return None
     usage = Usage(**tokens)
-    for provider in (vendor or None, None) if vendor else (None,):
+    for provider in known or ((vendor, None) if vendor else (None,)):
         try:
             price = calc_price(
                 usage, model_ref=model, provider_id=provider, genai_request_timestamp=at
             )
         except LookupError:
             continue
+        _remember((vendor, model), (provider,))
         return Decimal(price.total_price).quantize(STORED, rounding=ROUND_HALF_UP)
+    _remember((vendor, model), UNKNOWN)
     return None
+
+
+# Which catalogue provider prices a (vendor, model) pair, learnt once per process: a
+# failed lookup costs as much as a price. The catalogue is a snapshot installed with
+# the package, so what it knows does not change while the process runs.
+UNKNOWN = "unknown"
+_PROVIDER_OF: dict[tuple[str, str], tuple | str] = {}
+
+
+def _remember(key, value) -> None:
+    if len(_PROVIDER_OF) > 10_000:
+        _PROVIDER_OF.clear()
+    _PROVIDER_OF[key] = value
 
 
 def spans_store(spans) -> None:
@@ -84,7 +102,30 @@ def spans_store(spans) -> None:
         )
     with transaction.atomic():
         Cost.objects.bulk_create(costs, batch_size=1000, ignore_conflicts=True)
-        costs_link(Cost.objects.filter(trace_id__in={c.trace_id for c in costs}))
+        # Signals usually come after their spans: look for them first (two index lookups
+        # on small partial indexes), and link only the costs that have one.
+        claimed = _traces_with_signals(costs)
+        if claimed:
+            costs_link(Cost.objects.filter(trace_id__in=claimed))
+
+
+def _traces_with_signals(costs: list[Cost]) -> set[str]:
+    """The trace ids of those `costs` whose signal (by scope or trace) is stored."""
+    traces = {c.trace_id for c in costs}
+    claimed = set(Signal.objects.filter(trace_id__in=traces).values_list("trace_id", flat=True))
+    scopes: dict[tuple, set[str]] = {}
+    for c in costs:
+        if c.scope_id:
+            key = (c.agent_id, c.scope_id, c.external_customer_id)
+            scopes.setdefault(key, set()).add(c.trace_id)
+    if scopes:
+        found = Signal.objects.filter(
+            agent_id__in={agent for agent, _, _ in scopes},
+            scope_id__in={scope for _, scope, _ in scopes},
+        ).values_list("agent_id", "scope_id", "external_customer_id")
+        for key in found:
+            claimed |= scopes.get(key, set())
+    return claimed
 
 
 def signal_link_keys(data: dict) -> tuple[str | None, str | None]:

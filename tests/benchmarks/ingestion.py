@@ -58,7 +58,9 @@ def make_signals(n: int, rng: random.Random, prefix: str) -> list[dict]:
     return items
 
 
-def run_parallel(bodies: list[bytes], url: str, key: str, clients: int) -> list[float]:
+def run_parallel(
+    bodies: list[bytes], url: str, key: str, clients: int, content_type="application/json"
+) -> list[float]:
     latencies: list[float] = []
     lock = threading.Lock()
     queue = list(enumerate(bodies))
@@ -67,7 +69,7 @@ def run_parallel(bodies: list[bytes], url: str, key: str, clients: int) -> list[
     def worker():
         with httpx.Client(
             timeout=60,
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {key}", "Content-Type": content_type},
         ) as client:
             while True:
                 with lock:
