@@ -57,13 +57,19 @@ def _remember(key, value) -> None:
     _PROVIDER_OF[key] = value
 
 
-def spans_store(spans) -> None:
+def spans_store(spans, *, parents=None) -> None:
     """Store each span (agents.api.otlp_spans.SpanCost) as one Cost, at most once per
-    (trace id, span id): a re-exported span stores nothing. Then link them to their
-    signals. One transaction: all of the export's costs or none."""
-    if not spans:
+    (trace id, span id): a re-exported span stores nothing. Costs stored by earlier
+    exports take the attribution their parent spans (`parents`, by trace id) bring now.
+    Then link them to their signals. One transaction: all of the export's costs or
+    none."""
+    parents = parents or {}
+    if not spans and not parents:
         return
     external_ids = {s.external_customer_id for s in spans if s.external_customer_id}
+    external_ids |= {
+        p["external_customer_id"] for p in parents.values() if "external_customer_id" in p
+    }
     customers = dict(
         Customer.objects.filter(external_id__in=external_ids).values_list("external_id", "id")
     )
@@ -104,9 +110,34 @@ def spans_store(spans) -> None:
         Cost.objects.bulk_create(costs, batch_size=1000, ignore_conflicts=True)
         # Signals usually come after their spans: look for them first (two index lookups
         # on small partial indexes), and link only the costs that have one.
-        claimed = _traces_with_signals(costs)
+        claimed = _traces_with_signals(costs) | _inherit(parents, customers)
         if claimed:
             costs_link(Cost.objects.filter(trace_id__in=claimed))
+
+
+def _inherit(parents: dict[str, dict], customers: dict[str, int]) -> set[str]:
+    """Give costs already stored the attribution a parent span of their trace brings
+    (only what they lack). Returns the traces of the costs changed."""
+    if not parents:
+        return set()
+    lacking = Q(pk__in=[])
+    for field, empty in (("external_customer_id", ""), ("scope_id", None), ("workflow_id", None)):
+        traces = [trace for trace, lent in parents.items() if field in lent]
+        if traces:
+            lacking |= Q(trace_id__in=traces, **{field: empty})
+    changed = set()
+    rows = Cost.objects.filter(lacking, signal__isnull=True, span_id__isnull=False).values(
+        "pk", "trace_id", "external_customer_id", "scope_id", "workflow_id"
+    )
+    for row in rows:
+        lent = parents[row["trace_id"]]
+        update = {f: v for f, v in lent.items() if not row[f]}
+        if "external_customer_id" in update:
+            update["customer_id"] = customers.get(update["external_customer_id"])
+        if update:
+            Cost.objects.filter(pk=row["pk"]).update(**update)
+            changed.add(row["trace_id"])
+    return changed
 
 
 def _traces_with_signals(costs: list[Cost]) -> set[str]:

@@ -157,3 +157,24 @@ def test_genai_attributes_win_over_openinference_where_both_appear(client, world
     cost = Cost.objects.get()
     assert (cost.model, cost.input_tokens, cost.output_tokens) == ("gpt-4o-2024-08-06", 1000, 200)
     assert cost.amount == GPT4O_CALL
+
+
+def test_a_parent_span_exported_after_its_llm_child_lends_it_customer_and_scope(client, world):
+    # The batch processor exports a child when it ends, often before its parent ends.
+    trace, parent_id = new_trace_id(), "ab" * 8
+    child = llm(customer=None)
+    del child["external_customer_id"]
+    traces(client, world, span(child, trace_id=trace, parent=parent_id))
+    assert Cost.objects.get().external_customer_id == ""
+    parent = span(
+        {"external_customer_id": "cus_42", "paid_scope_id": 12, "input.value": "a prompt"},
+        trace_id=trace,
+        span_id=parent_id,
+        name="paid.trace.parent_span",
+    )
+    traces(client, world, parent)
+    cost = Cost.objects.get()
+    assert (cost.customer, cost.scope_id) == (world.customer, "12")
+    outcome = signal(client, world, {"paid": {"paid_scope_id": 12}})
+    assert Cost.objects.get().signal == outcome
+    assert margin(world).cost == GPT4O_CALL

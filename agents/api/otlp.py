@@ -157,7 +157,7 @@ class TracesView(APIView):
             raise OtlpError(415, f"Send {PROTOBUF} or {JSON}, not {content_type or 'nothing'}.")
         export = _decode(_read_body(request), content_type)
         parsed = spans_parse(export, resolver=AgentResolver(request.auth), now=timezone.now())
-        spans_store(parsed.costs)
+        spans_store(parsed.costs, parents=parsed.parents)
         response = ExportTraceServiceResponse()
         if parsed.rejected:
             response.partial_success.rejected_spans = parsed.rejected

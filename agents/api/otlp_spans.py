@@ -86,6 +86,10 @@ class SpanCost:
 @dataclass
 class Parsed:
     costs: list[SpanCost] = field(default_factory=list)
+    # Attribution carried by spans without usage, by trace id: what costs exported
+    # earlier in the same trace (children end, and are exported, before their parent)
+    # take when they lack it.
+    parents: dict[str, dict[str, str]] = field(default_factory=dict)
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -198,6 +202,7 @@ def spans_parse(request, *, resolver: AgentResolver, now: datetime) -> Parsed:
         for span in spans:
             attrs = own[span.span_id]
             if _first(attrs, MODEL)[0] is None:
+                _lend(parsed, span, attrs)
                 continue
             ref = span.span_id.hex() or "(no id)"
             try:
@@ -209,6 +214,26 @@ def spans_parse(request, *, resolver: AgentResolver, now: datetime) -> Parsed:
             if cost is not None:
                 parsed.costs.append(cost)
     return parsed
+
+
+def _lend(parsed: Parsed, span, attrs: dict) -> None:
+    """Keep a span's attribution (customer, scope, workflow) for its trace's costs."""
+    if len(span.trace_id) != 16 or not any(span.trace_id):
+        return
+    lent = {}
+    for ours, names in (
+        ("external_customer_id", CUSTOMER),
+        ("scope_id", SCOPE),
+        ("workflow_id", WORKFLOW),
+    ):
+        try:
+            value = _text(attrs, names)
+        except IngestError:
+            continue  # a span that is not a cost is not refused for its attributes
+        if value:
+            lent[ours] = value
+    if lent:
+        parsed.parents.setdefault(span.trace_id.hex(), {}).update(lent)
 
 
 def _inherited(span, attrs, own, parents, resource) -> dict:
