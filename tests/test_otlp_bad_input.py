@@ -238,3 +238,10 @@ def test_lone_surrogates_and_nul_in_json_strings_are_refused_not_a_500(client, k
     if response.status_code == 200:
         assert rejected(response)[0] == 1
     assert not Cost.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete", "trace"])
+def test_another_method_is_a_405_naming_post(client, key, method):
+    response = client.generic(method.upper(), "/v1/traces", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 405 and response["Allow"] == "POST, OPTIONS"
+    assert "not allowed" in status_of(response).message

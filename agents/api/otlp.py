@@ -176,6 +176,8 @@ class TracesView(APIView):
             status, message = 401, str(exc.detail)
         elif isinstance(exc, exceptions.PermissionDenied):
             status, message = 403, str(exc.detail)
+        elif isinstance(exc, exceptions.APIException):  # e.g. 405 for another method
+            status, message = exc.status_code, str(exc.detail)
         elif isinstance(exc, DataError | IntegrityError):
             logger.exception("the database refused a traced cost")
             status, message = 400, "A value was refused by the database; nothing was stored."
@@ -192,6 +194,8 @@ class TracesView(APIView):
         )
         if retry_after:
             response["Retry-After"] = str(retry_after)
+        if status == 405:
+            response["Allow"] = "POST, OPTIONS"
         return response
 
 
