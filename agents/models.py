@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -249,7 +251,11 @@ class Cost(models.Model):
     def __str__(self) -> str:
         if self.amount is None:
             return f"{self.category} unpriced {self.model}"
-        return f"{self.category} {self.amount} {self.currency}"
+        # Exact (a single cost is often below the minor unit), at least 2 places.
+        amount = self.amount.normalize()
+        if amount.as_tuple().exponent > -2:
+            amount = amount.quantize(Decimal("0.01"))
+        return f"{self.category} {amount:,f} {self.currency}"
 
     @property
     def unpriced(self) -> bool:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Signal
 from agents.services import SignalInput, signals_ingest
+from billing.management.demo_traces import demo_scope, demo_spans_store
 from billing.models import (
     ExchangeRate,
     OutcomeCriterion,
@@ -325,6 +326,7 @@ class Command(BaseCommand):
         batch: list[SignalInput] = []
         stored = 0
         workflow = 0
+        scopes = []  # the support agent's LLM calls come as traced spans
         for i in range(count):
             if i % 100 == 99:
                 customer_ext, agent_id = UNATTRIBUTED_ID, "support-resolver"
@@ -332,6 +334,10 @@ class Command(BaseCommand):
                 customer_ext, agent_id = pairs[rng.randrange(len(pairs))]
             occurred = now - timedelta(seconds=rng.uniform(60, DAYS * 86400))
             event, data, workflow_id = self._event(rng, agent_id)
+            if agent_id == "support-resolver" and customer_ext != UNATTRIBUTED_ID:
+                del data["llm_cost"]
+                data["paid"] = {"paid_scope_id": demo_scope(rng)}
+                scopes.append((customer_ext, data["paid"]["paid_scope_id"], occurred))
             if agent_id == "collections-agent":
                 workflow = i
                 workflow_id = f"wf-demo-{workflow}"
@@ -369,6 +375,7 @@ class Command(BaseCommand):
                 batch = []
         if batch:
             stored += len(signals_ingest(items=batch).stored)
+        demo_spans_store(rng, agents["support-resolver"], scopes)
         return stored
 
     @staticmethod
