@@ -178,3 +178,15 @@ def test_a_parent_span_exported_after_its_llm_child_lends_it_customer_and_scope(
     outcome = signal(client, world, {"paid": {"paid_scope_id": 12}})
     assert Cost.objects.get().signal == outcome
     assert margin(world).cost == GPT4O_CALL
+
+
+def test_the_costs_api_shows_trace_fields_and_filters_unpriced_costs(client, world, admin_client):
+    traces(client, world, span(llm(paid_scope_id=3)), span(llm(model="house-model-7")))
+    outcome = signal(client, world, {"paid": {"paid_scope_id": 3}})
+    unpriced = admin_client.get("/api/v1/costs", {"priced": "false"}).json()["results"]
+    assert [(c["model"], c["amount"]) for c in unpriced] == [("house-model-7", None)]
+    linked = admin_client.get("/api/v1/costs", {"signal": outcome.pk}).json()["results"]
+    assert [(c["amount"], c["scope_id"], c["span_name"]) for c in linked] == [
+        ("0.00450000", "3", "chat")
+    ]
+    assert len(linked[0]["trace_id"]) == 32 and len(linked[0]["span_id"]) == 16

@@ -80,6 +80,10 @@ class CostSerializer(serializers.ModelSerializer):
             "received_at",
             "idempotency_key",
             "metadata",
+            "trace_id",
+            "span_id",
+            "scope_id",
+            "span_name",
         )
 
     def get_attributed(self, obj) -> bool:

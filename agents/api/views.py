@@ -127,6 +127,14 @@ class SignalFilter(django_filters.FilterSet):
 
 class CostFilter(SignalFilter):
     category = django_filters.ChoiceFilter(choices=Cost.Category.choices)
+    priced = django_filters.BooleanFilter(
+        field_name="amount",
+        lookup_expr="isnull",
+        exclude=True,
+        label="false: the unpriced costs (traced calls to models the catalogue does not know)",
+    )
+    signal = django_filters.NumberFilter(field_name="signal_id")
+    trace = django_filters.CharFilter(field_name="trace_id")
     event = None
 
     class Meta:
