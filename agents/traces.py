@@ -14,10 +14,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
+from django.dispatch import Signal as Event
 
 from agents.models import Cost, Signal
 from customers.currencies import STORED
 from customers.models import Customer
+
+# Sent after the commit that linked traced costs to signals stored before them, with
+# those signals' ids: billing refreshes the margins of invoices that already billed them.
+costs_linked = Event()
 
 
 def span_price(*, vendor: str, model: str, tokens: dict, at: datetime) -> Decimal | None:
@@ -111,8 +116,13 @@ def spans_store(spans, *, parents=None) -> None:
         # Signals usually come after their spans: look for them first (two index lookups
         # on small partial indexes), and link only the costs that have one.
         claimed = _traces_with_signals(costs) | _inherit(parents, customers)
-        if claimed:
-            costs_link(Cost.objects.filter(trace_id__in=claimed))
+        if claimed and costs_link(Cost.objects.filter(trace_id__in=claimed)):
+            signal_ids = set(
+                Cost.objects.filter(trace_id__in=claimed, signal__isnull=False).values_list(
+                    "signal_id", flat=True
+                )
+            )
+            transaction.on_commit(lambda: costs_linked.send(sender=Cost, signal_ids=signal_ids))
 
 
 def _inherit(parents: dict[str, dict], customers: dict[str, int]) -> set[str]:

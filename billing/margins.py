@@ -10,7 +10,14 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from agents.models import Cost
-from billing.models import BilledSignal, BillingPeriod, InvoiceLine, MarginAlert, MarginFigure
+from billing.models import (
+    BilledSignal,
+    BillingPeriod,
+    Invoice,
+    InvoiceLine,
+    MarginAlert,
+    MarginFigure,
+)
 from billing.money import ZERO, Rates, margin_percent, stored
 from billing.rating import Marks
 
@@ -166,6 +173,58 @@ def margin_figures_compute(
         figure.incomplete = bool(missing)
         figure.missing_rates = missing
     return figures
+
+
+FIGURE_COSTS = (
+    "cost",
+    "cost_by_category",
+    "cost_by_model",
+    "cost_of_failures",
+    "unpriced_costs",
+    "margin",
+    "margin_percent",
+    "cost_reporting",
+    "incomplete",
+    "missing_rates",
+    "below_target",
+)
+
+
+def margin_figures_refresh(*, invoice_id: int) -> int:
+    """Recompute an issued invoice's margin figures after costs reached its outcomes late
+    (traced costs linked after the close). The revenue is the invoice's and does not
+    change; the costs, margin and flags do. Returns how many figures changed."""
+    from billing.rating import prices_of, totals
+
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("period__agreement")
+            .get(pk=invoice_id)
+        )
+        if invoice.status != Invoice.Status.ISSUED:
+            return 0  # a void invoice's figures are not live
+        marks = Marks.of_invoice(invoice.pk)
+        fresh = margin_figures_compute(
+            marks=marks,
+            invoice=invoice,
+            period=invoice.period,
+            lines=list(invoice.lines.all()),
+            prices=prices_of(invoice.period.agreement),
+            totals=totals(marks),
+        )
+        stored_figures = {f.outcome_definition_id: f for f in invoice.margins.all()}
+        changed = []
+        for figure in fresh:
+            old = stored_figures.get(figure.outcome_definition_id)
+            if old is None:
+                continue  # an outcome priced after the close: not on this invoice
+            if any(getattr(old, name) != getattr(figure, name) for name in FIGURE_COSTS):
+                for name in FIGURE_COSTS:
+                    setattr(old, name, getattr(figure, name))
+                changed.append(old)
+        MarginFigure.objects.bulk_update(changed, FIGURE_COSTS)
+    return len(changed)
 
 
 def margin_alert_raise(*, period_id: int):

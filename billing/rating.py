@@ -26,6 +26,7 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Cast, Greatest, Least
 
@@ -143,6 +144,13 @@ def _rated(*, period: BillingPeriod, price: Price, invoice_id, unsettled_from=No
     # Each column an annotation, so the SELECT keeps this order.
     aliases = {f"c_{name}": expr for name, expr in columns.items()}
     return candidates.annotate(**aliases).values_list(*aliases)
+
+
+def prices_of(agreement) -> list[Price]:
+    """The agreement's prices with their outcome definitions (and tiers), as rated."""
+    prices = list(agreement.prices.select_related("outcome_definition"))
+    prefetch_related_objects([p for p in prices if p.model in Price.TIERED], "tiers")
+    return prices
 
 
 def marks_insert(*, invoice: Invoice, period: BillingPeriod, price: Price) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import django.dispatch
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery, prefetch_related_objects
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from agents.models import Cost, Signal
@@ -23,12 +23,10 @@ from billing.models import (
     BillingPeriod,
     Invoice,
     MarginFigure,
-    Price,
-    PriceAgreement,
 )
 from billing.money import ZERO
 from billing.periods import periods_unsettled_before
-from billing.rating import Marks, marks_insert
+from billing.rating import Marks, marks_insert, prices_of
 
 __all__ = [
     "ClosingError",
@@ -109,12 +107,6 @@ def _statistics_ensure() -> None:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
-def _prices(agreement: PriceAgreement) -> list[Price]:
-    prices = list(agreement.prices.select_related("outcome_definition"))
-    prefetch_related_objects([p for p in prices if p.model in Price.TIERED], "tiers")
-    return prices
-
-
 def period_close(
     *, period_id: int, now: datetime | None = None, reissue: bool = False
 ) -> Invoice | None:
@@ -164,7 +156,7 @@ def period_close(
             total=ZERO,
             replaces=replaces,
         )
-        prices = _prices(agreement)
+        prices = prices_of(agreement)
         for price in prices:
             marks_insert(invoice=invoice, period=period, price=price)
         marks = Marks.of_invoice(invoice.pk)
@@ -194,7 +186,7 @@ def invoice_preview(*, period: BillingPeriod) -> DraftInvoice:
     unsaved (see periods.period_current). Earlier periods without a live invoice are
     listed in `unsettled`; their signals are theirs, never shown as late signals here."""
     with _closing_session(read_only=True):
-        prices = _prices(period.agreement)
+        prices = prices_of(period.agreement)
         unsettled = periods_unsettled_before(period)
         marks = Marks.preview(
             period=period,

@@ -6,7 +6,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from billing.alerts import margin_alert_email, margin_webhook_deliver
-from billing.margins import margin_alert_raise
+from billing.margins import margin_alert_raise, margin_figures_refresh
 from billing.models import BillingPeriod
 from billing.periods import periods_create_due, periods_due
 from billing.services import period_close
@@ -40,6 +40,17 @@ def close_period_task(self, period_id: int) -> int | None:
     # A ClosingError (a configuration problem) is not retried: retrying will not fix it.
     invoice = period_close(period_id=period_id)
     return invoice.number if invoice else None
+
+
+@shared_task(
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    max_retries=5,
+    name="billing.tasks.refresh_margins",
+)
+def refresh_margins_task(invoice_id: int) -> int:
+    """Recompute an issued invoice's margin figures after late costs; safe to run twice."""
+    return margin_figures_refresh(invoice_id=invoice_id)
 
 
 @shared_task

@@ -3,12 +3,14 @@ workflow; in whichever order spans and signals arrive; and margins count them, w
 calls on models the catalogue does not know counted as unpriced, never as zero."""
 
 from decimal import Decimal as D
+from unittest import mock
 
 import pytest
 
 from agents.models import Cost, Signal
-from billing.models import MarginFigure
+from billing.models import Invoice, MarginFigure
 from billing.services import period_close
+from billing.tasks import refresh_margins_task
 from tests import factories as f
 from tests.api_helpers import agent_key, post
 from tests.billing_helpers import World
@@ -190,3 +192,25 @@ def test_the_costs_api_shows_trace_fields_and_filters_unpriced_costs(client, wor
         ("0.00450000", "3", "chat")
     ]
     assert len(linked[0]["trace_id"]) == 32 and len(linked[0]["span_id"]) == 16
+
+
+def test_costs_reaching_an_outcome_after_its_close_refresh_the_invoice_margins(
+    client, world, django_capture_on_commit_callbacks
+):
+    signal(client, world, {"paid": {"paid_scope_id": 21}})
+    figure = margin(world)  # closed before the spans arrived
+    assert figure.cost == 0 and figure.margin == D("2.00")
+    invoice = Invoice.objects.get(period=world.period())
+    with (
+        mock.patch("billing.receivers.refresh_margins_task.delay") as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        traces(client, world, span(llm(paid_scope_id=21)))
+    queued.assert_called_once_with(invoice.pk)
+    assert refresh_margins_task(invoice.pk) == 1
+    figure.refresh_from_db()
+    assert (figure.revenue, figure.cost) == (D("2.00"), GPT4O_CALL)
+    assert figure.margin == D("2.00") - GPT4O_CALL
+    assert figure.cost_by_model == {"gpt-4o-2024-08-06": "0.00450000"}
+    assert refresh_margins_task(invoice.pk) == 0  # run twice: nothing more
+    assert invoice.lines.get().amount == D("2.00")  # the invoice itself never changes
