@@ -246,6 +246,12 @@ class Cost(models.Model):
                 condition=Q(signal__isnull=True, trace_id__isnull=False),
                 name="cost_waiting_trace_idx",
             ),
+            # What a close links first (billing.attribution): a customer's waiting spans.
+            models.Index(
+                fields=["customer"],
+                condition=Q(signal__isnull=True, span_id__isnull=False),
+                name="cost_waiting_customer_idx",
+            ),
         ]
 
     def __str__(self) -> str:
