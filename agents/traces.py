@@ -8,58 +8,18 @@ storing spans links them to signals already stored, storing signals claims the c
 already stored. Two that arrive at the same moment in concurrent transactions do not
 see each other; closing a period links them (billing.attribution) before it rates."""
 
-from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
-
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.dispatch import Signal as Event
 
 from agents.models import Cost, Signal
-from customers.currencies import STORED
+from agents.pricing import PriceError, catalogue_price
 from customers.models import Customer
 
 # Sent after the commit that linked traced costs to signals stored before them, with
 # those signals' ids: billing refreshes the margins of invoices that already billed them.
 costs_linked = Event()
-
-
-def span_price(*, vendor: str, model: str, tokens: dict, at: datetime) -> Decimal | None:
-    """The catalogue price (USD) of a call at its time, or None for a model the
-    catalogue does not know. The vendor the span names is tried first; a vendor the
-    catalogue spells otherwise (``aws.bedrock``) falls back to inferring it from the
-    model."""
-    from genai_prices import Usage, calc_price
-
-    known = _PROVIDER_OF.get((vendor, model), ())
-    if known is UNKNOWN:
-        return None
-    usage = Usage(**tokens)
-    for provider in known or ((vendor, None) if vendor else (None,)):
-        try:
-            price = calc_price(
-                usage, model_ref=model, provider_id=provider, genai_request_timestamp=at
-            )
-        except LookupError:
-            continue
-        _remember((vendor, model), (provider,))
-        return Decimal(price.total_price).quantize(STORED, rounding=ROUND_HALF_UP)
-    _remember((vendor, model), UNKNOWN)
-    return None
-
-
-# Which catalogue provider prices a (vendor, model) pair, learnt once per process: a
-# failed lookup costs as much as a price. The catalogue is a snapshot installed with
-# the package, so what it knows does not change while the process runs.
-UNKNOWN = "unknown"
-_PROVIDER_OF: dict[tuple[str, str], tuple | str] = {}
-
-
-def _remember(key, value) -> None:
-    if len(_PROVIDER_OF) > 10_000:
-        _PROVIDER_OF.clear()
-    _PROVIDER_OF[key] = value
 
 
 def spans_store(spans, *, parents=None) -> None:
@@ -83,9 +43,12 @@ def spans_store(spans, *, parents=None) -> None:
         amount = span.amount
         priced = False
         if amount is None:
-            amount = span_price(
-                vendor=span.vendor, model=span.model, tokens=span.tokens, at=span.started_at
-            )
+            try:
+                amount = catalogue_price(
+                    vendor=span.vendor, model=span.model, tokens=span.tokens, at=span.started_at
+                )
+            except PriceError:
+                amount = None  # stored unpriced, counted as such: never a silent zero
             priced = amount is not None
         costs.append(
             Cost(

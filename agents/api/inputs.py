@@ -39,10 +39,31 @@ from agents.api.request_fields import (
     TOKEN_FIELDS,
     USAGE_V2,
 )
+from agents.costs import CostInput
 from agents.models import Agent, AgentAPIKey, Cost
-from agents.services import CostInput, IngestError, SignalInput, cost_price_from_catalogue
+from agents.pricing import PriceError, catalogue_price
+from agents.services import IngestError, SignalInput
 
 __all__ = ["MAX_BATCH", "AgentResolver", "cost_v1", "cost_v2", "signal_v1", "signal_v2"]
+
+
+def cost_price_from_catalogue(*, vendor: str, model: str, tokens: Mapping[str, int]) -> Decimal:
+    """Price token usage from the genai-prices catalogue (offline), in USD."""
+    try:
+        amount = catalogue_price(vendor=vendor, model=model, tokens=dict(tokens))
+    except PriceError as exc:
+        raise IngestError({"model": [str(exc)]}) from None
+    if amount is None:
+        named = f" of vendor {vendor!r}" if vendor else ""
+        raise IngestError(
+            {
+                "model": [
+                    f"Unable to find model {model!r}{named} in the price catalogue. Send an "
+                    "amount and currency for this cost instead."
+                ]
+            }
+        )
+    return amount
 
 
 def is_row_id(value: str) -> bool:

@@ -16,8 +16,9 @@ from agents.api import serializers as s
 from agents.api.authentication import AgentKeyAuthentication, AgentKeyThrottle, HasAgentKey
 from agents.api.parsers import LimitedJSONParser
 from agents.api.staff_authentication import StaffTokenAuthentication
+from agents.costs import costs_ingest
 from agents.models import Agent, Cost, Signal
-from agents.services import IngestError, costs_ingest, signals_ingest
+from agents.services import IngestError, signals_ingest
 from config.api import BoundedIsoDateTimeFilter
 from config.openapi import bad_request, batch_refused
 from config.permissions import StaffModelPermissions
