@@ -273,7 +273,7 @@ def _store_signals(prepared) -> tuple[dict[int, Signal], dict[int, Signal]]:
             signal._prefetched_objects_cache = {"costs": signal_costs}
             new_costs += signal_costs
     Cost.objects.bulk_create(new_costs, batch_size=1000)
-    traced = [s for s in stored.values() if s.scope_id or s.trace_id]
+    traced = [s for s in stored.values() if s.scope_id]
     if traced:  # traced costs that arrived before their signal
         costs_link(costs_waiting_for(traced))
     return stored, duplicates

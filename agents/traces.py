@@ -1,21 +1,47 @@
 """Costs from traces: LLM spans stored as costs, and costs linked to the signal whose
 outcome they produced.
 
-A traced cost is linked to a signal, strongest first, by scope (the signal's
-`data.paid.paid_scope_id` equals the span's `paid_scope_id`, same agent and customer),
-then by trace id (the signal's `data.trace_id`). Whichever arrives second links them:
-storing spans links them to signals already stored, storing signals claims the costs
-already stored. Two that arrive at the same moment in concurrent transactions do not
-see each other; closing a period links them (billing.attribution) before it rates."""
+Here a traced cost is linked to a signal by scope: the signal's `data.paid.paid_scope_id`
+equals the span's `paid_scope_id`, for the same agent and customer, within a day of the
+call. Whichever arrives second links them: storing spans links them to signals already
+stored, storing signals claims the costs already stored. Two that arrive at the same
+moment in concurrent transactions do not see each other; closing a period links them
+(billing.attribution), and links by trace id and workflow there, where it knows which
+signals are outcomes."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.dispatch import Signal as Event
 
-from agents.models import Cost, Signal
+from agents.models import Agent, Cost, Signal
 from agents.pricing import PriceError, catalogue_price
 from customers.models import Customer
+
+
+@dataclass
+class SpanCost:
+    """One LLM span, validated (agents.api.otlp_spans): what becomes one Cost."""
+
+    agent: Agent
+    trace_id: str
+    span_id: str
+    name: str
+    external_customer_id: str
+    scope_id: str | None
+    workflow_id: str | None
+    vendor: str
+    model: str
+    tokens: dict[str, int]
+    started_at: datetime
+    ended_at: datetime
+    amount: Decimal | None = None  # the span's own cost, if it stated one
+    metadata: dict = field(default_factory=dict)
+
 
 # Sent after the commit that linked traced costs to signals stored before them, with
 # those signals' ids: billing refreshes the margins of invoices that already billed them.
@@ -88,35 +114,37 @@ def spans_store(spans, *, parents=None) -> None:
             transaction.on_commit(lambda: costs_linked.send(sender=Cost, signal_ids=signal_ids))
 
 
-def _inherit(parents: dict[str, dict], customers: dict[str, int]) -> set[str]:
-    """Give costs already stored the attribution a parent span of their trace brings
-    (only what they lack). Returns the traces of the costs changed."""
+def _inherit(parents: dict[tuple[str, int], dict], customers: dict[str, int]) -> set[str]:
+    """Give costs already stored the attribution a parent span of their trace and agent
+    brings (only what they lack). Returns the traces of the costs changed."""
     if not parents:
         return set()
     lacking = Q(pk__in=[])
-    for field, empty in (("external_customer_id", ""), ("scope_id", None), ("workflow_id", None)):
-        traces = [trace for trace, lent in parents.items() if field in lent]
+    for column, empty in (("external_customer_id", ""), ("scope_id", None), ("workflow_id", None)):
+        traces = {trace for (trace, _), lent in parents.items() if column in lent}
         if traces:
-            lacking |= Q(trace_id__in=traces, **{field: empty})
-    changed = set()
-    rows = Cost.objects.filter(lacking, signal__isnull=True, span_id__isnull=False).values(
-        "pk", "trace_id", "external_customer_id", "scope_id", "workflow_id"
-    )
+            lacking |= Q(trace_id__in=traces, **{column: empty})
+    agents = {agent for _, agent in parents}
+    rows = Cost.objects.filter(
+        lacking, agent_id__in=agents, signal__isnull=True, span_id__isnull=False
+    ).values("pk", "trace_id", "agent_id", "external_customer_id", "scope_id", "workflow_id")
+    updates: dict[tuple, list[int]] = {}
     for row in rows:
-        lent = parents[row["trace_id"]]
-        update = {f: v for f, v in lent.items() if not row[f]}
-        if "external_customer_id" in update:
-            update["customer_id"] = customers.get(update["external_customer_id"])
+        lent = parents.get((row["trace_id"], row["agent_id"]), {})
+        update = tuple(sorted((k, v) for k, v in lent.items() if not row[k]))
         if update:
-            Cost.objects.filter(pk=row["pk"]).update(**update)
-            changed.add(row["trace_id"])
-    return changed
+            updates.setdefault((row["trace_id"], update), []).append(row["pk"])
+    for (_, update), pks in updates.items():
+        values = dict(update)
+        if "external_customer_id" in values:
+            values["customer_id"] = customers.get(values["external_customer_id"])
+        Cost.objects.filter(pk__in=pks).update(**values)
+    return {trace for trace, _ in updates}
 
 
 def _traces_with_signals(costs: list[Cost]) -> set[str]:
-    """The trace ids of those `costs` whose signal (by scope or trace) is stored."""
-    traces = {c.trace_id for c in costs}
-    claimed = set(Signal.objects.filter(trace_id__in=traces).values_list("trace_id", flat=True))
+    """The trace ids of those `costs` whose signal (by scope) may be stored."""
+    claimed: set[str] = set()
     scopes: dict[tuple, set[str]] = {}
     for c in costs:
         if c.scope_id:
@@ -153,27 +181,32 @@ def signal_link_keys(data: dict) -> tuple[str | None, str | None]:
     return scope, trace
 
 
+# Paid's scope ids are random 31-bit numbers, so one agent and customer see the same
+# one again over time: a scope links only to a signal within this much of the call.
+SCOPE_WINDOW = timedelta(days=1)
+
+
 def costs_link(costs) -> int:
-    """Link the traced costs among `costs` that wait for their signal: by scope (same
-    agent, customer and scope id), else by trace id. A linked cost takes the signal's
-    customer and workflow when it has none. Returns how many were linked."""
-    waiting = costs.filter(signal__isnull=True)
+    """Link the traced costs among `costs` that wait for their signal, by scope (same
+    agent, customer and scope id, the signal within SCOPE_WINDOW of the call). A linked
+    cost takes the signal's customer and workflow when it has none. Returns how many
+    were linked."""
     by_scope = Signal.objects.filter(
         agent_id=OuterRef("agent_id"),
         scope_id=OuterRef("scope_id"),
         external_customer_id=OuterRef("external_customer_id"),
-    )
-    by_trace = Signal.objects.filter(trace_id=OuterRef("trace_id"))
-    linked = link_to_first(waiting.filter(scope_id__isnull=False), by_scope.order_by("pk"))
-    return linked + link_to_first(waiting.filter(trace_id__isnull=False), by_trace.order_by("pk"))
+        occurred_at__gte=OuterRef("occurred_at") - SCOPE_WINDOW,
+        occurred_at__lte=OuterRef("occurred_at") + SCOPE_WINDOW,
+    ).order_by("pk")
+    waiting = costs.filter(signal__isnull=True, scope_id__isnull=False)
+    return link_to_first(waiting, by_scope)
 
 
 def costs_waiting_for(signals) -> "QuerySet[Cost]":
     """The traced costs that the given (just stored) signals may claim."""
-    match = Q(trace_id__in={s.trace_id for s in signals if s.trace_id})
+    match = Q(pk__in=[])
     for signal in signals:
-        if signal.scope_id:
-            match |= Q(agent_id=signal.agent_id, scope_id=signal.scope_id)
+        match |= Q(agent_id=signal.agent_id, scope_id=signal.scope_id)
     return Cost.objects.filter(match)
 
 

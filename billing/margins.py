@@ -68,8 +68,8 @@ def _cost_rows(marks: Marks, *, per_workflow: bool):
             )
             rows += cursor.fetchall()
     # SQLite sums REAL values; PostgreSQL returns exact numerics. A group of unpriced
-    # costs only (a model the catalogue does not know) sums to NULL.
-    return [(*row[:5], ZERO if row[5] is None else stored(row[5]), row[6]) for row in rows]
+    # costs only (a model the catalogue does not know) sums to NULL: total None.
+    return [(*row[:5], None if row[5] is None else stored(row[5]), row[6]) for row in rows]
 
 
 def margin_figures_compute(
@@ -111,6 +111,8 @@ def margin_figures_compute(
     ):
         if definition_id in definitions:
             costs[definition_id]["unpriced"] += unpriced
+        if total is None:
+            continue  # unpriced only: counted above, never shown as a zero cost
         amount = rates.convert(total, cost_currency, currency)
         if amount is None or definition_id not in definitions:
             continue
@@ -152,8 +154,8 @@ def margin_figures_compute(
                 revenue_allocated=stored(allocated),
                 revenue=revenue,
                 cost=entry["cost"],
-                cost_by_category={k: str(stored(v)) for k, v in entry["category"].items()},
-                cost_by_model={k: str(stored(v)) for k, v in entry["model"].items()},
+                cost_by_category={k: f"{stored(v):f}" for k, v in entry["category"].items()},
+                cost_by_model={k: f"{stored(v):f}" for k, v in entry["model"].items()},
                 cost_of_failures=stored(entry["failures"]),
                 unpriced_costs=entry["unpriced"],
                 margin=margin,

@@ -14,6 +14,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from agents.models import Cost, Signal
+from agents.traces import costs_linked
 from billing.attribution import costs_attribute
 from billing.errors import ClosingError
 from billing.invoicing import DraftInvoice, invoice_draft, invoice_lines_store
@@ -146,7 +147,9 @@ def period_close(
                 .order_by("-voided_at")
                 .first()
             )
-        costs_attribute(customer_id=agreement.customer_id)
+        linked = costs_attribute(customer_id=agreement.customer_id, period=period)
+        if linked:  # costs of outcomes billed before: their invoices' margins are refreshed
+            transaction.on_commit(lambda: costs_linked.send(sender=Cost, signal_ids=linked))
         invoice = Invoice.objects.create(
             period=period,
             customer_id=agreement.customer_id,

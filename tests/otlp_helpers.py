@@ -19,6 +19,10 @@ def value(v) -> dict:
             if math.isfinite(v)
             else {"inf": "Infinity", "-inf": "-Infinity"}.get(str(v), "NaN")
         }
+    if isinstance(v, list):
+        return {"arrayValue": {"values": [value(x) for x in v]}}
+    if isinstance(v, dict):
+        return {"kvlistValue": {"values": attributes(v)}}
     return {"stringValue": v}
 
 

@@ -4,6 +4,7 @@ exporter retries only what can succeed; nothing refused is stored; never a 500."
 import gzip
 import json
 from datetime import timedelta
+from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -102,21 +103,25 @@ def rejected(response) -> tuple[int, str]:
 @pytest.mark.parametrize(
     "attrs, named",
     [
-        ({"llm.token_count.prompt": -5}, "llm.token_count.prompt cannot be negative"),
-        ({"llm.token_count.completion": 10**12}, "llm.token_count.completion is over"),
+        ({"llm.token_count.prompt": -5}, "llm.token_count.prompt: cannot be negative"),
+        ({"llm.token_count.completion": 10**12}, "llm.token_count.completion: is over"),
         ({"llm.token_count.prompt": True}, "must be a whole number"),
         ({"llm.token_count.prompt": 1.5}, "must be a whole number"),
         ({"llm.token_count.prompt": "1000"}, "must be a whole number"),
         ({"gen_ai.usage.input_tokens": float("inf")}, "must be a whole number"),
         ({"gen_ai.usage.input_tokens": float("-inf")}, "must be a whole number"),
-        ({"llm.cost.total": float("nan")}, "llm.cost.total must be a finite number"),
-        ({"llm.cost.total": -1.0}, "llm.cost.total cannot be negative"),
-        ({"llm.cost.total": 1e300}, "llm.cost.total is too large"),
+        ({"llm.cost.total": float("nan")}, "llm.cost.total: must be a finite number"),
+        ({"llm.cost.total": -1.0}, "llm.cost.total: cannot be negative"),
+        ({"llm.cost.total": 1e300}, "llm.cost.total: is too large"),
         ({"external_customer_id": "cus\x00x"}, "NUL"),
         ({"external_customer_id": "c" * 201}, "longer than 200"),
         ({"llm.model_name": "gpt\u200b-4o"}, "invisible"),
         ({"external_agent_id": "other-bot"}, "cannot post as 'other-bot'"),
         ({"external_agent_id": "nobody"}, "Unknown agent 'nobody'"),
+        ({"paid_scope_id": "s" * 65}, "paid_scope_id: is longer than 64"),
+        ({"llm.cost.total": "1_000"}, "llm.cost.total: must be a number"),
+        ({"llm.token_count.prompt": [1, 2]}, "llm.token_count.prompt: must be a whole number"),
+        ({"llm.model_name": {"nested": "x"}}, "llm.model_name: must be a string"),
     ],
 )
 def test_a_bad_span_is_counted_in_partial_success_and_the_good_one_stored(
@@ -245,3 +250,58 @@ def test_another_method_is_a_405_naming_post(client, key, method):
     response = client.generic(method.upper(), "/v1/traces", HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 405 and response["Allow"] == "POST, OPTIONS"
     assert "not allowed" in status_of(response).message
+
+
+def test_usage_without_a_model_is_refused_not_passed_over(client, key):
+    attrs = llm()
+    del attrs["llm.model_name"]
+    count, message = rejected(post_traces(client, export(span(attrs)), key))
+    assert count == 1 and "gen_ai.request.model: is missing" in message
+    assert not Cost.objects.exists()
+
+
+def test_an_own_cost_without_a_model_is_kept(client, key):
+    attrs = {"external_customer_id": "cus_42", "llm.cost.total": 0.25}
+    response = post_traces(client, export(span(attrs)), key)
+    assert response.status_code == 200 and response.json() == {}
+    cost = Cost.objects.get()
+    assert (cost.amount, cost.model) == (Decimal("0.25"), "")
+
+
+def test_a_start_time_out_of_range_is_named_as_such(client, key):
+    body = export(span(llm()))
+    body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["startTimeUnixNano"] = "1000"
+    count, message = rejected(post_traces(client, body, key))
+    assert count == 1 and "start_time_unix_nano: is before" in message
+
+
+def test_a_bad_metadata_key_is_dropped_and_the_span_kept(client, key):
+    attrs = {**llm(), "metadata.ok": "yes", "metadata.bad\x00key": "x", "metadata.": "empty"}
+    response = post_traces(client, export(span(attrs)), key)
+    assert response.status_code == 200 and response.json() == {}
+    assert Cost.objects.get().metadata == {"ok": "yes"}
+
+
+def test_too_many_spans_in_one_export_is_a_413(client, key, settings):
+    from agents.api import otlp_spans
+
+    many = [span({"tool.name": "x"}, name="t") for _ in range(otlp_spans.MAX_SPANS + 1)]
+    response = post_traces(client, export(*many), key)
+    assert response.status_code == 413 and "spans in one export" in response.json()["message"]
+
+
+def test_gzip_members_and_trailing_bytes(client, key):
+    one = as_protobuf(export(span(llm())))
+    body = gzip.compress(one[:10]) + gzip.compress(one[10:])
+    response = post_traces(client, body, key, content_type=PROTOBUF, HTTP_CONTENT_ENCODING="x-gzip")
+    assert response.status_code == 200 and Cost.objects.count() == 1
+    garbage = gzip.compress(one) + b"not gzip"
+    response = post_traces(
+        client, garbage, key, content_type=PROTOBUF, HTTP_CONTENT_ENCODING="gzip"
+    )
+    assert response.status_code == 400
+
+
+def test_a_401_says_how_to_authenticate(client):
+    response = client.post("/v1/traces", data=b"", content_type=PROTOBUF)
+    assert response.status_code == 401 and response["WWW-Authenticate"] == 'Bearer realm="otlp"'

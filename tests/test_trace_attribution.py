@@ -2,10 +2,12 @@
 workflow; in whichever order spans and signals arrive; and margins count them, with
 calls on models the catalogue does not know counted as unpriced, never as zero."""
 
+from datetime import timedelta
 from decimal import Decimal as D
 from unittest import mock
 
 import pytest
+from genai_prices import Usage, calc_price
 
 from agents.models import Cost, Signal
 from billing.models import Invoice, MarginFigure
@@ -81,12 +83,27 @@ def test_the_same_scope_id_of_another_customer_or_agent_is_not_theirs(client, wo
     assert margin(world).cost == 0
 
 
-def test_by_trace_id(client, world):
+def test_by_trace_id_the_close_links_the_outcome_that_completed_the_trace(client, world):
     trace = new_trace_id()
+    opened = signal(client, world, {"trace_id": trace})
+    Signal.objects.filter(pk=opened.pk).update(event_name="ticket_opened")  # not an outcome
     traces(client, world, span(llm(), trace_id=trace))
-    outcome = signal(client, world, {"trace_id": trace.upper()})
-    assert Cost.objects.get().signal == outcome
+    done = signal(client, world, {"trace_id": trace.upper()})
+    assert Cost.objects.get().signal is None  # a trace is linked where outcomes are known
     assert margin(world).cost == GPT4O_CALL
+    assert Cost.objects.get().signal == done
+
+
+def test_a_trace_id_does_not_link_another_agent_s_or_customer_s_costs(client, world):
+    trace = new_trace_id()
+    other_agent = f.AgentFactory(external_id="other-bot")
+    f.OutcomeDefinitionFactory(agent=other_agent, event_name="done")
+    post_traces(client, export(span(llm(agent="other-bot"), trace_id=trace)), agent_key())
+    f.CustomerFactory(external_id="cus_other")
+    traces(client, world, span(llm(customer="cus_other"), trace_id=trace))
+    signal(client, world, {"trace_id": trace})
+    assert margin(world).cost == 0
+    assert not Cost.objects.filter(signal__isnull=False).exists()
 
 
 def test_spans_and_signal_that_missed_each_other_are_linked_when_the_period_closes(client, world):
@@ -131,6 +148,9 @@ def test_an_unknown_model_is_counted_unpriced_never_zero(client, world):
     assert figure.cost == GPT4O_CALL
     assert figure.unpriced_costs == 1
     assert Cost.objects.get(model="house-model-7").amount is None
+    # Not a zero in the breakdowns either: the unpriced model is not listed there.
+    assert figure.cost_by_model == {"gpt-4o-2024-08-06": "0.00450000"}
+    assert figure.cost_by_category == {"llm": "0.00450000"}
 
 
 def test_a_span_with_its_own_cost_keeps_it(client, world):
@@ -214,3 +234,54 @@ def test_costs_reaching_an_outcome_after_its_close_refresh_the_invoice_margins(
     assert figure.cost_by_model == {"gpt-4o-2024-08-06": "0.00450000"}
     assert refresh_margins_task(invoice.pk) == 0  # run twice: nothing more
     assert invoice.lines.get().amount == D("2.00")  # the invoice itself never changes
+
+
+def test_cached_tokens_reported_apart_from_input_are_added_to_it(client, world):
+    # Anthropic reports input tokens without the cached ones: more cached than input.
+    traces(
+        client, world, span(llm(prompt=10, **{"llm.token_count.prompt_details.cache_read": 500}))
+    )
+    cost = Cost.objects.get()
+    expected = calc_price(
+        Usage(input_tokens=510, cache_read_tokens=500, output_tokens=200),
+        model_ref="gpt-4o-2024-08-06",
+        provider_id="openai",
+    ).total_price
+    assert cost.amount == D(str(expected)).quantize(D("0.00000001"))
+    assert (cost.input_tokens, cost.cache_read_tokens) == (10, 500)
+
+
+def test_span_ids_are_known_within_their_trace(client, world):
+    same = "00000000000000aa"
+    first = span(llm(paid_scope_id=1), span_id=same)
+    second = span(llm(customer="cus_42", model="gpt-4o-mini", prompt=5, completion=5), span_id=same)
+    traces(client, world, first, second)
+    assert sorted(Cost.objects.values_list("model", "input_tokens")) == [
+        ("gpt-4o-2024-08-06", 1000),
+        ("gpt-4o-mini", 5),
+    ]
+
+
+def test_a_parent_span_of_another_agent_lends_nothing(client, world):
+    trace, parent_id = new_trace_id(), "cd" * 8
+    child = llm()
+    del child["external_customer_id"]
+    traces(client, world, span(child, trace_id=trace, parent=parent_id))
+    f.AgentFactory(external_id="other-bot")
+    intruder = span(
+        {"external_customer_id": "cus_42", "paid_scope_id": 5, "external_agent_id": "other-bot"},
+        trace_id=trace,
+        span_id=parent_id,
+    )
+    assert post_traces(client, export(intruder), agent_key()).status_code == 200
+    cost = Cost.objects.get()
+    assert (cost.external_customer_id, cost.scope_id) == ("", None)
+
+
+def test_a_scope_links_only_to_a_signal_within_a_day_of_the_call(client, world):
+    old = signal(client, world, {"paid": {"paid_scope_id": 77}})
+    Signal.objects.filter(pk=old.pk).update(occurred_at=JAN - timedelta(days=3))
+    traces(client, world, span(llm(paid_scope_id=77)))
+    assert Cost.objects.get().signal is None
+    recent = signal(client, world, {"paid": {"paid_scope_id": 77}})
+    assert Cost.objects.get().signal == recent

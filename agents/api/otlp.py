@@ -32,7 +32,7 @@ from rest_framework.views import APIView
 
 from agents.api.authentication import AgentKeyAuthentication, AgentKeyThrottle, HasAgentKey
 from agents.api.inputs import AgentResolver
-from agents.api.otlp_spans import spans_parse
+from agents.api.otlp_spans import MAX_SPANS, spans_count, spans_parse
 from agents.traces import spans_store
 
 PROTOBUF = "application/x-protobuf"
@@ -56,18 +56,29 @@ def _read_body(request) -> bytes:
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding in ("", "identity"):
         return body
-    if encoding != "gzip":
+    if encoding not in ("gzip", "x-gzip"):
         raise OtlpError(415, f"Content-Encoding {encoding!r} is not supported; use gzip or none.")
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        plain = inflater.decompress(body, limit + 1)
-    except zlib.error:
-        raise OtlpError(400, "The body is not valid gzip.") from None
-    if len(plain) > limit or inflater.unconsumed_tail:
-        raise OtlpError(413, f"The decompressed body is over {limit:,} bytes.")
-    if not inflater.eof:
-        raise OtlpError(400, "The gzip body is truncated.")
-    return plain
+    return _gunzip(body, limit)
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    """The gzip body inflated, at most `limit` bytes (413 past it); every member of a
+    multi-member body, and nothing after the last one."""
+    plain = b""
+    rest = body
+    while True:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            plain += inflater.decompress(rest, limit + 1 - len(plain))
+        except zlib.error:
+            raise OtlpError(400, "The body is not valid gzip.") from None
+        if len(plain) > limit or inflater.unconsumed_tail:
+            raise OtlpError(413, f"The decompressed body is over {limit:,} bytes.")
+        if not inflater.eof:
+            raise OtlpError(400, "The gzip body is truncated.")
+        rest = inflater.unused_data
+        if not rest:
+            return plain
 
 
 def _hex_ids_to_base64(node) -> None:
@@ -156,6 +167,10 @@ class TracesView(APIView):
         if content_type not in (PROTOBUF, JSON):
             raise OtlpError(415, f"Send {PROTOBUF} or {JSON}, not {content_type or 'nothing'}.")
         export = _decode(_read_body(request), content_type)
+        if spans_count(export) > MAX_SPANS:
+            raise OtlpError(
+                413, f"More than {MAX_SPANS:,} spans in one export; export smaller batches."
+            )
         parsed = spans_parse(export, resolver=AgentResolver(request.auth), now=timezone.now())
         spans_store(parsed.costs, parents=parsed.parents)
         response = ExportTraceServiceResponse()
@@ -194,6 +209,8 @@ class TracesView(APIView):
         )
         if retry_after:
             response["Retry-After"] = str(retry_after)
+        if status == 401:
+            response["WWW-Authenticate"] = 'Bearer realm="otlp"'
         if status == 405:
             response["Allow"] = "POST, OPTIONS"
         return response

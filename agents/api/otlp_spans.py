@@ -8,7 +8,6 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from agents.api.field_checks import (
     FUTURE_TOLERANCE,
@@ -17,8 +16,8 @@ from agents.api.field_checks import (
     text_problem,
 )
 from agents.api.inputs import AgentResolver
-from agents.models import Agent
 from agents.services import IngestError, cost_amount
+from agents.traces import SpanCost
 
 # Who a span belongs to; read from the span, else its parents in the same export, else
 # its resource. Paid's SDK sets them on every span of a @paid_tracing call.
@@ -61,26 +60,9 @@ METADATA_PREFIX = "metadata."
 MAX_METADATA = 20
 MAX_TOKENS = 1_000_000_000  # per count and span; more is a broken counter, not a call
 MAX_TEXT = 200
-
-
-@dataclass
-class SpanCost:
-    """One LLM span, validated: what becomes one Cost."""
-
-    agent: Agent
-    trace_id: str
-    span_id: str
-    name: str
-    external_customer_id: str
-    scope_id: str | None
-    workflow_id: str | None
-    vendor: str
-    model: str
-    tokens: dict[str, int]
-    started_at: datetime
-    ended_at: datetime
-    amount: Decimal | None = None  # the span's own cost, if it stated one
-    metadata: dict = field(default_factory=dict)
+MAX_SCOPE = 64
+MAX_SPANS = 10_000  # per export; OpenTelemetry's batch processor sends 512
+NOT_SCALAR = object()  # an attribute we read, sent as an array, a map or bytes
 
 
 @dataclass
@@ -89,7 +71,7 @@ class Parsed:
     # Attribution carried by spans without usage, by trace id: what costs exported
     # earlier in the same trace (children end, and are exported, before their parent)
     # take when they lack it.
-    parents: dict[str, dict[str, str]] = field(default_factory=dict)
+    parents: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)  # (trace, agent)
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -97,6 +79,14 @@ class Parsed:
         self.rejected += 1
         if len(self.problems) < 5:
             self.problems.append(f"span {span_ref}: {problem}")
+
+
+def spans_count(request) -> int:
+    return sum(
+        len(scope_spans.spans)
+        for resource_spans in request.resource_spans
+        for scope_spans in resource_spans.scope_spans
+    )
 
 
 def _value(any_value):
@@ -110,7 +100,10 @@ def _attributes(key_values, *, keep_metadata: bool) -> dict:
     found = {}
     for kv in key_values:
         key = kv.key
-        if key in READ or (keep_metadata and key.startswith(METADATA_PREFIX)):
+        if key in READ:
+            value = _value(kv.value)
+            found[key] = NOT_SCALAR if value is None else value
+        elif keep_metadata and key.startswith(METADATA_PREFIX):
             value = _value(kv.value)
             if value is not None:
                 found[key] = value
@@ -130,7 +123,11 @@ def _text(attrs: dict, names, *, required=False) -> str | None:
         if required:
             raise IngestError({names[0]: ["is missing."]})
         return None
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+    if (
+        value is NOT_SCALAR
+        or isinstance(value, bool)
+        or (isinstance(value, float) and not value.is_integer())
+    ):
         raise IngestError({name: ["must be a string."]})
     if isinstance(value, float):
         value = int(value)
@@ -138,8 +135,9 @@ def _text(attrs: dict, names, *, required=False) -> str | None:
     problem = text_problem(value)
     if problem:
         raise IngestError({name: [problem]})
-    if len(value) > MAX_TEXT:
-        raise IngestError({name: [f"is longer than {MAX_TEXT} characters."]})
+    limit = MAX_SCOPE if names is SCOPE else MAX_TEXT
+    if len(value) > limit:
+        raise IngestError({name: [f"is longer than {limit} characters."]})
     return value
 
 
@@ -147,7 +145,7 @@ def _count(attrs: dict, names) -> int | None:
     value, name = _first(attrs, names)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if value is NOT_SCALAR or isinstance(value, bool) or not isinstance(value, int | float):
         raise IngestError({name: ["must be a whole number of tokens."]})
     if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
         raise IngestError({name: ["must be a whole number of tokens."]})
@@ -159,14 +157,14 @@ def _count(attrs: dict, names) -> int | None:
     return value
 
 
-def _time(nanos: int, now: datetime) -> datetime:
+def _time(nanos: int, now: datetime, name: str) -> datetime:
     if not nanos:
-        raise IngestError({"end_time_unix_nano": ["is missing."]})
+        raise IngestError({name: ["is missing."]})
     moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=nanos // 1000)
     if moment < earliest_accepted():
-        raise IngestError({"end_time_unix_nano": ["is before SIGNALS_EARLIEST_DATE."]})
+        raise IngestError({name: ["is before SIGNALS_EARLIEST_DATE."]})
     if moment > now + FUTURE_TOLERANCE:
-        raise IngestError({"end_time_unix_nano": ["is more than 5 minutes in the future."]})
+        raise IngestError({name: ["is more than 5 minutes in the future."]})
     return moment
 
 
@@ -174,12 +172,15 @@ def _metadata(attrs: dict) -> dict:
     found = {}
     for key, value in attrs.items():
         if key.startswith(METADATA_PREFIX) and len(found) < MAX_METADATA:
+            name = key[len(METADATA_PREFIX) :]
+            if not name or len(name) > 100 or text_problem(name):
+                continue
             if isinstance(value, str):
                 if text_problem(value) or len(value) > MAX_TEXT:
                     continue
             elif isinstance(value, float) and not math.isfinite(value):
                 continue
-            found[key[len(METADATA_PREFIX) :][:100]] = value
+            found[name] = value
     return found
 
 
@@ -193,32 +194,47 @@ def spans_parse(request, *, resolver: AgentResolver, now: datetime) -> Parsed:
     for resource_spans in request.resource_spans:
         resource = _attributes(resource_spans.resource.attributes, keep_metadata=False)
         spans = [span for scope_spans in resource_spans.scope_spans for span in scope_spans.spans]
+        # Span ids are unique within their trace only: spans are known by both.
         own = {}
         parents = {}
         for span in spans:
-            attrs = _attributes(span.attributes, keep_metadata=True)
-            own[span.span_id] = attrs
-            parents[span.span_id] = span.parent_span_id
+            key = (span.trace_id, span.span_id)
+            own[key] = _attributes(span.attributes, keep_metadata=True)
+            parents[key] = (span.trace_id, span.parent_span_id) if span.parent_span_id else None
         for span in spans:
-            attrs = own[span.span_id]
-            if _first(attrs, MODEL)[0] is None:
-                _lend(parsed, span, attrs)
-                continue
-            ref = span.span_id.hex() or "(no id)"
-            try:
-                cost = _span_cost(span, attrs, own, parents, resource, resolver, now)
-            except IngestError as exc:
-                where, messages = next(iter(exc.errors.items()))
-                parsed.reject(ref, f"{where} {messages[0]}")
-                continue
-            if cost is not None:
-                parsed.costs.append(cost)
+            attrs = own[(span.trace_id, span.span_id)]
+            who = _inherited(span, attrs, own, parents, resource)
+            if _usage_named(attrs):
+                ref = span.span_id.hex() or "(no id)"
+                try:
+                    parsed.costs.append(_span_cost(span, attrs, who, resolver, now))
+                except IngestError as exc:
+                    where, messages = next(iter(exc.errors.items()))
+                    parsed.reject(ref, f"{where}: {messages[0]}")
+            else:
+                _lend(parsed, span, attrs, who, resolver)
     return parsed
 
 
-def _lend(parsed: Parsed, span, attrs: dict) -> None:
-    """Keep a span's attribution (customer, scope, workflow) for its trace's costs."""
+def _usage_named(attrs: dict) -> bool:
+    """A span is an LLM call (a cost) when it names a model, token usage or its own
+    cost; one naming usage without a model is refused for it, not passed over."""
+    names = (MODEL, OWN_COST, *TOKENS.values())
+    return any(_first(attrs, group)[0] is not None for group in names)
+
+
+def _lend(parsed: Parsed, span, attrs: dict, who: dict, resolver) -> None:
+    """Keep a span's own attribution (customer, scope, workflow) for the costs of its
+    trace and agent (the agent it names, or its ancestors or resource do, that the key
+    may send) exported before it."""
     if len(span.trace_id) != 16 or not any(span.trace_id):
+        return
+    try:
+        errors = Collector()
+        agent = resolver.resolve(errors, external_id=_text(who, AGENT), field="agent")
+    except IngestError:
+        return
+    if errors.errors or agent is None:
         return
     lent = {}
     for ours, names in (
@@ -233,14 +249,14 @@ def _lend(parsed: Parsed, span, attrs: dict) -> None:
         if value:
             lent[ours] = value
     if lent:
-        parsed.parents.setdefault(span.trace_id.hex(), {}).update(lent)
+        parsed.parents.setdefault((span.trace_id.hex(), agent.pk), {}).update(lent)
 
 
 def _inherited(span, attrs, own, parents, resource) -> dict:
     """The span's attribution keys, falling back to its ancestors', then the resource's."""
     merged = {k: v for k, v in resource.items() if k in ATTRIBUTION}
     chain = []
-    parent = parents.get(span.span_id)
+    parent = parents.get((span.trace_id, span.span_id))
     while parent and parent in own and len(chain) < 64:
         chain.append(own[parent])
         parent = parents.get(parent)
@@ -250,27 +266,36 @@ def _inherited(span, attrs, own, parents, resource) -> dict:
     return merged
 
 
-def _span_cost(span, attrs, own, parents, resource, resolver, now) -> SpanCost | None:
+def _span_cost(span, attrs, who, resolver, now) -> SpanCost:
     tokens = {ours: _count(attrs, names) for ours, names in TOKENS.items()}
     tokens = {k: v for k, v in tokens.items() if v is not None}
     own_cost, cost_name = _first(attrs, OWN_COST)
+    model = _text(attrs, MODEL)
     if not tokens and own_cost is None:
-        return None  # a model named without usage: not a call we can cost
+        raise IngestError({MODEL[-1]: ["names a model without token usage or a cost."]})
+    if model is None and own_cost is None:
+        raise IngestError(
+            {"gen_ai.request.model": ["is missing: token usage cannot be priced without it."]}
+        )
     amount = None
     if own_cost is not None:
-        if isinstance(own_cost, bool) or not isinstance(own_cost, int | float | str):
+        if (
+            own_cost is NOT_SCALAR
+            or isinstance(own_cost, bool)
+            or not isinstance(own_cost, int | float | str)
+            or (isinstance(own_cost, str) and "_" in own_cost)
+        ):
             raise IngestError({cost_name: ["must be a number."]})
         amount = cost_amount(own_cost, where=cost_name)
     if len(span.trace_id) != 16 or not any(span.trace_id):
         raise IngestError({"trace_id": ["must be 16 bytes, not all zero."]})
     if len(span.span_id) != 8 or not any(span.span_id):
         raise IngestError({"span_id": ["must be 8 bytes, not all zero."]})
-    who = _inherited(span, attrs, own, parents, resource)
     errors = Collector()
     agent = resolver.resolve(errors, external_id=_text(who, AGENT), field="external_agent_id")
     errors.check()
-    ended_at = _time(span.end_time_unix_nano or span.start_time_unix_nano, now)
-    started_at = _time(span.start_time_unix_nano, now) if span.start_time_unix_nano else ended_at
+    ended_at = _time(span.end_time_unix_nano, now, "end_time_unix_nano")
+    started_at = _time(span.start_time_unix_nano, now, "start_time_unix_nano")
     return SpanCost(
         agent=agent,
         trace_id=span.trace_id.hex(),
@@ -280,7 +305,7 @@ def _span_cost(span, attrs, own, parents, resource, resolver, now) -> SpanCost |
         scope_id=_text(who, SCOPE),
         workflow_id=_text(who, WORKFLOW),
         vendor=(_text(attrs, VENDOR) or "")[:100],
-        model=_text(attrs, MODEL, required=True),
+        model=model or "",
         tokens=tokens,
         started_at=started_at,
         ended_at=ended_at,

@@ -5,9 +5,8 @@ import random
 import secrets
 from datetime import datetime, timedelta
 
-from agents.api.otlp_spans import SpanCost
 from agents.models import Agent
-from agents.traces import spans_store
+from agents.traces import SpanCost, spans_store
 
 MODELS = [
     ("openai", "gpt-4o-2024-08-06"),
