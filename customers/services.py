@@ -11,10 +11,11 @@ from customers.errors import ConflictError
 from customers.models import Contact, Customer
 
 
-def _save_unique(instance: models.Model, *, external_id: str | None, noun: str) -> None:
+def save_unique_external_id(instance: models.Model, *, noun: str) -> None:
     """Save, answering a taken external id as a conflict (also when a concurrent write
-    took it between the check and the insert: the unique index decides)."""
-    model = type(instance)
+    took it between the check and the insert: the unique index decides). Customers,
+    contacts and agents each have a unique `external_id`."""
+    model, external_id = type(instance), instance.external_id
     taken = (
         external_id is not None
         and model.objects.filter(external_id=external_id).exclude(pk=instance.pk).first()
@@ -49,14 +50,14 @@ def customer_create(
         external_id=external_id, name=name, billing_email=billing_email, currency=currency
     )
     _assign(customer, details)
-    _save_unique(customer, external_id=external_id, noun="Customer")
+    save_unique_external_id(customer, noun="Customer")
     return customer
 
 
 def customer_update(*, customer: Customer, **changes: object) -> Customer:
     """Change the named Customer fields; the external id stays unique."""
     _assign(customer, changes)
-    _save_unique(customer, external_id=customer.external_id, noun="Customer")
+    save_unique_external_id(customer, noun="Customer")
     return customer
 
 
@@ -92,13 +93,13 @@ def customer_delete(*, customer: Customer) -> None:
 def contact_create(*, customer: Customer, email: str, **details: object) -> Contact:
     contact = Contact(customer=customer, email=email)
     _assign(contact, details)
-    _save_unique(contact, external_id=contact.external_id, noun="Contact")
+    save_unique_external_id(contact, noun="Contact")
     return contact
 
 
 def contact_update(*, contact: Contact, **changes: object) -> Contact:
     _assign(contact, changes)
-    _save_unique(contact, external_id=contact.external_id, noun="Contact")
+    save_unique_external_id(contact, noun="Contact")
     return contact
 
 
