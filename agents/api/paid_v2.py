@@ -12,8 +12,10 @@ endpoint of it shares.
 - Field errors flattened to `{"lines[0].pricing.pricingModel": ["..."]}`.
 """
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 
 import django_filters
 from django import forms
@@ -25,6 +27,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import exceptions, serializers, status
@@ -336,6 +339,23 @@ class WholeNumber(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return data
+
+
+@extend_schema_field(OpenApiTypes.NUMBER)
+class Number(serializers.Field):
+    """A finite JSON number (not a boolean, not a string), read as a Decimal."""
+
+    default_error_messages = {"invalid": "Must be a number (finite, not 1e999)."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        if isinstance(data, float) and not math.isfinite(data):
+            self.fail("invalid")
+        return Decimal(str(data))
+
+    def to_representation(self, value):
+        return value
 
 
 class Metadata(serializers.DictField):

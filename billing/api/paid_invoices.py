@@ -287,6 +287,8 @@ class InvoiceLines(ListModelMixin, CatalogueView):
     noun = "invoice"
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator
+            return InvoiceLine.objects.none()
         invoice = digits(self.kwargs["id"])
         if invoice is None or not INVOICES.filter(pk=invoice).exists():
             raise exceptions.NotFound(printable(f"No invoice with id {self.kwargs['id']!r}."))

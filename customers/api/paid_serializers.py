@@ -158,7 +158,7 @@ class CustomerOut(serializers.Serializer):
             return None
         return {wire: getattr(customer, ours) or None for wire, ours in CUSTOMER_ADDRESS.items()}
 
-    @extend_schema_field({"type": "string", "enum": ["active"]})
+    @extend_schema_field({"type": "string", "description": "Always active here."})
     def get_creationState(self, customer) -> str:
         return "active"
 
