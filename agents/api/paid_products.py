@@ -15,17 +15,8 @@ from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
 from agents.api.field_checks import Collector
-from agents.api.paid_v2 import (
-    CatalogueView,
-    Flag,
-    Metadata,
-    StrictSerializer,
-    Text,
-    by_id_and_external_id,
-    optional,
-    refuse,
-    validated,
-)
+from agents.api.paid_fields import Flag, Metadata, StrictSerializer, Text, optional, validated
+from agents.api.paid_v2 import CatalogueView, by_id_and_external_id, refuse
 from agents.catalogue import agent_create, agent_update
 from agents.models import Agent
 

@@ -17,7 +17,8 @@ from rest_framework.fields import get_attribute
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
-from agents.api.paid_v2 import ID, MAX_ID_DIGITS, CatalogueView, MomentFilter, printable
+from agents.api.paid_fields import MomentFilter
+from agents.api.paid_v2 import ID, MAX_ID_DIGITS, CatalogueView, printable
 from billing.models import Invoice, InvoiceLine
 from billing.money import ZERO, json_number, round_line
 

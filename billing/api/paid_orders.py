@@ -20,17 +20,12 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
-from agents.api.paid_v2 import (
-    ID,
-    MAX_ID_DIGITS,
-    CatalogueView,
-    DayOrMomentField,
-    printable,
-    validated,
-)
+from agents.api.paid_fields import DayOrMomentField, validated
+from agents.api.paid_v2 import ID, MAX_ID_DIGITS, CatalogueView, printable
 from billing.agreements import agreement_create
 from billing.api.paid_invoices import Amount, Zero, digits
-from billing.api.paid_order_requests import OrderIn, order_terms, payment_terms_text
+from billing.api.paid_order_requests import OrderIn
+from billing.api.paid_order_terms import order_terms, payment_terms_text
 from billing.models import Invoice, Price, PriceAgreement
 from billing.money import MONEY, ZERO, json_number
 from billing.pricing import PricingModel

@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agents.api.field_checks import Collector
-from agents.api.paid_v2 import (
+from agents.api.paid_fields import (
     CountryCode,
     CurrencyCode,
     Email,
@@ -20,8 +20,8 @@ from agents.api.paid_v2 import (
     StrictSerializer,
     Text,
     optional,
-    refuse,
 )
+from agents.api.paid_v2 import refuse
 from customers.models import Contact, Customer
 
 

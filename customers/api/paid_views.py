@@ -8,12 +8,8 @@ from rest_framework import exceptions, status
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
-from agents.api.paid_v2 import (
-    CatalogueView,
-    MomentFilter,
-    by_id_and_external_id,
-    validated,
-)
+from agents.api.paid_fields import MomentFilter, validated
+from agents.api.paid_v2 import CatalogueView, by_id_and_external_id
 from customers.api.paid_serializers import (
     ContactIn,
     ContactOut,
