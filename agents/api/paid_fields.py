@@ -12,6 +12,7 @@ from decimal import Decimal
 import django_filters
 from django import forms
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
@@ -55,6 +56,19 @@ class DayOrMomentField(forms.Field):
         except OverflowError:
             raise forms.ValidationError("Out of range.", code="invalid") from None
         return start, end
+
+
+class FlagFilter(django_filters.ChoiceFilter):
+    """true or false, nothing else (django-filter's BooleanFilter ignores `maybe`). With
+    a `method`, the method is given the text."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=[("true", "true"), ("false", "false")], **kwargs)
+
+    def filter(self, queryset, value):
+        if value in ("", None):
+            return queryset
+        return queryset.filter(**{self.field_name: value == "true"})
 
 
 class MomentFilter(django_filters.Filter):
@@ -103,6 +117,17 @@ class StrictSerializer(serializers.Serializer):
         if unknown:
             raise exceptions.ValidationError(unknown)
         return value
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """The schema says what StrictSerializer does: `additionalProperties: false`."""
+
+    target_class = StrictSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        return {**schema, "additionalProperties": False}
 
 
 class Text(serializers.CharField):

@@ -7,7 +7,7 @@ from agents.api import paid_products as views
 urlpatterns = [
     path("products/", views.ProductList.as_view(), name="paid-product-list"),
     path(
-        "products/external/<path:external_id>",
+        "products/external/<external_id:external_id>",
         views.ProductByExternalId.as_view(),
         name="paid-product-external",
     ),

@@ -15,7 +15,15 @@ from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
 from agents.api.field_checks import Collector
-from agents.api.paid_fields import Flag, Metadata, StrictSerializer, Text, optional, validated
+from agents.api.paid_fields import (
+    Flag,
+    FlagFilter,
+    Metadata,
+    StrictSerializer,
+    Text,
+    optional,
+    validated,
+)
 from agents.api.paid_v2 import CatalogueView, by_id_and_external_id, refuse
 from agents.catalogue import agent_create, agent_update
 from agents.models import Agent
@@ -118,8 +126,8 @@ class ProductDetailOut(ProductOut):
 
 class ProductFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains", help_text="Part of the name.")
-    active = django_filters.BooleanFilter()
-    archived = django_filters.BooleanFilter(
+    active = FlagFilter(field_name="active")
+    archived = FlagFilter(
         method="by_archived", help_text="Agents are never archived: true finds none."
     )
 
@@ -128,7 +136,7 @@ class ProductFilter(django_filters.FilterSet):
         fields = []
 
     def by_archived(self, queryset, name, value):
-        return queryset.none() if value else queryset
+        return queryset.none() if value == "true" else queryset
 
 
 class ProductList(ListModelMixin, CatalogueView):

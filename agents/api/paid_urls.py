@@ -10,7 +10,7 @@ urlpatterns = [
     path("", include("agents.api.paid_product_urls")),
     path("", include("billing.api.paid_urls")),
     re_path(
-        r"^(?P<rest>(customers|contacts|products|orders|invoices)(/.*)?)$",
+        r"^(?P<rest>(customers|contacts|products|orders|invoices)(/[\s\S]*)?)$",
         UnsupportedPaidEndpoint.as_view(),
     ),
 ]

@@ -15,6 +15,7 @@ endpoint of it shares.
 
 from collections.abc import Mapping
 
+from django.urls import register_converter
 from django.utils.encoding import force_str
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -287,6 +288,21 @@ class CatalogueView(GenericAPIView):
         self.check_object_permissions(self.request, found)
         return found
 
+
+class ExternalIdConverter:
+    """Any external id in a path, slashes and newlines included (the path converter stops
+    at a newline): what names nothing is then this API's JSON 404, not Django's page."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ExternalIdConverter, "external_id")
 
 ID = OpenApiParameter(
     "id",

@@ -7,14 +7,14 @@ from customers.api import paid_views as views
 urlpatterns = [
     path("customers/", views.CustomerList.as_view(), name="paid-customer-list"),
     path(
-        "customers/external/<path:external_id>",
+        "customers/external/<external_id:external_id>",
         views.CustomerByExternalId.as_view(),
         name="paid-customer-external",
     ),
     path("customers/<str:id>", views.CustomerById.as_view(), name="paid-customer"),
     path("contacts/", views.ContactList.as_view(), name="paid-contact-list"),
     path(
-        "contacts/external/<path:external_id>",
+        "contacts/external/<external_id:external_id>",
         views.ContactByExternalId.as_view(),
         name="paid-contact-external",
     ),
