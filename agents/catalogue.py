@@ -6,7 +6,7 @@ outcome definitions point at them.
 """
 
 from agents.models import Agent
-from customers.services import save_unique_external_id
+from customers.services import save_unique_external_id, update_locked
 
 
 def agent_create(
@@ -20,7 +20,4 @@ def agent_create(
 def agent_update(*, agent: Agent, **changes: object) -> Agent:
     """Change the named Agent fields. A deactivated agent's keys stop posting within
     API_KEY_CACHE_SECONDS (HasAgentKey reads the agent with the key)."""
-    for name, value in changes.items():
-        setattr(agent, name, value)
-    save_unique_external_id(agent, noun="Agent")
-    return agent
+    return update_locked(agent, changes, noun="Agent")

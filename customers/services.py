@@ -36,9 +36,15 @@ def save_unique_external_id(instance: models.Model, *, noun: str) -> None:
         raise
 
 
-def _assign(instance: models.Model, values: dict[str, object]) -> None:
-    for name, value in values.items():
-        setattr(instance, name, value)
+def update_locked(instance: models.Model, changes: dict[str, object], *, noun: str):
+    """Change the named fields of the object's row, locked first: a row deleted meanwhile
+    raises DoesNotExist (save() would otherwise insert it again)."""
+    with transaction.atomic():
+        locked = type(instance).objects.select_for_update().get(pk=instance.pk)
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        save_unique_external_id(locked, noun=noun)
+    return locked
 
 
 def customer_create(
@@ -47,18 +53,19 @@ def customer_create(
     """A new customer; signals already kept under its external id are attached to it (the
     post-save receiver of agents). `details` are other Customer fields by name."""
     customer = Customer(
-        external_id=external_id, name=name, billing_email=billing_email, currency=currency
+        external_id=external_id,
+        name=name,
+        billing_email=billing_email,
+        currency=currency,
+        **details,
     )
-    _assign(customer, details)
     save_unique_external_id(customer, noun="Customer")
     return customer
 
 
 def customer_update(*, customer: Customer, **changes: object) -> Customer:
     """Change the named Customer fields; the external id stays unique."""
-    _assign(customer, changes)
-    save_unique_external_id(customer, noun="Customer")
-    return customer
+    return update_locked(customer, changes, noun="Customer")
 
 
 def uses_of(instance: models.Model) -> list[str]:
@@ -78,7 +85,8 @@ def customer_delete(*, customer: Customer) -> None:
     """Delete a customer nothing was recorded against, with its contacts. A customer with
     signals, costs, agreements, invoices or margins is the billing record and is kept:
     ConflictError, which names them. The customer's row is locked first, so a signal
-    cannot be attached between the check and the delete (its foreign key waits)."""
+    cannot be attached between the check and the delete (its foreign key waits); a
+    customer deleted meanwhile raises Customer.DoesNotExist."""
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         uses = uses_of(locked)
@@ -91,16 +99,13 @@ def customer_delete(*, customer: Customer) -> None:
 
 
 def contact_create(*, customer: Customer, email: str, **details: object) -> Contact:
-    contact = Contact(customer=customer, email=email)
-    _assign(contact, details)
+    contact = Contact(customer=customer, email=email, **details)
     save_unique_external_id(contact, noun="Contact")
     return contact
 
 
 def contact_update(*, contact: Contact, **changes: object) -> Contact:
-    _assign(contact, changes)
-    save_unique_external_id(contact, noun="Contact")
-    return contact
+    return update_locked(contact, changes, noun="Contact")
 
 
 def contact_delete(*, contact: Contact) -> None:

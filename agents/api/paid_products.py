@@ -179,7 +179,7 @@ class ProductObject(CatalogueView):
     def put(self, request, **kwargs):
         agent = self.get_object()
         values = product_values(validated(ProductIn, request.data, partial=True))
-        agent_update(agent=agent, **values)
+        agent = agent_update(agent=agent, **values)
         return Response(ProductDetailOut(agent).data)
 
 

@@ -15,6 +15,7 @@ endpoint of it shares.
 
 from collections.abc import Mapping
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.urls import register_converter
 from django.utils.encoding import force_str
 from drf_spectacular.openapi import AutoSchema
@@ -89,7 +90,10 @@ def field_errors(detail, prefix: str = "") -> dict[str, list[str]]:
 
 
 def catalogue_exception_handler(exc, context):
-    """The project's handler, with conflicts as 409 and field errors flattened."""
+    """The project's handler, with conflicts as 409, an object deleted by a concurrent
+    request as 404, and field errors flattened."""
+    if isinstance(exc, ObjectDoesNotExist):
+        exc = exceptions.NotFound("No such object (it was just deleted).")
     if isinstance(exc, ConflictError):
         body = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
         return Response(body, status=status.HTTP_409_CONFLICT)

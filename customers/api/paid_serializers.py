@@ -105,7 +105,10 @@ class CustomerIn(StrictSerializer):
     vatNumber = optional(Text, max_length=50)
     metadata = optional(Metadata, help_text="A JSON object, kept as sent.")
     defaultCurrency = optional(
-        CurrencyCode, allow_blank=False, help_text="ISO 4217, e.g. USD (default USD)."
+        CurrencyCode,
+        allow_blank=False,
+        allow_null=False,
+        help_text="ISO 4217, e.g. USD (default USD).",
     )
 
 
@@ -116,8 +119,6 @@ def customer_values(data: dict) -> dict:
     for wire, ours in CUSTOMER_TEXT.items():
         if wire in data:
             values[ours] = data[wire] if data[wire] is not None else ""
-    if data.get("defaultCurrency") is None:
-        values.pop("currency", None)
     if "billingAddress" in data:
         address = data["billingAddress"] or {}
         for wire, ours in CUSTOMER_ADDRESS.items():

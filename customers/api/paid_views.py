@@ -103,7 +103,7 @@ class CustomerObject(CatalogueView):
     def put(self, request, **kwargs):
         customer = self.get_object()
         values = customer_values(validated(CustomerIn, request.data, partial=True))
-        customer_update(customer=customer, **values)
+        customer = customer_update(customer=customer, **values)
         return Response(CustomerOut(customer).data)
 
     @extend_schema(
@@ -181,7 +181,7 @@ class ContactObject(CatalogueView):
         values = contact_values(data)
         if "customerId" in data:
             values["customer"] = customer_named(data)
-        contact_update(contact=contact, **values)
+        contact = contact_update(contact=contact, **values)
         return Response(ContactOut(contact).data)
 
     @extend_schema(summary="Paid-compatible: delete a contact", responses=DELETED)
