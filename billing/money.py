@@ -30,6 +30,16 @@ def round_line(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
 
 
+def json_number(amount: Decimal) -> int | float:
+    """An amount as a JSON number for APIs whose types say number (Paid's): an int when
+    whole, else the float whose shortest repr is the amount's own digits. That is exact up
+    to 15 significant digits, which every amount rounded to a minor unit below 10^12 has;
+    the float never carries arithmetic noise (0.30000000000000004), as none is done on it."""
+    if amount == amount.to_integral_value():
+        return int(amount)
+    return float(amount)
+
+
 def margin_percent(margin: Decimal, revenue: Decimal) -> Decimal | None:
     """Margin as a percent of revenue at 2 places; None when there is no revenue."""
     if not revenue:

@@ -266,6 +266,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # No validator badge: it would send the schema to validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Paid's order fields billingFrequency and billingFrequencyOverride.frequency: one enum.
+    "ENUM_NAME_OVERRIDES": {
+        "BillingFrequencyEnum": "billing.api.paid_order_requests.FREQUENCIES",
+    },
 }
 
 LOGGING = {

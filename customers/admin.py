@@ -3,7 +3,7 @@ from django.db.models import Count
 
 from billing.models import PriceAgreement
 from config.admin_tools import money_column
-from customers.models import Customer
+from customers.models import Contact, Customer
 
 
 class AgreementInline(admin.TabularInline):
@@ -21,12 +21,19 @@ class AgreementInline(admin.TabularInline):
         return False
 
 
+class ContactInline(admin.TabularInline):
+    model = Contact
+    fields = ("first_name", "last_name", "email", "phone", "billing", "accounts_payable")
+    extra = 0
+    show_change_link = False
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ("name", "external_id", "currency", "status", "agreement_count", "created_at")
     list_filter = ("status", "currency")
     search_fields = ("name", "external_id", "billing_email")
-    inlines = [AgreementInline]
+    inlines = [ContactInline, AgreementInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_agreements=Count("agreements"))

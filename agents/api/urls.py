@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from agents.api import views
@@ -12,4 +12,6 @@ urlpatterns = [
     *router.urls,
     path("v2/signals/bulk", views.PaidSignalsBulkView.as_view(), name="v2-signals-bulk"),
     path("v2/costs/bulk", views.PaidCostsBulkView.as_view(), name="v2-costs-bulk"),
+    # Paid's catalogue: customers, contacts, products, orders, invoices.
+    path("v2/", include("agents.api.paid_urls")),
 ]

@@ -2,8 +2,10 @@
 fresh PostgreSQL database (run by .ci/run; alone: `python tests/fuzz/schemathesis_run.py`).
 
 Agents' endpoints (POST) are fuzzed with an agent API key, staff reads (GET) with a staff
-token. Any 5xx, or a response that does not match the schema, fails the run. Bounded:
-FUZZ_SECONDS per pass (default 75, two passes), a fixed FUZZ_SEED (default 1).
+token, Paid's v2 catalogue (every method) with an organisation key. Any 5xx, or a
+response that does not match the schema, fails the run. Bounded: FUZZ_SECONDS per pass
+(default 75, three passes), a fixed FUZZ_SEED (default 1); FUZZ_DATABASE names the
+throwaway database (default fuzz_schemathesis).
 """
 
 import os
@@ -18,6 +20,8 @@ from tests.benchmarks.common import Server, bench_env, fresh_database, manage  #
 SECONDS = os.environ.get("FUZZ_SECONDS", "75")
 SEED = os.environ.get("FUZZ_SEED", "1")
 PORT = int(os.environ.get("FUZZ_PORT", "8790"))
+DATABASE = os.environ.get("FUZZ_DATABASE", "fuzz_schemathesis")
+CATALOGUE = "^/api/v2/(customers|contacts|products|orders|invoices)/"
 CHECKS = "not_a_server_error,response_schema_conformance"
 
 STAFF_USER = """
@@ -27,22 +31,36 @@ User.objects.get_or_create(username="fuzz-staff", is_staff=True, is_superuser=Tr
 
 
 def main() -> int:
-    database_url = fresh_database("fuzz_schemathesis")
+    database_url = fresh_database(DATABASE)
     env = bench_env(database_url, LOG_LEVEL="ERROR", API_KEY_THROTTLE_RATE="100000/second")
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "seed_demo", "--signals", "200")
     agent_key = manage(env, "create_agent_key", "doc-extractor").strip().splitlines()[-1]
+    org_key = manage(env, "create_agent_key", "--organisation").strip().splitlines()[-1]
     manage(env, "shell", "-c", STAFF_USER)
     staff_token = manage(env, "create_staff_token", "fuzz-staff").strip().splitlines()[-1]
     server = Server(env, port=PORT)
     failed = False
     try:
         passes = [
-            ("POST", f"Authorization: Bearer {agent_key}"),
-            ("GET", f"Authorization: Token {staff_token}"),
+            (
+                "POST endpoints",
+                ["--include-method", "POST", "--exclude-path-regex", CATALOGUE],
+                f"Authorization: Bearer {agent_key}",
+            ),
+            (
+                "GET endpoints",
+                ["--include-method", "GET", "--exclude-path-regex", CATALOGUE],
+                f"Authorization: Token {staff_token}",
+            ),
+            (
+                "Paid's catalogue",
+                ["--include-path-regex", CATALOGUE],
+                f"Authorization: Bearer {org_key}",
+            ),
         ]
-        for method, header in passes:
-            print(f"== schemathesis: {method} endpoints, {SECONDS} s, seed {SEED}", flush=True)
+        for label, selection, header in passes:
+            print(f"== schemathesis: {label}, {SECONDS} s, seed {SEED}", flush=True)
             run = subprocess.run(
                 [
                     str(Path(sys.executable).parent / "schemathesis"),
@@ -50,8 +68,7 @@ def main() -> int:
                     f"{server.url}/api/schema/?format=json",
                     "--url",
                     server.url,
-                    "--include-method",
-                    method,
+                    *selection,
                     "--header",
                     header,
                     "--checks",

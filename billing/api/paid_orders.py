@@ -1,0 +1,384 @@
+"""Paid's v2 orders are our price agreements: /api/v2/orders/ (list, create), /{id} and
+/{id}/lines (one line per price). What an order can say and how it maps is in
+paid_order_requests.py; docs/paid-api.md has the table.
+
+Read back: amounts billed are the agreement's issued invoices (exact numbers in the
+major unit); tax and amounts pending are not computed here (0). `version` counts the
+agreement's audited changes, `updatedAt` is the latest. Beyond Paid's fields an order
+says its `currency` and `platformFee`, and a line its `pricing` (as an order is sent).
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import django_filters
+from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status
+from rest_framework.mixins import ListModelMixin
+from rest_framework.response import Response
+
+from agents.api.paid_fields import DayOrMomentField, validated
+from agents.api.paid_v2 import ID, MAX_ID_DIGITS, CatalogueView, printable
+from billing.agreements import agreement_create
+from billing.api.paid_invoices import Amount, Zero, digits
+from billing.api.paid_order_requests import OrderIn
+from billing.api.paid_order_terms import order_terms, payment_terms_text
+from billing.models import Invoice, Price, PriceAgreement
+from billing.money import MONEY, ZERO, json_number
+from billing.pricing import PricingModel
+from customers.currencies import minor_unit
+
+PAID_MODELS = {
+    PricingModel.PER_OUTCOME: "perUnit",
+    PricingModel.GRADUATED: "graduatedPricing",
+    PricingModel.VOLUME: "volumePricing",
+}
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def orders():
+    """Agreements with what an order shows: amounts billed, version, last change."""
+    history = PriceAgreement.history.model.objects.filter(id=OuterRef("pk"))
+    return PriceAgreement.objects.select_related("customer").annotate(
+        billed=Coalesce(
+            Sum(
+                "periods__invoices__total",
+                filter=Q(periods__invoices__status=Invoice.Status.ISSUED),
+            ),
+            Value(ZERO),
+            output_field=DecimalField(**MONEY),
+        ),
+        version=Coalesce(
+            Subquery(
+                history.order_by().values("id").annotate(n=Count("history_id")).values("n")[:1]
+            ),
+            Value(1),
+        ),
+        changed_at=Subquery(history.order_by("-history_date").values("history_date")[:1]),
+    )
+
+
+def _instant(day: date | None) -> str | None:
+    return None if day is None else serializers.DateTimeField().to_representation(midnight(day))
+
+
+class OrderOut(serializers.Serializer):
+    id = serializers.CharField(source="pk")
+    customerId = serializers.CharField(source="customer_id")
+    billingCustomerId = serializers.CharField(source="customer_id")
+    billingContactIds = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.SerializerMethodField()
+    endDate = serializers.SerializerMethodField()
+    name = serializers.CharField()
+    startDate = serializers.SerializerMethodField()
+    subscriptionTerms = serializers.SerializerMethodField()
+    billedAmountNoTax = Amount(source="billed")
+    billedTax = Zero()
+    estimatedTax = Zero()
+    orderAmount = Amount(source="billed")
+    pendingBillingAmount = Zero()
+    totalAmount = Amount(source="billed")
+    totalBilledAmount = Amount(source="billed")
+    creationState = serializers.SerializerMethodField()
+    paymentTerms = serializers.SerializerMethodField()
+    number = serializers.IntegerField(source="pk")
+    metadata = serializers.SerializerMethodField()
+    showPaymentLink = serializers.SerializerMethodField()
+    showBankDetails = serializers.SerializerMethodField()
+    autoPostInvoices = serializers.SerializerMethodField()
+    autoSendBillingEmails = serializers.SerializerMethodField()
+    autoSendPaymentEmails = serializers.SerializerMethodField()
+    version = serializers.IntegerField()
+    billingFrequencyOverridden = serializers.SerializerMethodField()
+    billingFrequencyOverride = serializers.SerializerMethodField()
+    purchaseOrderReference = serializers.SerializerMethodField()
+    currency = serializers.CharField()
+    platformFee = Amount(source="platform_fee")
+
+    @extend_schema_field({"type": "array", "items": {"type": "string"}, "maxItems": 0})
+    def get_billingContactIds(self, agreement) -> list:
+        return []
+
+    @extend_schema_field(serializers.DateTimeField())
+    def get_updatedAt(self, agreement):
+        moment = getattr(agreement, "changed_at", None) or agreement.created_at
+        return serializers.DateTimeField().to_representation(moment)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_endDate(self, agreement):
+        return _instant(agreement.ends_on + timedelta(days=1) if agreement.ends_on else None)
+
+    @extend_schema_field(serializers.DateTimeField())
+    def get_startDate(self, agreement):
+        return _instant(agreement.starts_on)
+
+    @extend_schema_field({"type": "integer", "nullable": True})
+    def get_subscriptionTerms(self, agreement) -> None:
+        return None
+
+    @extend_schema_field({"type": "string", "description": "Always active here."})
+    def get_creationState(self, agreement) -> str:
+        return "active"
+
+    def get_paymentTerms(self, agreement) -> str:
+        return payment_terms_text(agreement.payment_terms_days)
+
+    @extend_schema_field({"type": "object", "nullable": True})
+    def get_metadata(self, agreement) -> None:
+        return None
+
+    @extend_schema_field({"type": "boolean", "nullable": True})
+    def get_showPaymentLink(self, agreement) -> None:
+        return None
+
+    @extend_schema_field({"type": "boolean", "nullable": True})
+    def get_showBankDetails(self, agreement) -> None:
+        return None
+
+    def get_autoPostInvoices(self, agreement) -> bool:
+        return True
+
+    def get_autoSendBillingEmails(self, agreement) -> bool:
+        return False
+
+    def get_autoSendPaymentEmails(self, agreement) -> bool:
+        return False
+
+    def get_billingFrequencyOverridden(self, agreement) -> bool:
+        return True
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "frequency": {"type": "string", "enum": list(PriceAgreement.Cadence.values)},
+                "customMonths": {"type": "integer", "nullable": True},
+            },
+            "description": "The agreement's cadence.",
+        }
+    )
+    def get_billingFrequencyOverride(self, agreement) -> dict:
+        return {"frequency": agreement.cadence, "customMonths": None}
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_purchaseOrderReference(self, agreement) -> None:
+        return None
+
+
+def _minor(amount, currency: str):
+    return None if amount is None else json_number(amount.scaleb(minor_unit(currency)).normalize())
+
+
+class OrderLineOut(serializers.Serializer):
+    id = serializers.CharField(source="pk")
+    productId = serializers.CharField(source="outcome_definition.agent_id")
+    name = serializers.CharField(source="outcome_definition.name")
+    description = serializers.SerializerMethodField()
+    startDate = serializers.SerializerMethodField()
+    endDate = serializers.SerializerMethodField()
+    lineType = serializers.SerializerMethodField()
+    pricing = serializers.SerializerMethodField()
+
+    def get_description(self, price: Price) -> str:
+        return price.get_model_display()
+
+    @extend_schema_field(serializers.DateTimeField())
+    def get_startDate(self, price: Price):
+        return _instant(price.agreement.starts_on)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_endDate(self, price: Price):
+        ends_on = price.agreement.ends_on
+        return _instant(ends_on + timedelta(days=1) if ends_on else None)
+
+    @extend_schema_field({"type": "string", "enum": ["STANDARD"]})
+    def get_lineType(self, price: Price) -> str:
+        return "STANDARD"
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "description": "The price as an order sends it (minor units); pricingModel is "
+            "ours (percent_of_value, cost_plus) where Paid has none, without pricePoints.",
+        }
+    )
+    def get_pricing(self, price: Price) -> dict:
+        currency = price.agreement.currency
+        pricing = {
+            "chargeType": "usage",
+            "pricingModel": PAID_MODELS.get(price.model, price.model),
+            "eventName": price.outcome_definition.event_name,
+            "pricePoints": None,
+        }
+        if price.model in PAID_MODELS:
+            tiers = [
+                {
+                    "lowerBound": json_number(t.from_quantity),
+                    "upperBound": None
+                    if t.up_to_quantity is None
+                    else json_number(t.up_to_quantity),
+                    "unitAmount": _minor(t.unit_price, currency),
+                }
+                for t in price.tiers.all()
+            ]
+            pricing["pricePoints"] = {
+                "currency": currency,
+                "unitPrice": _minor(price.unit_price, currency) or 0,
+                "includedQuantity": json_number(price.included_quantity),
+                "tiers": tiers,
+            }
+        return pricing
+
+
+class DayInstantFilter(django_filters.Filter):
+    """From/To on an instant kept as a date: midnight UTC of the date, plus `shift` days
+    (an order's end is the day after the agreement's last day)."""
+
+    field_class = DayOrMomentField
+
+    def __init__(self, *, until: bool = False, shift: int = 0, **kwargs):
+        self.until, self.shift = until, timedelta(days=shift)
+        super().__init__(**kwargs)
+
+    def filter(self, queryset, value):
+        if not value:
+            return queryset
+        start, day_end = value
+        try:
+            if self.until:  # midnight(date + shift) <= the last instant asked for
+                last = day_end - timedelta(microseconds=1) if day_end else start
+                return queryset.filter(**{f"{self.field_name}__lte": last.date() - self.shift})
+            first = start.date() + timedelta(days=start.time() != time.min)
+            return queryset.filter(**{f"{self.field_name}__gte": first - self.shift})
+        except OverflowError:  # past year 9999 or before year 1: no date is there
+            return queryset.none()
+
+
+class OrderFilter(django_filters.FilterSet):
+    customerId = django_filters.CharFilter(method="by_id", field_name="customer_id")
+    externalCustomerId = django_filters.CharFilter(field_name="customer__external_id")
+    externalId = django_filters.CharFilter(
+        method="none", help_text="Orders here have no external id: finds none."
+    )
+    creationState = django_filters.ChoiceFilter(
+        choices=[("draft", "draft"), ("active", "active")],
+        method="by_creation_state",
+        help_text="Orders here are all active: draft finds none.",
+    )
+    status = django_filters.ChoiceFilter(
+        choices=[(s, s) for s in ("draft", "paused", "active", "ended")],
+        method="by_status",
+        help_text="ended: its end date has passed; active: the others (never draft or paused).",
+    )
+    startDateFrom = DayInstantFilter(field_name="starts_on")
+    startDateTo = DayInstantFilter(field_name="starts_on", until=True)
+    endDateFrom = DayInstantFilter(field_name="ends_on", shift=1)
+    endDateTo = DayInstantFilter(field_name="ends_on", shift=1, until=True)
+
+    class Meta:
+        model = PriceAgreement
+        fields = []
+
+    def by_id(self, queryset, name, value):
+        number = digits(value)
+        return queryset.none() if number is None else queryset.filter(**{name: number})
+
+    def none(self, queryset, name, value):
+        return queryset.none()
+
+    def by_creation_state(self, queryset, name, value):
+        return queryset.none() if value == "draft" else queryset
+
+    def by_status(self, queryset, name, value):
+        today = timezone.now().date()
+        ended = Q(ends_on__lt=today)
+        if value == "ended":
+            return queryset.filter(ended)
+        return queryset.exclude(ended) if value == "active" else queryset.none()
+
+
+class OrderList(ListModelMixin, CatalogueView):
+    serializer_class = OrderOut
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = OrderFilter
+
+    def get_queryset(self):
+        return orders().order_by("id")
+
+    @extend_schema(operation_id="listOrders", summary="Paid-compatible: list orders")
+    def get(self, request):
+        return self.list(request)
+
+    @extend_schema(
+        operation_id="createOrder",
+        summary="Paid-compatible: create an order (a price agreement)",
+        request=OrderIn,
+        responses={201: OrderOut},
+        description="Creates the customer's price agreement with its prices; what an "
+        "agreement cannot express is refused with 422 naming the field (docs/paid-api.md).",
+    )
+    def post(self, request):
+        terms = order_terms(validated(OrderIn, request.data), today=timezone.now().date())
+        key = request.auth
+        agreement = agreement_create(
+            customer=terms.customer,
+            name=terms.name,
+            currency=terms.currency,
+            starts_on=terms.starts_on,
+            ends_on=terms.ends_on,
+            cadence=terms.cadence,
+            platform_fee=terms.platform_fee,
+            payment_terms_days=terms.payment_terms_days,
+            prices=terms.prices,
+            changed_by=f"Paid API, key {key.name!r} ({key.prefix})",
+        )
+        return Response(
+            OrderOut(orders().get(pk=agreement.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+
+class OrderById(CatalogueView):
+    serializer_class = OrderOut
+    noun = "order"
+
+    def get_queryset(self):
+        return orders()
+
+    @extend_schema(
+        operation_id="getOrderById", summary="Paid-compatible: an order", parameters=[ID]
+    )
+    def get(self, request, **kwargs):
+        return Response(OrderOut(self.get_object()).data)
+
+
+class OrderLines(ListModelMixin, CatalogueView):
+    serializer_class = OrderLineOut
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator
+            return Price.objects.none()
+        raw = self.kwargs["id"]
+        order = digits(raw) if len(raw) <= MAX_ID_DIGITS else None
+        if order is None or not PriceAgreement.objects.filter(pk=order).exists():
+            raise exceptions.NotFound(printable(f"No order with id {raw!r}."))
+        return (
+            Price.objects.filter(agreement_id=order)
+            .select_related("agreement", "outcome_definition")
+            .prefetch_related("tiers")
+            .order_by("id")
+        )
+
+    @extend_schema(
+        operation_id="getOrderLines",
+        summary="Paid-compatible: an order's lines (one per price)",
+        parameters=[ID],
+    )
+    def get(self, request, **kwargs):
+        return self.list(request)
