@@ -28,6 +28,7 @@ from billing.models import (
 from billing.money import ZERO
 from billing.periods import periods_unsettled_before
 from billing.rating import Marks, marks_insert, prices_of
+from config.db import statistics_ensure
 
 __all__ = [
     "ClosingError",
@@ -78,34 +79,6 @@ def _closing_session(*, read_only: bool = False) -> Iterator[None]:
 # Tables a close reads by index, and the size past which one without statistics is
 # analysed before closing (a small table is read the same whatever the plan).
 ANALYSED_MODELS = (Signal, Cost, BilledSignal)
-ANALYSE_FROM_BYTES = 8 * 1024 * 1024
-
-
-def _statistics_ensure() -> None:
-    """ANALYZE the tables a close reads that hold data but were never analysed (a fresh
-    install, a first backlog, before autovacuum came by). Without statistics the planner
-    reads signals by agent and time for every customer's close: measured, 31 s instead
-    of 14 s for the first close of 1,500,000 signals of 2 customers, and a scan of all
-    the agent's signals per customer with many. Once per table: one catalog read after."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        # reltuples < 0: never analysed nor vacuumed (PostgreSQL 14 and later).
-        cursor.execute(
-            "SELECT c.relname FROM pg_class c WHERE c.relname = ANY(%s) "
-            "AND pg_table_is_visible(c.oid) AND c.relkind = 'r' AND c.reltuples < 0 "
-            "AND pg_relation_size(c.oid) > %s",
-            [[model._meta.db_table for model in ANALYSED_MODELS], ANALYSE_FROM_BYTES],
-        )
-        tables = [table for (table,) in cursor.fetchall()]
-    if not tables:
-        return
-    with transaction.atomic(), connection.cursor() as cursor:
-        # A small sample (3,000 rows a table, not 30,000) is enough to choose the indexes
-        # and takes a tenth of the time; autovacuum analyses fully later.
-        cursor.execute("SET LOCAL default_statistics_target = 10")
-        for table in tables:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 def period_close(
@@ -120,7 +93,7 @@ def period_close(
     leaves nothing. Returns the invoice, or None when there was nothing to do.
     """
     now = now or timezone.now()
-    _statistics_ensure()
+    statistics_ensure(ANALYSED_MODELS)
     with _closing_session():
         earlier_unsettled = (
             BillingPeriod.objects.unsettled()

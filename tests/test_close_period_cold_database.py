@@ -7,8 +7,8 @@ from decimal import Decimal as D
 import pytest
 from django.db import connection
 
-from billing import services
 from billing.services import period_close
+from config import db
 from tests.billing_helpers import World
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def reltuples(table):
 def test_a_close_analyses_the_tables_it_reads_when_they_have_no_statistics(
     on_postgres, monkeypatch
 ):
-    monkeypatch.setattr(services, "ANALYSE_FROM_BYTES", 0)  # the test's tables are small
+    monkeypatch.setattr(db, "ANALYSE_FROM_BYTES", 0)  # the test's tables are small
     w = World(unit_price=D(1))
     w.signals(3)
     with connection.cursor() as cursor:  # as after a bulk load, before autovacuum
@@ -34,7 +34,7 @@ def test_a_close_analyses_the_tables_it_reads_when_they_have_no_statistics(
 
 
 def test_small_tables_without_statistics_are_left_to_autovacuum(on_postgres, monkeypatch):
-    monkeypatch.setattr(services, "ANALYSE_FROM_BYTES", 10**15)
+    monkeypatch.setattr(db, "ANALYSE_FROM_BYTES", 10**15)
     w = World(unit_price=D(1))
     w.signals(2)
     with connection.cursor() as cursor:

@@ -91,3 +91,29 @@ def test_a_signal_and_its_spans_at_the_same_moment_are_linked(on_postgres, live_
         assert outcome.costs.count() == 3
     figure = MarginFigure.objects.get(period=world.period())
     assert figure.successes == 5 and figure.cost == 15 * D("0.0045")
+
+
+def test_an_export_into_a_never_analysed_cost_table_analyses_it_once(
+    on_postgres, client, world, monkeypatch
+):
+    from django.db import connection
+
+    from config import db
+
+    monkeypatch.setattr(db, "ANALYSE_FROM_BYTES", 0)  # the test's table is small
+    monkeypatch.setattr(db, "_analysed", set())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'agents_cost'")
+        assert cursor.fetchone()[0] < 0  # never analysed
+    for _ in range(2):  # the first export finds the table empty, the second holding data
+        response = client.post(
+            "/v1/traces",
+            data=json.dumps(export(span(llm()))),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {world.key}",
+        )
+        assert response.status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'agents_cost'")
+        assert cursor.fetchone()[0] >= 0
+    assert "agents_cost" in db._analysed
