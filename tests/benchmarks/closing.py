@@ -40,8 +40,8 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
 
     with psycopg.connect(database_url) as conn:
         agent = conn.execute(
-            "INSERT INTO agents_agent (external_id, name, description, active, created_at) "
-            "VALUES ('bench-agent', 'Bench', '', true, now()) RETURNING id"
+            "INSERT INTO agents_agent (external_id, name, description, active, created_at, "
+            "updated_at) VALUES ('bench-agent', 'Bench', '', true, now(), now()) RETURNING id"
         ).fetchone()[0]
         outcome = conn.execute(
             "INSERT INTO billing_outcomedefinition (agent_id, name, event_name, description, "
@@ -60,8 +60,11 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
         for i in range(1, customers + 1):
             customer = conn.execute(
                 "INSERT INTO customers_customer (external_id, name, currency, billing_email, "
-                "status, created_at, updated_at) VALUES (%s, %s, 'USD', 'b@example.com', "
-                "'active', now(), now()) RETURNING id",
+                "status, created_at, updated_at, legal_name, phone, website, vat_number, "
+                "address_line1, address_line2, address_city, address_state, "
+                "address_postal_code, address_country, metadata) VALUES (%s, %s, 'USD', "
+                "'b@example.com', 'active', now(), now(), '', '', '', '', '', '', '', '', '', "
+                "'', '{}') RETURNING id",
                 (f"cus_{i}", f"Customer {i}"),
             ).fetchone()[0]
             agreement = conn.execute(
@@ -108,7 +111,7 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
         with conn.cursor().copy(
             "COPY agents_cost (agent_id, customer_id, external_customer_id, signal_id, "
             "source_key, category, amount, currency, vendor, model, priced_from_catalogue, "
-            "occurred_at, received_at, metadata) FROM STDIN"
+            "occurred_at, received_at, metadata, span_name) FROM STDIN"
         ) as copy:
             for i in range(1, signals + 1):
                 copy.write_row(
@@ -127,6 +130,7 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
                         JAN,
                         JAN,
                         "{}",
+                        "",
                     )
                 )
         conn.execute("SELECT setval('agents_signal_id_seq', %s)", (signals,))
