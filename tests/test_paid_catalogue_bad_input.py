@@ -285,6 +285,22 @@ CASES = [
         ATTR + "pricing.colour",
     ),
     (
+        "a null order line (schemathesis found a 500)",
+        "post",
+        "orders/",
+        lambda w: {**order(w), "lines": [None, None]},
+        400,
+        "lines[0]",
+    ),
+    (
+        "a null attribute of a line",
+        "post",
+        "orders/",
+        lambda w: {**order(w), "lines": [{**order(w)["lines"][0], "attributes": [None]}]},
+        400,
+        "lines[0].attributes[0]",
+    ),
+    (
         "an unknown product",
         "post",
         "orders/",

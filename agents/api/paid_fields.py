@@ -243,6 +243,10 @@ def optional(field_class, **kwargs):
     """A field a body may leave out; null (and "" for text) clears it on an update."""
     kwargs.setdefault("required", False)
     kwargs.setdefault("allow_null", True)
+    if kwargs.pop("many", False):
+        # A list that may be null, of items that may not (`many=True` would pass
+        # allow_null to the items too: [null] would reach the code as a line).
+        return serializers.ListSerializer(child=field_class(), **kwargs)
     if issubclass(field_class, serializers.CharField):
         kwargs.setdefault("allow_blank", True)
     return field_class(**kwargs)
