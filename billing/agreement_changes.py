@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from billing.agreements import PriceTerms, _saved, prices_save
 from billing.models import BillingPeriod, Invoice, Price, PriceAgreement, PriceTier
-from billing.periods import periods_create
+from billing.periods import period_full_end, periods_create
 from billing.selectors import agreements_overlapping
 from customers.errors import ConflictError
 
@@ -39,6 +39,20 @@ def _delete_prices(agreement: PriceAgreement, changed_by: str) -> None:
     for price in Price.objects.filter(agreement=agreement):
         price._change_reason = changed_by
         price.delete()
+
+
+def _refuse_extending_a_cut_period(agreement: PriceAgreement, billed_until) -> None:
+    """A billed period cut short by the old end would leave the days after it unbilled."""
+    if billed_until is None:
+        return
+    last = BillingPeriod.objects.filter(agreement=agreement, ends_at=billed_until).first()
+    stop = agreement.ends_on + timedelta(days=1) if agreement.ends_on else None
+    if (stop is None or stop > billed_until.date()) and period_full_end(last) != billed_until:
+        raise ConflictError(
+            f"The period billed up to {billed_until.date()} was cut short by the order's "
+            "end: for the days after it, create a new order from then.",
+            field="endDate",
+        )
 
 
 def agreement_delete(*, agreement_id: int, changed_by: str) -> None:
@@ -104,6 +118,7 @@ def agreement_update(
                 f"no earlier than then (endDate {billed_until.date()} or later).",
                 field="endDate",
             )
+        _refuse_extending_a_cut_period(agreement, billed_until)
         outcome_ids = (
             [t.outcome_definition.pk for t in prices]
             if prices is not KEEP

@@ -2,6 +2,7 @@
 while nothing was billed (409 after), bad input is refused naming the field and changes
 nothing, agents' keys cannot write (403) and a missing key is a 401."""
 
+from datetime import date
 from decimal import Decimal as D
 
 import pytest
@@ -135,3 +136,12 @@ def test_agent_keys_and_missing_keys_cannot_write(client, world, method, suffix,
     anonymous = getattr(client, method)(url)
     assert (as_agent.status_code, revoked.status_code, anonymous.status_code) == (403, 401, 401)
     assert stored(world) == before
+
+
+def test_a_billed_period_cut_short_by_the_end_is_not_extended(client):
+    w = World(unit_price=D("2"), agreement_kwargs={"ends_on": date(2026, 1, 15)})
+    period_close(period_id=w.period().pk)
+    response = send(client, "put", w, {"endDate": "2026-03-01T00:00:00Z"})
+    assert response.status_code == 409
+    assert "create a new order" in response.json()["endDate"][0]
+    assert PriceAgreement.objects.get(pk=w.agreement.pk).ends_on == date(2026, 1, 15)
