@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from billing.agreements import PriceTerms, _saved, prices_save
+from billing.agreements import PriceTerms, audited_save, prices_save
 from billing.models import BillingPeriod, Invoice, Price, PriceAgreement, PriceTier
 from billing.periods import period_full_end, periods_create
 from billing.selectors import agreements_overlapping
@@ -25,9 +25,12 @@ KEEP = object()  # "not sent": the stored value stays
 
 
 def _locked(agreement_id: int) -> tuple[PriceAgreement, bool]:
-    """The agreement with its row and its periods' rows locked, and whether it billed."""
+    """The agreement with its periods' rows and its row locked, and whether it billed.
+
+    Periods first, as a close locks them: locking the agreement first deadlocked with a
+    close whose commit checks the agreement's rows (measured on PostgreSQL)."""
+    list(BillingPeriod.objects.select_for_update().filter(agreement_id=agreement_id).values("pk"))
     agreement = PriceAgreement.objects.select_for_update().get(pk=agreement_id)
-    list(BillingPeriod.objects.select_for_update().filter(agreement=agreement).values("pk"))
     billed = Invoice.objects.filter(period__agreement=agreement).exists()
     return agreement, billed
 
@@ -140,7 +143,7 @@ def agreement_update(
         agreement.clean()
         try:
             with transaction.atomic():
-                _saved(agreement, changed_by)
+                audited_save(agreement, changed_by)
                 if prices is not KEEP:
                     _delete_prices(agreement, changed_by)
                     prices_save(agreement=agreement, prices=prices, changed_by=changed_by)

@@ -36,7 +36,7 @@ class PriceTerms:
     tiers: tuple[Tier, ...] = ()
 
 
-def _saved(instance, changed_by: str):
+def audited_save(instance, changed_by: str):
     instance._change_reason = changed_by
     instance.save()
     return instance
@@ -91,7 +91,7 @@ def agreement_create(
         agreement.clean()
         try:
             with transaction.atomic():
-                _saved(agreement, changed_by)
+                audited_save(agreement, changed_by)
                 prices_save(agreement=agreement, prices=prices, changed_by=changed_by)
         except IntegrityError as exc:
             if "overlapping" not in str(exc):
@@ -109,7 +109,7 @@ def prices_save(
 ) -> None:
     """Save the agreement's prices and their tiers one by one (each with its history row)."""
     for terms in prices:
-        price = _saved(
+        price = audited_save(
             Price(
                 agreement=agreement,
                 outcome_definition=terms.outcome_definition,
@@ -120,7 +120,7 @@ def prices_save(
             changed_by,
         )
         for start, end, unit in terms.tiers:
-            _saved(
+            audited_save(
                 PriceTier(price=price, from_quantity=start, up_to_quantity=end, unit_price=unit),
                 changed_by,
             )
