@@ -36,7 +36,7 @@ class PriceTerms:
     tiers: tuple[Tier, ...] = ()
 
 
-def _saved(instance, changed_by: str):
+def audited_save(instance, changed_by: str):
     instance._change_reason = changed_by
     instance.save()
     return instance
@@ -91,28 +91,8 @@ def agreement_create(
         agreement.clean()
         try:
             with transaction.atomic():
-                _saved(agreement, changed_by)
-                for terms in prices:
-                    price = _saved(
-                        Price(
-                            agreement=agreement,
-                            outcome_definition=terms.outcome_definition,
-                            model=terms.model,
-                            unit_price=terms.unit_price,
-                            included_quantity=terms.included_quantity,
-                        ),
-                        changed_by,
-                    )
-                    for start, end, unit in terms.tiers:
-                        _saved(
-                            PriceTier(
-                                price=price,
-                                from_quantity=start,
-                                up_to_quantity=end,
-                                unit_price=unit,
-                            ),
-                            changed_by,
-                        )
+                audited_save(agreement, changed_by)
+                prices_save(agreement=agreement, prices=prices, changed_by=changed_by)
         except IntegrityError as exc:
             if "overlapping" not in str(exc):
                 raise
@@ -122,3 +102,25 @@ def agreement_create(
             ) from exc
         periods_create(agreement=agreement, until=now or timezone.now())
     return agreement
+
+
+def prices_save(
+    *, agreement: PriceAgreement, prices: Sequence[PriceTerms], changed_by: str
+) -> None:
+    """Save the agreement's prices and their tiers one by one (each with its history row)."""
+    for terms in prices:
+        price = audited_save(
+            Price(
+                agreement=agreement,
+                outcome_definition=terms.outcome_definition,
+                model=terms.model,
+                unit_price=terms.unit_price,
+                included_quantity=terms.included_quantity,
+            ),
+            changed_by,
+        )
+        for start, end, unit in terms.tiers:
+            audited_save(
+                PriceTier(price=price, from_quantity=start, up_to_quantity=end, unit_price=unit),
+                changed_by,
+            )

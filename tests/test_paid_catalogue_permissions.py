@@ -34,6 +34,7 @@ def world():
         "order": billed.agreement.pk,
         "invoice": invoice.pk,
         "billed": billed,
+        "spare_order": f.PriceAgreementFactory(customer=f.CustomerFactory()).pk,
     }
 
 
@@ -82,6 +83,8 @@ WRITES = [
     ("put", "products/{agent}", {"name": "Renamed"}, 200),
     ("put", "products/external/{agent_eid}", {"name": "Renamed"}, 200),
     ("post", "orders/", new_order, 201),
+    ("put", "orders/{order}", {"name": "Renamed"}, 200),
+    ("delete", "orders/{spare_order}", None, 200),
 ]
 READS = [
     "customers/",
@@ -127,7 +130,7 @@ def state():
         list(Customer.objects.order_by("pk").values()),
         list(Contact.objects.order_by("pk").values()),
         list(Agent.objects.order_by("pk").values()),
-        PriceAgreement.objects.count(),
+        list(PriceAgreement.objects.order_by("pk").values()),
         Price.objects.count(),
     )
 

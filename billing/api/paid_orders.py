@@ -10,7 +10,6 @@ says its `currency` and `platformFee`, and a line its `pricing` (as an order is 
 
 from datetime import UTC, date, datetime, time, timedelta
 
-import django_filters
 from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -20,10 +19,13 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
-from agents.api.paid_fields import DayOrMomentField, validated
+from agents.api.paid_fields import validated
 from agents.api.paid_v2 import ID, MAX_ID_DIGITS, CatalogueView, printable
+from billing.agreement_changes import agreement_delete, agreement_update
 from billing.agreements import agreement_create
 from billing.api.paid_invoices import Amount, Zero, digits
+from billing.api.paid_order_changes import order_changes
+from billing.api.paid_order_filters import OrderFilter
 from billing.api.paid_order_requests import OrderIn
 from billing.api.paid_order_terms import order_terms, payment_terms_text
 from billing.models import Invoice, Price, PriceAgreement
@@ -62,6 +64,12 @@ def orders():
         ),
         changed_at=Subquery(history.order_by("-history_date").values("history_date")[:1]),
     )
+
+
+def changed_by(request) -> str:
+    """Who a row's history names: the API key (an API key is no user)."""
+    key = request.auth
+    return f"Paid API, key {key.name!r} ({key.prefix})"
 
 
 def _instant(day: date | None) -> str | None:
@@ -237,73 +245,6 @@ class OrderLineOut(serializers.Serializer):
         return pricing
 
 
-class DayInstantFilter(django_filters.Filter):
-    """From/To on an instant kept as a date: midnight UTC of the date, plus `shift` days
-    (an order's end is the day after the agreement's last day)."""
-
-    field_class = DayOrMomentField
-
-    def __init__(self, *, until: bool = False, shift: int = 0, **kwargs):
-        self.until, self.shift = until, timedelta(days=shift)
-        super().__init__(**kwargs)
-
-    def filter(self, queryset, value):
-        if not value:
-            return queryset
-        start, day_end = value
-        try:
-            if self.until:  # midnight(date + shift) <= the last instant asked for
-                last = day_end - timedelta(microseconds=1) if day_end else start
-                return queryset.filter(**{f"{self.field_name}__lte": last.date() - self.shift})
-            first = start.date() + timedelta(days=start.time() != time.min)
-            return queryset.filter(**{f"{self.field_name}__gte": first - self.shift})
-        except OverflowError:  # past year 9999 or before year 1: no date is there
-            return queryset.none()
-
-
-class OrderFilter(django_filters.FilterSet):
-    customerId = django_filters.CharFilter(method="by_id", field_name="customer_id")
-    externalCustomerId = django_filters.CharFilter(field_name="customer__external_id")
-    externalId = django_filters.CharFilter(
-        method="none", help_text="Orders here have no external id: finds none."
-    )
-    creationState = django_filters.ChoiceFilter(
-        choices=[("draft", "draft"), ("active", "active")],
-        method="by_creation_state",
-        help_text="Orders here are all active: draft finds none.",
-    )
-    status = django_filters.ChoiceFilter(
-        choices=[(s, s) for s in ("draft", "paused", "active", "ended")],
-        method="by_status",
-        help_text="ended: its end date has passed; active: the others (never draft or paused).",
-    )
-    startDateFrom = DayInstantFilter(field_name="starts_on")
-    startDateTo = DayInstantFilter(field_name="starts_on", until=True)
-    endDateFrom = DayInstantFilter(field_name="ends_on", shift=1)
-    endDateTo = DayInstantFilter(field_name="ends_on", shift=1, until=True)
-
-    class Meta:
-        model = PriceAgreement
-        fields = []
-
-    def by_id(self, queryset, name, value):
-        number = digits(value)
-        return queryset.none() if number is None else queryset.filter(**{name: number})
-
-    def none(self, queryset, name, value):
-        return queryset.none()
-
-    def by_creation_state(self, queryset, name, value):
-        return queryset.none() if value == "draft" else queryset
-
-    def by_status(self, queryset, name, value):
-        today = timezone.now().date()
-        ended = Q(ends_on__lt=today)
-        if value == "ended":
-            return queryset.filter(ended)
-        return queryset.exclude(ended) if value == "active" else queryset.none()
-
-
 class OrderList(ListModelMixin, CatalogueView):
     serializer_class = OrderOut
     filter_backends = [DjangoFilterBackend]
@@ -326,7 +267,6 @@ class OrderList(ListModelMixin, CatalogueView):
     )
     def post(self, request):
         terms = order_terms(validated(OrderIn, request.data), today=timezone.now().date())
-        key = request.auth
         agreement = agreement_create(
             customer=terms.customer,
             name=terms.name,
@@ -337,7 +277,7 @@ class OrderList(ListModelMixin, CatalogueView):
             platform_fee=terms.platform_fee,
             payment_terms_days=terms.payment_terms_days,
             prices=terms.prices,
-            changed_by=f"Paid API, key {key.name!r} ({key.prefix})",
+            changed_by=changed_by(request),
         )
         return Response(
             OrderOut(orders().get(pk=agreement.pk)).data, status=status.HTTP_201_CREATED
@@ -355,6 +295,59 @@ class OrderById(CatalogueView):
         operation_id="getOrderById", summary="Paid-compatible: an order", parameters=[ID]
     )
     def get(self, request, **kwargs):
+        return Response(OrderOut(self.get_object()).data)
+
+    @extend_schema(
+        operation_id="updateOrderById",
+        summary="Paid-compatible: change an order",
+        parameters=[ID],
+        request=OrderIn,
+        responses={200: OrderOut},
+        description="Only the fields sent change, checked as create checks them (422 naming "
+        "the field). Name, endDate and paymentTerms always; lines (which replace the "
+        "prices), startDate and the billing frequency only while nothing was billed under "
+        "the agreement (409 otherwise: prices change at a period boundary through a new "
+        "agreement). An endDate before the end of a billed period is a 409.",
+    )
+    def put(self, request, **kwargs):
+        agreement = self.get_object()
+        sent = validated(OrderIn, request.data, partial=True)
+        changes = order_changes(sent, agreement, today=timezone.now().date())
+        agreement_update(agreement_id=agreement.pk, changed_by=changed_by(request), **changes)
+        return Response(OrderOut(orders().get(pk=agreement.pk)).data)
+
+    @extend_schema(
+        operation_id="deleteOrderById",
+        summary="Paid-compatible: delete an order",
+        parameters=[ID],
+        responses={200: {"type": "object", "description": "Deleted: {}."}},
+        description="Deletes the agreement with its prices and periods only if nothing was "
+        "billed under it (no invoice, issued or void); otherwise 409 and it is kept: end it "
+        "by setting endDate with PUT.",
+    )
+    def delete(self, request, **kwargs):
+        agreement = self.get_object()
+        agreement_delete(agreement_id=agreement.pk, changed_by=changed_by(request))
+        return Response({})
+
+
+class OrderActivate(CatalogueView):
+    serializer_class = OrderOut
+    noun = "order"
+
+    def get_queryset(self):
+        return orders()
+
+    @extend_schema(
+        operation_id="activateOrderById",
+        summary="Paid-compatible: activate an order",
+        parameters=[ID],
+        request=None,
+        responses={200: OrderOut},
+        description="Agreements are active once created (they bill from their start): "
+        "answers the order as it stands, and changes nothing.",
+    )
+    def post(self, request, **kwargs):
         return Response(OrderOut(self.get_object()).data)
 
 
