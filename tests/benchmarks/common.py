@@ -46,6 +46,24 @@ def manage(env: dict, *args: str) -> str:
     return result.stdout
 
 
+def agent_world(name: str) -> tuple[str, dict, str]:
+    """A fresh, migrated database with agent `bench-agent`, customers cus_1..cus_1000 and
+    an API key of the agent: (database URL, server environment, key)."""
+    database_url = fresh_database(name)
+    env = bench_env(database_url)
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from agents.models import Agent; from customers.models import Customer;"
+        "Agent.objects.create(external_id='bench-agent', name='Bench');"
+        "Customer.objects.bulk_create([Customer(external_id=f'cus_{i}', name=f'C{i}', "
+        "billing_email='b@example.com') for i in range(1, 1001)])",
+    )
+    return database_url, env, manage(env, "create_agent_key", "bench-agent").strip()
+
+
 class Server:
     """gunicorn serving the project on a local port; reports the peak RSS of its workers."""
 

@@ -21,7 +21,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
-from tests.benchmarks.common import Server, bench_env, fresh_database, manage, percentile
+from tests.benchmarks.common import Server, agent_world, percentile
 
 SIGNALS = int(os.environ.get("BENCH_SIGNALS", 200_000))
 BATCH = 1000
@@ -128,19 +128,7 @@ def copy_baseline(database_url: str, items: list[dict]) -> float:
 
 
 def main():
-    database_url = fresh_database("bench_ingestion")
-    env = bench_env(database_url)
-    manage(env, "migrate", "--noinput", "-v0")
-    manage(
-        env,
-        "shell",
-        "-c",
-        "from agents.models import Agent; from customers.models import Customer;"
-        "Agent.objects.create(external_id='bench-agent', name='Bench');"
-        "Customer.objects.bulk_create([Customer(external_id=f'cus_{i}', name=f'C{i}', "
-        "billing_email='b@example.com') for i in range(1, 1001)])",
-    )
-    key = manage(env, "create_agent_key", "bench-agent").strip()
+    database_url, env, key = agent_world("bench_ingestion")
     rng = random.Random(7)
     items = make_signals(SIGNALS, rng, "bulk")
     bodies = [

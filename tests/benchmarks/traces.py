@@ -22,7 +22,7 @@ import psycopg
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
-from tests.benchmarks.common import Server, bench_env, fresh_database, manage, percentile
+from tests.benchmarks.common import Server, agent_world, percentile
 from tests.benchmarks.ingestion import run_parallel
 
 SPANS = int(os.environ.get("BENCH_SPANS", 200_000))
@@ -117,19 +117,7 @@ def post_protobuf(url: str, key: str, body: bytes) -> float:
 
 
 def main():
-    database_url = fresh_database("bench_traces")
-    env = bench_env(database_url)
-    manage(env, "migrate", "--noinput", "-v0")
-    manage(
-        env,
-        "shell",
-        "-c",
-        "from agents.models import Agent; from customers.models import Customer;"
-        "Agent.objects.create(external_id='bench-agent', name='Bench');"
-        "Customer.objects.bulk_create([Customer(external_id=f'cus_{i}', name=f'C{i}', "
-        "billing_email='b@example.com') for i in range(1, 1001)])",
-    )
-    key = manage(env, "create_agent_key", "bench-agent").strip()
+    database_url, env, key = agent_world("bench_traces")
     bodies, costs = make_exports(SPANS, random.Random(7))
     cost_bodies = [
         json.dumps({"costs": costs[i : i + COST_BATCH]}).encode()
