@@ -1,10 +1,18 @@
 """Errors of billing that a person can fix; each message says what to do."""
 
 
-class ClosingError(Exception):
-    """A period cannot be closed (or an invoice voided) as things are; the message says
+class BillingError(Exception):
+    """Something asked of billing that cannot be done as things are; the message says
     what to fix."""
+
+
+class ClosingError(BillingError):
+    """A period cannot be closed (or an invoice voided) as things are."""
 
 
 class StateError(ClosingError):
     """A state change asked of a period or invoice that is not in the state it needs."""
+
+
+class PaymentError(BillingError):
+    """A payment that cannot be recorded against the invoice as given."""

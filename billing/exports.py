@@ -46,7 +46,11 @@ INVOICE_COLUMNS = (
     "period_end",
     "status",
     "currency",
+    "net",
+    "tax",
     "total",
+    "amount_paid",
+    "amount_due",
     "issued_at",
     "due_at",
     "void_reason",
@@ -62,7 +66,11 @@ def invoice_row(invoice: Invoice) -> dict[str, str]:
         "period_end": _date(invoice.period.ends_at),
         "status": invoice.status,
         "currency": invoice.currency,
+        "net": _amount(invoice.net, invoice.currency),
+        "tax": _amount(invoice.tax, invoice.currency),
         "total": _amount(invoice.total, invoice.currency),
+        "amount_paid": _amount(invoice.amount_paid, invoice.currency),
+        "amount_due": _amount(invoice.amount_due, invoice.currency),
         "issued_at": _instant(invoice.issued_at),
         "due_at": _instant(invoice.due_at),
         "void_reason": invoice.void_reason,
@@ -70,7 +78,7 @@ def invoice_row(invoice: Invoice) -> dict[str, str]:
 
 
 def invoice_rows(invoices: QuerySet[Invoice]) -> Iterable[dict[str, str]]:
-    for invoice in invoices.select_related(*INVOICE_RELATED).order_by("number"):
+    for invoice in invoices.select_related(*INVOICE_RELATED).order_by("issued_at", "id"):
         yield invoice_row(invoice)
 
 
@@ -83,12 +91,14 @@ INVOICE_LINE_COLUMNS = (
     "quantity",
     "unit_price",
     "amount",
+    "tax_percent",
     "currency",
 )
 
 
 def invoice_line_rows(invoice: Invoice) -> Iterable[dict[str, str]]:
-    """The lines of one invoice, then its total (kind `total`)."""
+    """The lines of one invoice (net of tax), then its net, one row per tax rate (kind
+    `tax`, its percent) and its total (kind `total`)."""
     for line in invoice.lines.all():
         yield {
             "invoice": str(invoice.number),
@@ -99,6 +109,24 @@ def invoice_line_rows(invoice: Invoice) -> Iterable[dict[str, str]]:
             "quantity": format_quantity(line.quantity),
             "unit_price": format_money(line.unit_price, grouping=False),
             "amount": _amount(line.amount, invoice.currency),
+            "tax_percent": format_quantity(line.tax_percent)
+            if line.tax_percent is not None
+            else "",
+            "currency": invoice.currency,
+        }
+    yield {
+        "invoice": str(invoice.number),
+        "kind": "net",
+        "amount": _amount(invoice.net, invoice.currency),
+        "currency": invoice.currency,
+    }
+    for tax in invoice.taxes.all():
+        yield {
+            "invoice": str(invoice.number),
+            "kind": "tax",
+            "description": f"{tax.name} on {_amount(tax.net, invoice.currency)}",
+            "amount": _amount(tax.tax, invoice.currency),
+            "tax_percent": format_quantity(tax.percent),
             "currency": invoice.currency,
         }
     yield {

@@ -1,6 +1,7 @@
 """Invoicing: from rated marks to invoice lines (outcomes, platform fee, minimum
-true-up, spend cap, late-signal adjustments), and issuing an invoice with a gapless
-number. The arithmetic is pricing.py's; the one rounding point is money.round_line."""
+true-up, spend cap, late-signal adjustments) and their taxes, and issuing an invoice
+with a gapless number. The arithmetic is pricing.py's; lines are rounded by
+money.round_line, taxes per rate by taxes.py."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,11 +10,21 @@ from decimal import Decimal
 from django.db import connection
 
 from billing.errors import ClosingError
-from billing.models import BillingPeriod, Invoice, InvoiceCounter, InvoiceLine, Price
+from billing.models import (
+    BillingPeriod,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    InvoiceTax,
+    Price,
+    SellerProfile,
+    TaxRate,
+)
 from billing.money import ZERO, format_money, format_quantity, round_line
 from billing.periods import period_full_end
 from billing.pricing import billable_quantity, outcome_charge
 from billing.rating import NO_MARKS, Marks, attributed_cost, totals
+from billing.taxes import DraftTax, invoice_taxes, line_tax_rate
 
 Kind = InvoiceLine.Kind
 COUNTED_MODELS = (Price.Model.PER_OUTCOME, Price.Model.GRADUATED, Price.Model.VOLUME)
@@ -30,6 +41,7 @@ class DraftLine:
     partials: int = 0
     price_id: int | None = None
     adjusted_period_id: int | None = None
+    tax_rate: TaxRate | None = None
 
 
 @dataclass
@@ -45,10 +57,19 @@ class DraftInvoice:
     totals: dict[tuple[int, int], dict] = field(default_factory=dict)
     # Earlier periods without a live invoice (a preview only): their signals are theirs.
     unsettled: list[BillingPeriod] = field(default_factory=list)
+    taxes: list[DraftTax] = field(default_factory=list)
+
+    @property
+    def net(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+    @property
+    def tax(self) -> Decimal:
+        return sum((t.tax for t in self.taxes), ZERO)
 
     @property
     def total(self) -> Decimal:
-        return sum((line.amount for line in self.lines), ZERO)
+        return self.net + self.tax
 
 
 def _price_tiers(price: Price):
@@ -192,6 +213,10 @@ def invoice_draft(
             )
         )
     draft.lines += adjustments
+    by_id = {price.pk: price for price in prices}
+    for line in draft.lines:
+        line.tax_rate = line_tax_rate(agreement=agreement, price=by_id.get(line.price_id))
+    draft.taxes = invoice_taxes(draft.lines, currency)
     return draft
 
 
@@ -244,23 +269,39 @@ def _adjustment_lines(*, price, marks, late_totals, currency, invoice_id) -> lis
     return lines
 
 
-def invoice_number_next() -> int:
-    """The next number, in one statement that also locks the counter row until commit,
-    so numbers are gapless: a rolled-back close gives its number back."""
+def document_number_next(*, series: str, year: int) -> int:
+    """The next number of a series in a year, in one statement that also locks the
+    counter row until commit, so numbers are gapless: a rolled-back close gives its
+    number back. The first number of a year creates its row (ignoring a concurrent
+    creation, whose row the UPDATE then waits for)."""
     table = connection.ops.quote_name(InvoiceCounter._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET last_number = last_number + 1 WHERE id = 1 RETURNING last_number"
+            f"UPDATE {table} SET last_number = last_number + 1 "
+            "WHERE series = %s AND year = %s RETURNING last_number",
+            [series, year],
         )
         row = cursor.fetchone()
-    if row is None:  # the row the migration creates is gone (a flushed database)
-        InvoiceCounter.objects.get_or_create(pk=1)
-        return invoice_number_next()
+    if row is None:
+        InvoiceCounter.objects.bulk_create(
+            [InvoiceCounter(series=series, year=year)], ignore_conflicts=True
+        )
+        return document_number_next(series=series, year=year)
     return row[0]
 
 
-def invoice_lines_store(*, invoice: Invoice, draft: DraftInvoice) -> None:
-    """Store the draft's lines and total on the invoice and give it its number, last."""
+def invoice_number_assign(invoice: Invoice, number_format: str) -> None:
+    """Number the invoice by the seller's format: gapless per year when the format shows
+    the year, else one sequence for all years (the one numbers before formats had)."""
+    year = invoice.issued_at.year if "{year" in number_format else 0
+    invoice.sequence_year = year
+    invoice.sequence = document_number_next(series="invoice", year=year)
+    invoice.number = number_format.format(year=invoice.issued_at.year, seq=invoice.sequence)
+
+
+def invoice_lines_store(*, invoice: Invoice, draft: DraftInvoice, seller: SellerProfile) -> None:
+    """Store the draft's lines, taxes and totals on the invoice and give it its number,
+    last (the counter's row lock is held for the shortest time)."""
     InvoiceLine.objects.bulk_create(
         InvoiceLine(
             invoice=invoice,
@@ -274,9 +315,24 @@ def invoice_lines_store(*, invoice: Invoice, draft: DraftInvoice) -> None:
             quantity=line.quantity,
             unit_price=line.unit_price,
             amount=line.amount,
+            tax_rate=line.tax_rate,
+            tax_percent=line.tax_rate.percent if line.tax_rate else None,
         )
         for i, line in enumerate(draft.lines)
     )
-    invoice.total = draft.total
-    invoice.number = invoice_number_next()
-    invoice.save(update_fields=["total", "number"])
+    InvoiceTax.objects.bulk_create(
+        InvoiceTax(
+            invoice=invoice,
+            position=i,
+            tax_rate=t.rate,
+            name=t.rate.name,
+            percent=t.rate.percent,
+            legal_note=t.rate.legal_note,
+            net=t.net,
+            tax=t.tax,
+        )
+        for i, t in enumerate(draft.taxes)
+    )
+    invoice.net, invoice.tax, invoice.total = draft.net, draft.tax, draft.total
+    invoice_number_assign(invoice, seller.invoice_number_format)
+    invoice.save(update_fields=["net", "tax", "total", "number", "sequence_year", "sequence"])

@@ -204,7 +204,7 @@ def margin_figures_refresh(*, invoice_id: int) -> int:
             .select_related("period__agreement")
             .get(pk=invoice_id)
         )
-        if invoice.status != Invoice.Status.ISSUED:
+        if invoice.status == Invoice.Status.VOID:
             return 0  # a void invoice's figures are not live
         marks = Marks.of_invoice(invoice.pk)
         fresh = margin_figures_compute(

@@ -148,7 +148,7 @@ def _rated(*, period: BillingPeriod, price: Price, invoice_id, unsettled_from=No
 
 def prices_of(agreement) -> list[Price]:
     """The agreement's prices with their outcome definitions (and tiers), as rated."""
-    prices = list(agreement.prices.select_related("outcome_definition"))
+    prices = list(agreement.prices.select_related("outcome_definition", "tax_rate"))
     prefetch_related_objects([p for p in prices if p.model in Price.TIERED], "tiers")
     return prices
 
@@ -224,9 +224,9 @@ class Marks:
         return cls(
             f"SELECT {columns} FROM {_q(BilledSignal._meta.db_table)} m "
             f"JOIN {_q(Invoice._meta.db_table)} i ON i.id = m.invoice_id "
-            "WHERE m.price_id = %s AND m.period_id = %s AND i.status = %s "
+            "WHERE m.price_id = %s AND m.period_id = %s AND i.status <> %s "
             "AND m.invoice_id <> %s",
-            (price_id, period_id, Invoice.Status.ISSUED, exclude_invoice_id or 0),
+            (price_id, period_id, Invoice.Status.VOID, exclude_invoice_id or 0),
         )
 
     @classmethod

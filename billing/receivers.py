@@ -28,7 +28,9 @@ def queue_margin_check(sender, period_id: int, **kwargs) -> None:
 def queue_margin_refresh(sender, signal_ids, **kwargs) -> None:
     """Costs reached signals already billed on an issued invoice: refresh its margins."""
     invoices = (
-        BilledSignal.objects.filter(signal_id__in=signal_ids, invoice__status=Invoice.Status.ISSUED)
+        BilledSignal.objects.filter(
+            signal_id__in=signal_ids, invoice__status__in=Invoice.Status.live()
+        )
         .values_list("invoice_id", flat=True)
         .distinct()
     )

@@ -23,7 +23,9 @@ from billing.models import (
     BilledSignal,
     BillingPeriod,
     Invoice,
+    InvoiceDelivery,
     MarginFigure,
+    SellerProfile,
 )
 from billing.money import ZERO
 from billing.periods import periods_unsettled_before
@@ -44,6 +46,24 @@ logger = logging.getLogger(__name__)
 # Sent after a closing transaction commits (kwargs: period_id), for a period whose
 # agreement has a margin target. billing.receivers queues the margin check.
 period_closed = django.dispatch.Signal()
+# Sent after an invoice is issued and committed (kwargs: invoice_id, delivery_id):
+# billing.receivers queues its PDF and its e-mail, outside the closing transaction.
+invoice_issued = django.dispatch.Signal()
+# Sent after an invoice is voided and committed (kwargs: invoice_id): its watermarked
+# PDF is rendered.
+invoice_voided = django.dispatch.Signal()
+
+
+def seller_profile_complete() -> SellerProfile:
+    """The seller profile, if every field a legal invoice prints is filled in."""
+    seller = SellerProfile.current()
+    if seller.missing:
+        raise ClosingError(
+            "The seller profile is incomplete: fill in "
+            + ", ".join(seller.missing)
+            + " in Admin › Billing › Seller profile, then close again."
+        )
+    return seller
 
 
 @contextmanager
@@ -102,7 +122,7 @@ def period_close(
         )
         period = (
             BillingPeriod.objects.select_for_update(of=("self",))
-            .select_related("agreement__customer")
+            .select_related("agreement__customer__tax_rate", "agreement__tax_rate")
             .annotate(earlier_unsettled=Subquery(earlier_unsettled.values("pk")[:1]))
             .get(pk=period_id)
         )
@@ -112,7 +132,12 @@ def period_close(
         if period.earlier_unsettled:
             earlier = BillingPeriod.objects.get(pk=period.earlier_unsettled)
             raise ClosingError(f"Close the earlier period {earlier} first.")
+        seller = seller_profile_complete()
         agreement = period.agreement
+        customer = agreement.customer
+        terms = customer.payment_terms_days
+        if terms is None:
+            terms = agreement.payment_terms_days
         replaces = None
         if reissue:
             replaces = (
@@ -128,9 +153,11 @@ def period_close(
             customer_id=agreement.customer_id,
             currency=agreement.currency,
             issued_at=now,
-            due_at=now + timedelta(days=agreement.payment_terms_days),
+            due_at=now + timedelta(days=terms),
             total=ZERO,
             replaces=replaces,
+            seller=seller.details(),
+            buyer=customer.details(),
         )
         prices = prices_of(agreement)
         for price in prices:
@@ -145,9 +172,17 @@ def period_close(
             prices=prices,
             totals=draft.totals,
         )
-        invoice_lines_store(invoice=invoice, draft=draft)
+        invoice_lines_store(invoice=invoice, draft=draft, seller=seller)
         MarginFigure.objects.bulk_create(margins)
         period.close(at=now, reissue=reissue)
+        delivery = InvoiceDelivery.objects.create(
+            invoice=invoice, kind=InvoiceDelivery.Kind.INVOICE
+        )
+        transaction.on_commit(
+            lambda: invoice_issued.send(
+                sender=Invoice, invoice_id=invoice.pk, delivery_id=delivery.pk
+            )
+        )
         if agreement.margin_target is not None:  # no target, no alert to check
             transaction.on_commit(
                 lambda: period_closed.send(sender=BillingPeriod, period_id=period.pk)
@@ -193,6 +228,7 @@ def invoice_void(*, invoice_id: int, reason: str, user=None) -> Invoice:
         period.void()
         invoice.marks.all().delete()
         invoice.margins.all().delete()  # the replacement's figures take their place
+        transaction.on_commit(lambda: invoice_voided.send(sender=Invoice, invoice_id=invoice.pk))
     return invoice
 
 

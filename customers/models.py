@@ -1,8 +1,11 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from customers.countries import COUNTRY_CODES, validate_country_code
 from customers.currencies import CURRENCY_CHOICES, validate_currency_code
+from customers.tax_ids import tax_id_check
 
 CURRENCY_CODES = [code for code, _ in CURRENCY_CHOICES]
 
@@ -28,6 +31,15 @@ def country_field() -> models.CharField:
     )
 
 
+def address_lines(obj) -> list[str]:
+    """An address's printed lines (a customer's or the seller's): street lines, then
+    postal code, city and region; the country is printed apart."""
+    city = " ".join(p for p in (obj.address_postal_code, obj.address_city) if p)
+    if obj.address_state:
+        city = f"{city}, {obj.address_state}" if city else obj.address_state
+    return [line for line in (obj.address_line1, obj.address_line2, city) if line]
+
+
 class Customer(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -46,7 +58,10 @@ class Customer(models.Model):
         validators=[validate_currency_code],
         help_text="ISO 4217 currency the customer is invoiced in.",
     )
-    billing_email = models.EmailField()
+    billing_email = models.EmailField(
+        help_text="The primary billing contact: invoices are sent here, and to the "
+        "contacts marked “billing”."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     churned_at = models.DateTimeField(
         null=True, blank=True, help_text="When the customer churned (Paid's churnDate)."
@@ -54,16 +69,36 @@ class Customer(models.Model):
     legal_name = models.CharField(max_length=200, blank=True)
     phone = models.CharField(max_length=50, blank=True)
     website = models.CharField(max_length=200, blank=True)
-    vat_number = models.CharField(max_length=50, blank=True, verbose_name="VAT number")
+    vat_number = models.CharField(
+        max_length=50,
+        blank=True,
+        verbose_name="tax / VAT id",
+        help_text="Checked by its country's format and checksum where one exists.",
+    )
     address_line1 = models.CharField("address line 1", max_length=200, blank=True)
     address_line2 = models.CharField("address line 2", max_length=200, blank=True)
     address_city = models.CharField("city", max_length=100, blank=True)
     address_state = models.CharField("state or region", max_length=100, blank=True)
     address_postal_code = models.CharField("postal code", max_length=20, blank=True)
     address_country = country_field()
+    tax_rate = models.ForeignKey(
+        "billing.TaxRate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Tax of the customer's invoices where agreements set none; a "
+        "reverse-charge or exempt rate applies to all of them.",
+    )
+    payment_terms_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days from issue to due date for this customer; empty: the agreement's.",
+    )
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["name"]
@@ -78,6 +113,32 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.external_id})"
+
+    def clean(self):
+        super().clean()
+        error = tax_id_check(self.vat_number, self.address_country)
+        if error:
+            raise ValidationError({"vat_number": error})
+
+    @property
+    def billing_emails(self) -> list[str]:
+        """Who receives invoices: the primary address, then billing contacts (no repeats)."""
+        emails = [self.billing_email] if self.billing_email else []
+        for contact in self.contacts.all():
+            if contact.billing and contact.email.lower() not in {e.lower() for e in emails}:
+                emails.append(contact.email)
+        return emails
+
+    def details(self) -> dict:
+        """What an invoice prints of the buyer, kept on the invoice at issue."""
+        return {
+            "legal_name": self.legal_name or self.name,
+            "external_id": self.external_id,
+            "address": address_lines(self),
+            "country": self.address_country,
+            "tax_id": self.vat_number,
+            "email": self.billing_email,
+        }
 
 
 class Contact(models.Model):
@@ -102,6 +163,7 @@ class Contact(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["customer", "last_name", "first_name", "id"]

@@ -27,6 +27,30 @@ def _tasks_queued_by_tests_stay_in_the_test_run(tmp_path_factory):
         }
 
 
+DATABASE_FIXTURES = ("db", "transactional_db", "live_server", "django_db_reset_sequences")
+
+
+@pytest.fixture(autouse=True)
+def _seller_profile(request):
+    """Every test with a database has a complete seller profile, as an installation that
+    issues invoices does (tests of an incomplete one empty it). Tests without a database
+    are left alone."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        request.getfixturevalue("transactional_db")
+    elif marker is not None:
+        request.getfixturevalue("db")
+    elif not any(name in request.fixturenames for name in DATABASE_FIXTURES):
+        return
+    else:
+        for name in DATABASE_FIXTURES:
+            if name in request.fixturenames:
+                request.getfixturevalue(name)
+    from tests.factories import SellerProfileFactory
+
+    SellerProfileFactory()
+
+
 @pytest.fixture
 def on_postgres():
     if connection.vendor != "postgresql":

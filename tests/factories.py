@@ -14,8 +14,10 @@ from billing.models import (
     Price,
     PriceAgreement,
     PriceTier,
+    SellerProfile,
+    TaxRate,
 )
-from customers.models import Customer
+from customers.models import Contact, Customer
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
@@ -119,3 +121,39 @@ class ExchangeRateFactory(factory.django.DjangoModelFactory):
     quote_currency = "USD"
     rate = Decimal("1.08")
     effective_on = date(2026, 1, 1)
+
+
+class SellerProfileFactory(factory.django.DjangoModelFactory):
+    """The seller every test invoice is issued by (complete: closing needs it)."""
+
+    class Meta:
+        model = SellerProfile
+        django_get_or_create = ("id",)
+
+    id = 1
+    legal_name = "Outcome Agents Ltd"
+    address_line1 = "1 Example Street"
+    address_city = "London"
+    address_postal_code = "EC1A 1BB"
+    address_country = "GB"
+    tax_id = "GB980780684"
+    registration_number = "12345678"
+    payment_instructions = "IBAN GB33 BUKB 2020 1555 5555 55, reference: the invoice number"
+
+
+class TaxRateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TaxRate
+
+    name = "VAT 20%"
+    percent = Decimal("20")
+    country = "GB"
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    customer = factory.SubFactory(CustomerFactory)
+    email = factory.Sequence(lambda n: f"ap{n}@example.com")
+    billing = True

@@ -67,7 +67,8 @@ def test_void_and_reissue_asks_for_a_reason_then_reissues(client):
         },
         follow=True,
     )
-    assert "reissued as 2" in done.content.decode()
+    replacement = Invoice.objects.get(replaces=invoice)
+    assert f"reissued as {replacement.number}" in done.content.decode()
     invoice.refresh_from_db()
     assert (invoice.status, invoice.voided_by, invoice.void_reason) == (
         "void",
@@ -102,7 +103,8 @@ def test_finance_voids_then_reissues_from_the_periods_list(client):
     reissued = client.post(
         periods, {"action": "reissue", "_selected_action": [w.period().pk]}, follow=True
     )
-    assert "reissued as invoice 2" in reissued.content.decode()
+    replacement = Invoice.objects.get(replaces=invoice)
+    assert f"reissued as invoice {replacement.number}" in reissued.content.decode()
     assert w.period().state == "closed"
     again = client.post(
         periods, {"action": "reissue", "_selected_action": [w.period().pk]}, follow=True
@@ -120,7 +122,7 @@ def test_printable_page_and_csv(admin_client):
     assert b'id="invoice-total">5.00 USD' in page.content
     csv_response = admin_client.get(reverse("admin:billing_invoice_csv", args=[invoice.pk]))
     rows = csv_response.content.decode().splitlines()
-    assert rows[0].startswith("invoice,kind") and rows[-1].endswith(",5.00,USD")
+    assert rows[0].startswith("invoice,kind") and rows[-1].endswith(",5.00,,USD")
     change = admin_client.get(reverse("admin:billing_invoice_change", args=[invoice.pk]))
     assert change.status_code == 200
 

@@ -38,7 +38,7 @@ def test_per_outcome_with_fixed_partials_included_quantity_and_platform_fee():
     assert (outcome.successes, outcome.partials, outcome.quantity) == (10, 5, D(9))
     assert outcome.amount == D("22.50")
     assert lines(invoice, "platform_fee")[0].amount == D("100.00")
-    assert invoice.total == D("122.50") and invoice.number == 1
+    assert invoice.total == D("122.50") and invoice.sequence == 1
 
 
 def test_partials_not_charged_under_rule_none():

@@ -22,7 +22,11 @@ from agents.api.paid_v2 import ID, MAX_ID_DIGITS, CatalogueView, printable
 from billing.models import Invoice, InvoiceLine
 from billing.money import ZERO, json_number, round_line
 
-STATUS = {Invoice.Status.ISSUED: "posted", Invoice.Status.VOID: "voided"}
+STATUS = {
+    Invoice.Status.ISSUED: "posted",
+    Invoice.Status.PAID: "posted",
+    Invoice.Status.VOID: "voided",
+}
 PAID_STATUSES = ["building", "draft", "pending", "posted", "voided", "canceled", "error"]
 PAYMENT_STATUSES = ["pending", "paid", "partiallyPaid", "overdue", "error"]
 
@@ -232,7 +236,7 @@ class InvoiceFilter(django_filters.FilterSet):
     issueDateTo = MomentFilter(field_name="issued_at", until=True)
     dueDateFrom = MomentFilter(field_name="due_at")
     dueDateTo = MomentFilter(field_name="due_at", until=True)
-    displayNumber = django_filters.CharFilter(method="by_id", field_name="number")
+    displayNumber = django_filters.CharFilter(field_name="number")
     purchaseOrderReference = django_filters.CharFilter(
         method="by_purchase_order", help_text="Invoices here carry none: finds none."
     )
@@ -261,7 +265,7 @@ INVOICES = Invoice.objects.filter(number__isnull=False).select_related("period")
 
 
 class InvoiceList(ListModelMixin, CatalogueView):
-    queryset = INVOICES.order_by("number")
+    queryset = INVOICES.order_by("issued_at", "id")
     serializer_class = InvoiceOut
     filter_backends = [DjangoFilterBackend]
     filterset_class = InvoiceFilter

@@ -51,7 +51,7 @@ def orders():
         billed=Coalesce(
             Sum(
                 "periods__invoices__total",
-                filter=Q(periods__invoices__status=Invoice.Status.ISSUED),
+                filter=Q(periods__invoices__status__in=Invoice.Status.live()),
             ),
             Value(ZERO),
             output_field=DecimalField(**MONEY),

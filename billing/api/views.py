@@ -59,7 +59,7 @@ class MarginSerializer(serializers.ModelSerializer):
     outcome = serializers.CharField(source="outcome_definition.name")
     period_start = serializers.DateTimeField(source="period.starts_at")
     period_end = serializers.DateTimeField(source="period.ends_at")
-    invoice_number = serializers.IntegerField(source="invoice.number")
+    invoice_number = serializers.CharField(source="invoice.number")
 
     class Meta:
         model = MarginFigure
@@ -123,7 +123,7 @@ class InvoiceViewSet(StaffReadOnly):
         Invoice.objects.filter(number__isnull=False)
         .select_related(*exports.INVOICE_RELATED)
         .prefetch_related("lines")
-        .order_by("-number")
+        .order_by("-issued_at", "-id")
     )
     serializer_class = InvoiceSerializer
     export_serializer_class = InvoiceExportSerializer

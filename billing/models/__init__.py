@@ -1,4 +1,5 @@
 from billing.models.agreements import Price, PriceAgreement, PriceTier
+from billing.models.documents import InvoiceDelivery, InvoiceDocument
 from billing.models.fx import ExchangeRate
 from billing.models.invoices import (
     BilledSignal,
@@ -6,9 +7,12 @@ from billing.models.invoices import (
     Invoice,
     InvoiceCounter,
     InvoiceLine,
+    InvoiceTax,
 )
 from billing.models.margins import MarginAlert, MarginFigure, WebhookDelivery
 from billing.models.outcomes import OutcomeCriterion, OutcomeDefinition, data_lookup
+from billing.models.payments import Payment
+from billing.models.seller import SellerProfile, TaxRate
 
 __all__ = [
     "BilledSignal",
@@ -16,14 +20,20 @@ __all__ = [
     "ExchangeRate",
     "Invoice",
     "InvoiceCounter",
+    "InvoiceDelivery",
+    "InvoiceDocument",
     "InvoiceLine",
+    "InvoiceTax",
     "MarginAlert",
     "MarginFigure",
     "OutcomeCriterion",
     "OutcomeDefinition",
+    "Payment",
     "Price",
     "PriceAgreement",
     "PriceTier",
+    "SellerProfile",
+    "TaxRate",
     "WebhookDelivery",
     "data_lookup",
 ]

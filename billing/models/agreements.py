@@ -62,7 +62,17 @@ class PriceAgreement(models.Model):
         help_text="How long after a period ends late signals are waited for before closing.",
     )
     payment_terms_days = models.PositiveSmallIntegerField(
-        default=30, help_text="Days from issue to due date."
+        default=30,
+        help_text="Days from issue to due date (the customer's own terms win, if set).",
+    )
+    tax_rate = models.ForeignKey(
+        "billing.TaxRate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Tax of its invoice lines, unless a price has its own (empty: the "
+        "customer's rate). A customer's reverse-charge or exempt rate always wins.",
     )
     margin_target = models.DecimalField(
         max_digits=5,
@@ -163,6 +173,14 @@ class Price(models.Model):
     )
     included_quantity = models.DecimalField(
         validators=NON_NEGATIVE, **MONEY, default=Decimal(0), help_text="Free outcomes per period."
+    )
+    tax_rate = models.ForeignKey(
+        "billing.TaxRate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Only if this outcome is taxed differently from the agreement.",
     )
     history = HistoricalRecords()
 

@@ -1,6 +1,7 @@
 """Billing periods, invoices and the marks that say which signal was billed where."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -19,7 +20,13 @@ class PeriodState(models.TextChoices):
 
 class InvoiceStatus(models.TextChoices):
     ISSUED = "issued", "Issued"
+    PAID = "paid", "Paid"
     VOID = "void", "Void"
+
+    @classmethod
+    def live(cls) -> tuple[str, str]:
+        """The states of an invoice that bills its period (not void)."""
+        return (cls.ISSUED, cls.PAID)
 
 
 class MarkOutcome(models.TextChoices):
@@ -106,25 +113,51 @@ class BillingPeriod(models.Model):
 
 
 class InvoiceCounter(models.Model):
-    """One row holding the last invoice number; locked while an invoice is issued, so
-    numbers are sequential without gaps (a rolled-back close gives its number back)."""
+    """The last number of a series (invoices; credit notes later) in a year (0 for the
+    numbers issued before invoices had a year, and for formats without {year}); its row
+    is locked while a document is issued, so numbers are sequential without gaps (a
+    rolled-back close gives its number back)."""
 
+    series = models.CharField(max_length=20, default="invoice")
+    year = models.PositiveSmallIntegerField(default=0)
     last_number = models.PositiveBigIntegerField(default=0)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["series", "year"], name="counter_unique_series_year")
+        ]
+
     def __str__(self) -> str:
-        return f"last invoice number {self.last_number}"
+        return f"last {self.series} number of {self.year or 'all years'}: {self.last_number}"
 
 
 class InvoiceQuerySet(models.QuerySet):
     def issued(self):
-        return self.filter(status=Invoice.Status.ISSUED)
+        """Live invoices: issued, paid or partly paid (not void)."""
+        return self.filter(status__in=Invoice.Status.live())
+
+    def open(self):
+        """Live invoices with an amount still due."""
+        return self.filter(status=Invoice.Status.ISSUED, total__gt=models.F("amount_paid"))
+
+    def overdue(self, now):
+        """Open invoices whose due date (a UTC day) is before `now`'s day."""
+        today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.open().filter(due_at__lt=today)
 
 
 class Invoice(models.Model):
+    """issued -> paid (payments add up to the total) or void. Amounts: `net` is the sum
+    of the lines, `tax` the sum of the per-rate taxes, `total = net + tax` (a database
+    check). Seller and buyer are kept as printed at issue, whatever is edited later."""
+
     Status = InvoiceStatus
 
-    # Set last, under the counter's lock, just before the closing transaction commits.
-    number = models.PositiveBigIntegerField(unique=True, null=True)
+    # Set last, under the counter's lock, just before the closing transaction commits:
+    # the series' format filled with the year and the gapless sequence number.
+    number = models.CharField(max_length=40, unique=True, null=True)
+    sequence_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    sequence = models.PositiveBigIntegerField(null=True, blank=True)
     period = models.ForeignKey(BillingPeriod, on_delete=models.PROTECT, related_name="invoices")
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="invoices"
@@ -133,7 +166,13 @@ class Invoice(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
     issued_at = models.DateTimeField()
     due_at = models.DateTimeField()
+    net = models.DecimalField(**MONEY, default=0)
+    tax = models.DecimalField(**MONEY, default=0)
     total = models.DecimalField(**MONEY)
+    amount_paid = models.DecimalField(**MONEY, default=0)
+    paid_at = models.DateTimeField(null=True, blank=True, help_text="When it was paid in full.")
+    seller = models.JSONField(default=dict, blank=True, editable=False)
+    buyer = models.JSONField(default=dict, blank=True, editable=False)
     replaces = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
     )
@@ -146,20 +185,37 @@ class Invoice(models.Model):
     objects = InvoiceQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-number"]
+        ordering = ["-issued_at", "-id"]
         permissions = [("void_invoice", "Can void and reissue invoices")]
         constraints = [
             # Exactly once: at most one live invoice per billing period.
             models.UniqueConstraint(
                 fields=["period"],
-                condition=Q(status=InvoiceStatus.ISSUED),
+                condition=Q(status__in=InvoiceStatus.live()),
                 name="invoice_one_issued_per_period",
+            ),
+            models.UniqueConstraint(
+                fields=["sequence_year", "sequence"], name="invoice_unique_sequence"
+            ),
+            models.CheckConstraint(
+                condition=Q(total=models.F("net") + models.F("tax")),
+                name="invoice_total_is_net_plus_tax",
+            ),
+            # Payments never exceed the total (an invoice of 0 or less takes none).
+            models.CheckConstraint(
+                condition=Q(amount_paid=0)
+                | Q(amount_paid__gt=0, amount_paid__lte=models.F("total")),
+                name="invoice_paid_within_total",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=InvoiceStatus.PAID) | Q(amount_paid=models.F("total")),
+                name="invoice_paid_in_full",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(status=InvoiceStatus.ISSUED) | ~Q(void_reason=""),
+                condition=~Q(status=InvoiceStatus.VOID) | ~Q(void_reason=""),
                 name="invoice_void_has_reason",
             ),
         ]
@@ -167,14 +223,33 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return f"Invoice {self.number}"
 
+    @property
+    def amount_due(self) -> Decimal:
+        if self.status == self.Status.VOID:
+            return Decimal(0)
+        return max(self.total - self.amount_paid, Decimal(0))
+
+    def days_overdue(self, now) -> int:
+        """Days from the due date (a UTC day) to `now`'s day, with an amount still due;
+        0 when not overdue (the due day itself is not overdue)."""
+        if self.status != self.Status.ISSUED or self.amount_due <= 0:
+            return 0
+        return max((now.astimezone(UTC).date() - self.due_at.astimezone(UTC).date()).days, 0)
+
     def void(self, *, reason: str, user=None, at) -> None:
         """issued -> void, with the reason kept in its history. The caller holds the
         invoice's row lock and releases its signals."""
         reason = reason.strip()
         if not reason:
             raise StateError("Give a reason for voiding the invoice.")
-        if self.status != self.Status.ISSUED:
+        if self.status == self.Status.VOID:
             raise StateError(f"Invoice {self.number} is already void.")
+        if self.amount_paid:
+            paid = format_money(self.amount_paid, self.currency)
+            raise StateError(
+                f"Invoice {self.number} has payments of {paid} {self.currency} recorded: "
+                "an invoice that was paid is not voided."
+            )
         self.status, self.void_reason, self.voided_at, self.voided_by = (
             self.Status.VOID,
             reason,
@@ -183,6 +258,24 @@ class Invoice(models.Model):
         )
         self._change_reason = reason
         self.save()
+
+    def payment_add(self, *, amount, at) -> None:
+        """Count a payment: issued -> paid once payments reach the total. The caller holds
+        the invoice's row lock and stores the payment."""
+        if self.status != self.Status.ISSUED:
+            raise StateError(f"Invoice {self.number} is {self.get_status_display().lower()}.")
+        if amount > self.amount_due:
+            due = format_money(self.amount_due, self.currency)
+            raise StateError(
+                f"The payment is more than the {due} {self.currency} due on invoice "
+                f"{self.number}: record at most the amount due."
+            )
+        self.amount_paid += amount
+        fields = ["amount_paid"]
+        if self.amount_paid == self.total:
+            self.status, self.paid_at = self.Status.PAID, at
+            fields += ["status", "paid_at"]
+        self.save(update_fields=fields)
 
 
 class InvoiceLine(models.Model):
@@ -211,7 +304,11 @@ class InvoiceLine(models.Model):
     partials = models.PositiveIntegerField(default=0)
     quantity = models.DecimalField(**MONEY, default=0)
     unit_price = models.DecimalField(**MONEY, null=True, blank=True)
-    amount = models.DecimalField(**MONEY)
+    amount = models.DecimalField(**MONEY, help_text="Net of tax, rounded to the minor unit.")
+    tax_rate = models.ForeignKey(
+        "billing.TaxRate", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    tax_percent = models.DecimalField(max_digits=7, decimal_places=4, null=True, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -221,6 +318,31 @@ class InvoiceLine(models.Model):
         # The admin's line inline selects the invoice with its lines.
         amount = format_money(self.amount, self.invoice.currency)
         return f"{self.get_kind_display()}: {amount} {self.invoice.currency}"
+
+
+class InvoiceTax(models.Model):
+    """One tax rate's total on an invoice: the rate applied once to the net of its lines,
+    rounded half-up to the minor unit. Name, percent and note as printed at issue."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="taxes")
+    tax_rate = models.ForeignKey(
+        "billing.TaxRate", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    name = models.CharField(max_length=100)
+    percent = models.DecimalField(max_digits=7, decimal_places=4)
+    legal_note = models.TextField(blank=True)
+    net = models.DecimalField(**MONEY)
+    tax = models.DecimalField(**MONEY)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "tax_rate"], name="invoice_tax_one_per_rate")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {format_money(self.tax, self.invoice.currency)}"
 
 
 class BilledSignal(models.Model):

@@ -10,7 +10,7 @@ from billing.money import MONEY, format_percent
 class MarginFigureQuerySet(models.QuerySet):
     def live(self):
         """Figures of issued invoices (a void invoice's figures are replaced)."""
-        return self.filter(invoice__status=Invoice.Status.ISSUED)
+        return self.filter(invoice__status__in=Invoice.Status.live())
 
 
 class MarginFigure(models.Model):

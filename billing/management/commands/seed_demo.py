@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Signal
 from agents.services import SignalInput, signals_ingest
+from billing.management.demo_billing import demo_billing_details
 from billing.management.demo_traces import demo_scope, demo_spans_store
 from billing.models import (
     ExchangeRate,
@@ -245,6 +246,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             agents, outcomes = self._agents()
             customers = self._customers(agents, outcomes, today)
+            demo_billing_details()
             for base, quote, rate in FX:
                 ExchangeRate.objects.get_or_create(
                     base_currency=base,

@@ -1,0 +1,128 @@
+"""Receivables: payments recorded against invoices, what is still due, and how overdue.
+
+A payment is recorded under the invoice's row lock, so concurrent payments add up and
+never exceed the total (also a database check); an invoice is paid when they reach it.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+import django.dispatch
+from django.db import transaction
+from django.utils import timezone
+
+from billing.errors import PaymentError, StateError
+from billing.models import Invoice, Payment
+from billing.money import ZERO, format_money, round_line
+from customers.currencies import minor_unit
+
+# Sent after a payment commits (kwargs: invoice_id, payment_id, paid: the invoice is paid).
+payment_recorded = django.dispatch.Signal()
+
+# Days overdue of each aging bucket: (label, first day, last day or None).
+AGING_BUCKETS = (
+    ("current", None, 0),
+    ("1–30", 1, 30),
+    ("31–60", 31, 60),
+    ("61–90", 61, 90),
+    ("90+", 91, None),
+)
+
+
+def payment_amount_check(amount, currency: str) -> Decimal:
+    """The amount as a Decimal in the currency's minor unit, or PaymentError."""
+    try:
+        amount = Decimal(amount)
+    except (InvalidOperation, TypeError, ValueError):
+        raise PaymentError(f"amount: “{amount}” is not a number.") from None
+    if not amount.is_finite() or amount <= 0:
+        raise PaymentError("amount: give a positive amount.")
+    if amount != round_line(amount, currency):
+        raise PaymentError(
+            f"amount: {currency} amounts have {minor_unit(currency)} decimal places at most."
+        )
+    return amount
+
+
+def payment_record(
+    *,
+    invoice_id: int,
+    amount,
+    currency: str,
+    received_on: date,
+    reference: str = "",
+    user=None,
+    now: datetime | None = None,
+) -> tuple[Payment, bool]:
+    """Record a payment of an invoice: (payment, created). The same reference with the
+    same amount again returns the payment recorded first (a retried request records
+    nothing twice); a payment in another currency, above the amount due, on a void or
+    paid invoice, or dated in the future is refused with what to fix."""
+    now = now or timezone.now()
+    reference = reference.strip()
+    if received_on > now.date():
+        raise PaymentError(f"received_on: {received_on} is in the future.")
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if currency != invoice.currency:
+            raise PaymentError(
+                f"currency: invoice {invoice.number} is in {invoice.currency}, the payment in "
+                f"{currency}: record the {invoice.currency} amount that was credited."
+            )
+        amount = payment_amount_check(amount, invoice.currency)
+        if reference:
+            earlier = invoice.payments.filter(reference=reference).first()
+            if earlier is not None:
+                if earlier.amount == amount:
+                    return earlier, False
+                raise PaymentError(
+                    f"reference: a payment “{reference}” of "
+                    f"{format_money(earlier.amount, currency)} {currency} is already recorded "
+                    f"on invoice {invoice.number}."
+                )
+        try:
+            invoice.payment_add(amount=amount, at=now)
+        except StateError as exc:
+            raise PaymentError(f"amount: {exc}") from None
+        payment = Payment.objects.create(
+            invoice=invoice,
+            amount=amount,
+            currency=currency,
+            received_on=received_on,
+            reference=reference,
+            recorded_by=user,
+        )
+        paid = invoice.status == Invoice.Status.PAID
+        transaction.on_commit(
+            lambda: payment_recorded.send(
+                sender=Payment, invoice_id=invoice.pk, payment_id=payment.pk, paid=paid
+            )
+        )
+    return payment, True
+
+
+def receivables_aging(*, now: datetime) -> list[dict]:
+    """What is open, per currency and aging bucket (days past the due date): one query,
+    summed here. Rows: {"currency", "buckets": {label: amount}, "total", "invoices"}."""
+    rows: dict[str, dict] = {}
+    for invoice in Invoice.objects.open().only("currency", "total", "amount_paid", "due_at"):
+        row = rows.setdefault(
+            invoice.currency,
+            {
+                "currency": invoice.currency,
+                "buckets": {label: ZERO for label, _, _ in AGING_BUCKETS},
+                "total": ZERO,
+                "invoices": 0,
+            },
+        )
+        days = invoice.days_overdue(now)
+        label = next(
+            label
+            for label, first, last in AGING_BUCKETS
+            if (first is None or days >= first) and (last is None or days <= last)
+        )
+        due = invoice.total - invoice.amount_paid
+        row["buckets"][label] += due
+        row["total"] += due
+        row["invoices"] += 1
+    return [rows[c] for c in sorted(rows)]
