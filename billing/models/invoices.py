@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Round
 from simple_history.models import HistoricalRecords
 
 from billing.errors import StateError
@@ -197,8 +198,10 @@ class Invoice(models.Model):
             models.UniqueConstraint(
                 fields=["sequence_year", "sequence"], name="invoice_unique_sequence"
             ),
+            # Rounded to the stored precision: SQLite adds decimals as floats (19.15 +
+            # 2.22 = 21.369999999999997); PostgreSQL's numeric sum is exact already.
             models.CheckConstraint(
-                condition=Q(total=models.F("net") + models.F("tax")),
+                condition=Q(total=Round(models.F("net") + models.F("tax"), 8)),
                 name="invoice_total_is_net_plus_tax",
             ),
             # Payments never exceed the total (an invoice of 0 or less takes none).

@@ -19,18 +19,25 @@ LOGO_MAX_BYTES = 512 * 1024
 
 def number_format_check(value: str) -> None:
     """A format Python's str.format fills with the issue year and the sequence number."""
+
+    def refuse(exc):
+        return ValidationError(
+            f"“{value}” is not a number format ({exc}); use e.g. {DEFAULT_NUMBER_FORMAT}."
+        )
+
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
-        example = value.format(year=2026, seq=1)
-    except (ValueError, IndexError, KeyError) as exc:
-        raise ValidationError(
-            f"“{value}” is not a number format ({exc}); use e.g. {DEFAULT_NUMBER_FORMAT}."
-        ) from None
-    if "seq" not in fields:
-        raise ValidationError("The number format needs {seq} (e.g. {seq:06d}).")
+    except ValueError as exc:
+        raise refuse(exc) from None
     if fields - NUMBER_FIELDS:
         unknown = ", ".join(sorted("{" + f + "}" for f in fields - NUMBER_FIELDS))
         raise ValidationError(f"Only {{year}} and {{seq}} may be used, not {unknown}.")
+    if "seq" not in fields:
+        raise ValidationError("The number format needs {seq} (e.g. {seq:06d}).")
+    try:
+        example = value.format(year=2026, seq=1)
+    except (ValueError, IndexError, KeyError) as exc:
+        raise refuse(exc) from None
     if len(example) > 30:
         raise ValidationError("Numbers in this format are longer than 30 characters.")
 

@@ -57,7 +57,7 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0013_invoice_documents"),
+        ("billing", "0015_invoice_constraints"),
         ("customers", "0003_invoice_documents"),
     ]
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
