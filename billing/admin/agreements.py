@@ -22,6 +22,7 @@ from billing.models import (
     Price,
     PriceAgreement,
     PriceTier,
+    SellerProfile,
 )
 from billing.money import ZERO, format_money, format_percent, format_quantity, margin_percent
 from billing.periods import period_current, periods_create
@@ -229,6 +230,12 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
         "margin_flag",
     )
     platform_fee_display = money_column("platform_fee", code=True)
+
+    def get_changeform_initial_data(self, request):
+        """A new agreement starts with the seller's default payment terms."""
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("payment_terms_days", SellerProfile.current().payment_terms_days)
+        return initial
 
     def get_queryset(self, request):
         below = MarginFigure.objects.live().filter(agreement=OuterRef("pk"), below_target=True)

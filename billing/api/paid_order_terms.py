@@ -31,7 +31,7 @@ from agents.api.field_checks import Collector
 from agents.api.paid_v2 import refuse
 from agents.models import Agent
 from billing.agreements import PriceTerms
-from billing.models import PriceAgreement
+from billing.models import PriceAgreement, SellerProfile
 from billing.money import ZERO
 from billing.pricing import PricingModel, tier_problems
 from customers.currencies import minor_unit
@@ -215,8 +215,8 @@ def _cadence(data: dict, refused: Collector) -> str:
 
 
 def _payment_terms(text: str | None, refused: Collector) -> int:
-    if not text:
-        return 30
+    if not text:  # the seller's default terms
+        return SellerProfile.current().payment_terms_days
     match = PAYMENT_TERMS.match(text)
     if match is None or int(match.group(1)) > 32767:
         refused.add("paymentTerms", 'Give the days to pay, as "net 30" or "30".')

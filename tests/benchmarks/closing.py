@@ -39,6 +39,15 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
     import psycopg
 
     with psycopg.connect(database_url) as conn:
+        conn.execute(  # closing refuses without a complete seller profile
+            "INSERT INTO billing_sellerprofile (id, legal_name, address_line1, address_line2, "
+            "address_city, address_state, address_postal_code, address_country, tax_id, "
+            "registration_number, email, logo, logo_type, payment_instructions, "
+            "payment_terms_days, invoice_footer, invoice_number_format, updated_at) VALUES "
+            "(1, 'Bench Ltd', '1 Bench St', '', 'London', '', 'EC1A 1BB', 'GB', 'GB980780684', "
+            "'', '', '', '', 'IBAN GB33 BUKB 2020 1555 5555 55', 30, '', "
+            "'INV-{year}-{seq:06d}', now()) ON CONFLICT (id) DO NOTHING"
+        )
         agent = conn.execute(
             "INSERT INTO agents_agent (external_id, name, description, active, created_at, "
             "updated_at) VALUES ('bench-agent', 'Bench', '', true, now(), now()) RETURNING id"
