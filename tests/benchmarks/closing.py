@@ -4,6 +4,9 @@ Seeds 1,000 customers with agreements (per outcome, graduated, volume, percent o
 value) and 1,000,000 signals with costs in January 2026, closes every due period, and
 prints: total time, periods/s, peak RSS of a closing process, queries per period, and
 the time of one raw SQL GROUP BY computing the same per-customer counts, with the ratio.
+Then the 1,000 invoices' PDFs are rendered and stored by one process, after closing and
+apart from it (tests/benchmarks/invoice_pdfs.py): PDFs/s, the first (cold) PDF, peak RSS
+of the rendering worker, against rendering their printable HTML alone.
 
 Before that, on a fresh database of its own: the first close over a backlog of
 BENCH_BACKLOG signals (default 100,000) with an empty, never analysed marks table, and
@@ -363,6 +366,18 @@ def main():
         .stdout.strip()
         .splitlines()[-1]
     )
+    pdfs = json.loads(
+        subprocess.run(
+            [sys.executable, str(ROOT / "tests/benchmarks/invoice_pdfs.py")],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     periods = stats["periods"]
     print(
         f"closed: {periods:,} periods with {workers} closing process(es) in "
@@ -387,6 +402,19 @@ def main():
         f"reads ({SIGNALS:,} signals over {MONTHS} month(s)): margin dashboard median of 20 "
         f"renders {reads['dashboard'] * 1000:.0f} ms; /api/v1/margins median "
         f"{reads['api'] * 1000:.0f} ms"
+    )
+    print(
+        f"PDFs (after closing, not in its time): {pdfs['invoices']:,} invoices rendered and "
+        f"stored by one worker process; the first (cold) in {pdfs['first_seconds']:.2f} s, "
+        f"the other {pdfs['pdfs']:,} in {pdfs['seconds']:.1f} s = "
+        f"{pdfs['pdfs'] / pdfs['seconds']:.1f} PDFs/s; peak RSS {pdfs['peak_mb']:.0f} MB; "
+        f"{pdfs['average_bytes'] / 1024:.0f} KB each"
+    )
+    print(
+        f"PDF baseline: the same invoices' printable HTML alone in {pdfs['html_seconds']:.1f} s "
+        f"({pdfs['invoices'] / pdfs['html_seconds']:,.0f}/s); a PDF costs "
+        f"{pdfs['seconds'] / pdfs['pdfs'] / (pdfs['html_seconds'] / pdfs['invoices']):.0f}x "
+        "its HTML"
     )
 
 
