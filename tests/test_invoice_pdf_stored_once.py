@@ -70,3 +70,20 @@ def test_a_legacy_invoice_without_snapshots_still_renders():
     invoice.refresh_from_db()
     text = pdf_text(bytes(invoice_pdf_store(invoice.pk).content))
     assert invoice.number in text and "Tax id: —" in text and "Total 5.00 USD" in text
+
+
+def test_the_seller_logo_is_embedded_not_fetched():
+    import base64
+
+    from billing.models import SellerProfile
+
+    # A 1x1 PNG.
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    SellerProfile.objects.update(logo=png, logo_type="image/png")
+    invoice = issued()
+    html = invoice_html(invoice)
+    assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in html
+    assert "http" not in html.split("<body>")[1]  # nothing for the renderer to fetch
+    assert bytes(invoice_pdf_store(invoice.pk).content).startswith(b"%PDF")
