@@ -7,9 +7,15 @@ from django.dispatch import receiver
 
 from agents.models import Cost
 from agents.traces import costs_linked
-from billing.models import BilledSignal, Invoice
-from billing.services import period_closed
-from billing.tasks import refresh_margins_task, send_margin_alerts
+from billing.delivery import delivery_requested
+from billing.models import BilledSignal, Invoice, InvoiceDocument
+from billing.services import invoice_issued, invoice_voided, period_closed
+from billing.tasks import (
+    deliver_invoice,
+    refresh_margins_task,
+    render_invoice_pdf,
+    send_margin_alerts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,3 +45,31 @@ def queue_margin_refresh(sender, signal_ids, **kwargs) -> None:
             refresh_margins_task.delay(invoice_id)
         except Exception:
             logger.exception("could not queue the margin refresh of invoice %s", invoice_id)
+
+
+@receiver(invoice_issued)
+def queue_invoice_delivery(sender, invoice_id: int, delivery_id: int, **kwargs) -> None:
+    """E-mail the new invoice (the task renders and stores its PDF first). A broker that
+    does not answer is logged: the pending row stays, and requeue_deliveries finds it."""
+    try:
+        deliver_invoice.delay(delivery_id)
+    except Exception:
+        logger.exception("could not queue the e-mail of invoice %s", invoice_id)
+
+
+@receiver(delivery_requested)
+def queue_delivery(sender, delivery_id: int, **kwargs) -> None:
+    """A reminder or a resend was recorded: send it (requeue_deliveries if lost)."""
+    try:
+        deliver_invoice.delay(delivery_id)
+    except Exception:
+        logger.exception("could not queue delivery %s", delivery_id)
+
+
+@receiver(invoice_voided)
+def queue_void_pdf(sender, invoice_id: int, **kwargs) -> None:
+    """Render the voided invoice's watermarked PDF; the original stays as it was."""
+    try:
+        render_invoice_pdf.delay(invoice_id, InvoiceDocument.Variant.VOID)
+    except Exception:
+        logger.exception("could not queue the VOID PDF of invoice %s", invoice_id)

@@ -6,8 +6,10 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from billing.alerts import margin_alert_email, margin_webhook_deliver
+from billing.delivery import deliveries_due, delivery_send, reminders_create
+from billing.documents import PdfRenderError, invoice_pdf_store
 from billing.margins import margin_alert_raise, margin_figures_refresh
-from billing.models import BillingPeriod
+from billing.models import BillingPeriod, InvoiceDelivery, InvoiceDocument
 from billing.periods import periods_create_due, periods_due
 from billing.services import period_close
 
@@ -77,3 +79,52 @@ def deliver_margin_webhook(self, alert_id: int) -> bool:
     if not delivered:
         raise self.retry(countdown=min(600, 10 * 2**self.request.retries))
     return True
+
+
+# --- Invoice documents and e-mails (billing/documents.py, billing/delivery.py) ---------
+@shared_task(
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    max_retries=5,
+    name="billing.tasks.deliver_invoice",
+)
+def deliver_invoice(delivery_id: int) -> str | None:
+    """Send one delivery's e-mail at most once (the row is claimed by a conditional
+    UPDATE; a duplicate or concurrent run finds it claimed and does nothing). A failed
+    attempt is queued again at its backoff time; the beat's requeue_deliveries is the
+    safety net if that message is lost."""
+    delivery = delivery_send(delivery_id=delivery_id)
+    if delivery is None:
+        return None
+    if delivery.state == InvoiceDelivery.State.RETRYING:
+        deliver_invoice.apply_async((delivery_id,), eta=delivery.next_attempt_at)
+    return delivery.state
+
+
+@shared_task(name="billing.tasks.requeue_deliveries")
+def requeue_deliveries() -> int:
+    """Beat: queue again every waiting delivery whose attempt is due. Safe to run twice:
+    the claim lets one run send."""
+    due = deliveries_due(now=timezone.now())
+    for delivery_id in due:
+        deliver_invoice.delay(delivery_id)
+    return len(due)
+
+
+@shared_task(name="billing.tasks.send_reminders")
+def send_reminders() -> int:
+    """Beat (hourly): one reminder per overdue threshold, never twice (a unique
+    constraint); each new one is queued after its row commits (billing.receivers)."""
+    return len(reminders_create())
+
+
+@shared_task(
+    autoretry_for=(DatabaseError, PdfRenderError),
+    retry_backoff=True,
+    max_retries=5,
+    name="billing.tasks.render_invoice_pdf",
+)
+def render_invoice_pdf(invoice_id: int, variant: str = InvoiceDocument.Variant.ORIGINAL) -> str:
+    """Render and store the invoice's PDF of `variant` if it has none; safe to run twice
+    (stored once: an existing document is kept)."""
+    return invoice_pdf_store(invoice_id, variant).sha256

@@ -1,24 +1,82 @@
-"""The one page outside the admin: a customer's outcome statement behind a signed link."""
+"""The pages outside the admin: a customer's outcome statement and the invoice's PDF,
+behind a signed link; and the PDF response the admin serves too."""
+
+import logging
 
 from django.core import signing
 from django.db.models import Count, Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.utils.http import content_disposition_header
 
-from billing.models import BilledSignal, Invoice, OutcomeDefinition
+from billing.models import BilledSignal, Invoice, InvoiceDocument, OutcomeDefinition
 from billing.statements import statement_invoice_id
 
+logger = logging.getLogger(__name__)
+RENDERING = "The PDF is being rendered; try again in a minute."
 
-def outcome_statement(request, token: str):
+
+def invoice_pdf_response(request, invoice: Invoice, variant: str) -> HttpResponse:
+    """The stored PDF, as stored (ETag: its SHA-256). A read never writes: when it is not
+    rendered yet, 409 says to try again, and its render is queued (an idempotent task:
+    an invoice issued before PDFs existed, or a lost message, gets its PDF that way)."""
+    document = (
+        InvoiceDocument.objects.filter(invoice=invoice, variant=variant)
+        .only("content", "sha256", "variant", "invoice_id")
+        .first()
+    )
+    if document is None:
+        from billing.tasks import render_invoice_pdf  # the web process queues, never renders
+
+        try:
+            render_invoice_pdf.delay(invoice.pk, variant)
+        except Exception:
+            logger.exception("could not queue the PDF of invoice %s", invoice.pk)
+        response = HttpResponse(RENDERING, status=409, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = "60"
+        return response
+    etag = f'"{document.sha256}"'
+    if request.headers.get("If-None-Match") == etag:
+        return HttpResponse(status=304, headers={"ETag": etag})
+    document.invoice = invoice
+    response = HttpResponse(bytes(document.content), content_type="application/pdf")
+    response["ETag"] = etag
+    response["Content-Disposition"] = content_disposition_header(False, document.filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _statement_invoice(request, token: str):
+    """The invoice of a statement link, or the response that refuses it (410, 404)."""
     try:
         invoice_id = statement_invoice_id(token)
     except signing.SignatureExpired:
-        return render(request, "billing/statement_expired.html", status=410)
+        return None, render(request, "billing/statement_expired.html", status=410)
     except (signing.BadSignature, ValueError):
         raise Http404("No such statement.") from None
     invoice = Invoice.objects.select_related("customer", "period").filter(pk=invoice_id).first()
     if invoice is None:
         raise Http404("No such statement.")
+    return invoice, None
+
+
+def statement_invoice_pdf(request, token: str):
+    """The invoice's PDF behind the statement's signed link: the VOID one once void."""
+    invoice, refusal = _statement_invoice(request, token)
+    if refusal is not None:
+        return refusal
+    variant = (
+        InvoiceDocument.Variant.VOID
+        if invoice.status == Invoice.Status.VOID
+        else InvoiceDocument.Variant.ORIGINAL
+    )
+    return invoice_pdf_response(request, invoice, variant)
+
+
+def outcome_statement(request, token: str):
+    invoice, refusal = _statement_invoice(request, token)
+    if refusal is not None:
+        return refusal
     outcomes = {
         row["outcome_definition"]: row
         for row in BilledSignal.objects.filter(invoice=invoice)
@@ -44,5 +102,6 @@ def outcome_statement(request, token: str):
             "outcomes": list(outcomes.values()),
             "lines": invoice.lines.all(),
             "PartialRule": OutcomeDefinition.PartialRule,
+            "pdf_token": token,
         },
     )

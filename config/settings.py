@@ -163,11 +163,31 @@ if PRODUCTION:
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- E-mail --------------------------------------------------------------------
-EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend",
-)
+# EMAIL_BACKEND: a dotted path or smtp, console, file, locmem. Unconfigured (`make run`):
+# the console, as before; invoices carry a PDF, so set EMAIL_BACKEND=file to keep each
+# message whole in EMAIL_FILE_PATH (.mail/, gitignored) rather than as base64 in the log.
+EMAIL_BACKENDS = {
+    name: f"django.core.mail.backends.{name}.EmailBackend"
+    for name in ("smtp", "console", "file", "locmem")
+}
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="console")
+EMAIL_BACKEND = EMAIL_BACKENDS.get(EMAIL_BACKEND, EMAIL_BACKEND)
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / ".mail"))
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@localhost")
+# An invoice e-mail or reminder is tried this many times (backoff 2, 4, 8... minutes,
+# at most an hour apart), then marked failed for Finance to resend.
+INVOICE_DELIVERY_MAX_ATTEMPTS = env.int("INVOICE_DELIVERY_MAX_ATTEMPTS", default=8)
+# Days overdue at which a reminder is sent, once each.
+INVOICE_REMINDER_DAYS = [
+    int(d) for d in env.list("INVOICE_REMINDER_DAYS", default=["7", "30", "60"])
+]
 
 # --- Celery --------------------------------------------------------------------
 CELERY_DATA_DIR = Path(env.str("CELERY_DATA_DIR", default=str(BASE_DIR / ".celery")))
@@ -206,6 +226,14 @@ CELERY_BEAT_SCHEDULE = {
     "close-due-periods": {
         "task": "billing.tasks.close_due_periods",
         "schedule": CLOSE_DUE_PERIODS_INTERVAL,
+    },
+    "requeue-invoice-deliveries": {
+        "task": "billing.tasks.requeue_deliveries",
+        "schedule": timedelta(minutes=5),
+    },
+    "send-invoice-reminders": {
+        "task": "billing.tasks.send_reminders",
+        "schedule": timedelta(hours=1),
     },
     "attach-unattributed-signals": {
         "task": "agents.tasks.attach_unattributed_signals",

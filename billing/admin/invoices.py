@@ -11,6 +11,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from billing import exports
+from billing.admin.deliveries import InvoiceDeliveryInline, InvoiceDocumentsMixin
+from billing.documents import invoice_context
 from billing.models import (
     BillingPeriod,
     Invoice,
@@ -119,7 +121,7 @@ class VoidForm(forms.Form):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ReadOnlyAdmin):
+class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
     list_display = (
         "number",
         "customer_name",
@@ -132,9 +134,10 @@ class InvoiceAdmin(ReadOnlyAdmin):
     list_filter = ("status", "currency")
     list_select_related = ("customer", "period__agreement__customer")
     search_fields = ("=number", "customer__name", "customer__external_id")
-    inlines = [InvoiceLineInline]
+    inlines = [InvoiceLineInline, InvoiceDeliveryInline]
     fields = readonly_fields = (
         "documents",
+        "pdf_buttons",
         "number",
         "customer",
         "period",
@@ -148,7 +151,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
         "voided_at",
         "voided_by",
     )
-    actions = ["void_and_reissue", "void", "export_csv"]
+    actions = ["void_and_reissue", "void", "resend", "export_csv"]
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -199,6 +202,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
         return [
             path("<int:pk>/print/", view(self.print_view), name="billing_invoice_print"),
             path("<int:pk>/csv/", view(self.csv_view), name="billing_invoice_csv"),
+            *self.pdf_urls(),
             *super().get_urls(),
         ]
 
@@ -212,17 +216,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
 
     def print_view(self, request, pk):
         invoice = self._invoice(request, pk)
-        return TemplateResponse(
-            request,
-            "billing/invoice.html",
-            {
-                "invoice": invoice,
-                "lines": invoice.lines.all(),
-                "void": invoice.status == Invoice.Status.VOID,
-                # Lines that bill a number of outcomes show it; fees and true-ups do not.
-                "counted_kinds": (InvoiceLine.Kind.OUTCOME, InvoiceLine.Kind.ADJUSTMENT),
-            },
-        )
+        return TemplateResponse(request, "billing/invoice.html", invoice_context(invoice))
 
     def csv_view(self, request, pk):
         invoice = self._invoice(request, pk)
