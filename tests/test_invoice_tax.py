@@ -215,3 +215,16 @@ def test_net_plus_tax_is_the_total_and_each_rate_is_rounded_once(currency, lines
     tax = sum((t.tax for t in taxes), D(0))
     assert (draft.net, draft.tax, draft.total) == (net, tax, net + tax)
     assert draft.total == draft.total.quantize(D(1).scaleb(-places))
+
+
+@pytest.mark.parametrize(
+    ("net", "tax"), [("104.10", "5.82"), ("53.44", "3.19"), ("54.59", "3.42"), ("19.15", "2.22")]
+)
+def test_the_total_check_accepts_sums_that_floats_add_inexactly(net, tax):
+    # SQLite keeps decimals as floats: 104.10 + 5.82 = 109.91999999999999 there.
+    w = World(unit_price=D("1.00"))
+    w.signals(1)
+    invoice = period_close(period_id=w.period().pk)
+    total = D(net) + D(tax)
+    Invoice.objects.filter(pk=invoice.pk).update(net=D(net), tax=D(tax), total=total)
+    assert Invoice.objects.get(pk=invoice.pk).total == total
