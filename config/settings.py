@@ -305,4 +305,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint logs each rendering step at INFO: seven lines per PDF in a worker's log.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }

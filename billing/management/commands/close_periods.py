@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from billing.models import PriceAgreement
-from billing.money import format_money
+from billing.money import format_money, format_quantity
 from billing.periods import periods_create_due, periods_due
 from billing.services import ClosingError, invoice_preview, period_close
 
@@ -57,11 +57,18 @@ class Command(BaseCommand):
             raise CommandError(f"{failed} period(s) could not be closed; see above.")
 
     def _print(self, period, result, dry_run):
-        number = "(dry run)" if dry_run else f"#{result.number}"
+        number = "(dry run)" if dry_run else result.number
         lines = result.lines if dry_run else result.lines.all()
-        total = format_money(result.total, result.currency)
-        self.stdout.write(f"Invoice {number} {period}: total {total} {result.currency}")
+        currency = result.currency
+        total = format_money(result.total, currency)
+        self.stdout.write(f"Invoice {number} {period}: total {total} {currency}")
         for line in lines:
+            self.stdout.write(f"  {format_money(line.amount, currency):>14} {line.description}")
+        for tax in result.taxes if dry_run else result.taxes.all():
+            name, percent = (
+                (tax.rate.name, tax.rate.percent) if dry_run else (tax.name, tax.percent)
+            )
             self.stdout.write(
-                f"  {format_money(line.amount, result.currency):>14} {line.description}"
+                f"  {format_money(tax.tax, currency):>14} {name} on "
+                f"{format_money(tax.net, currency)} ({format_quantity(percent)}%)"
             )
