@@ -125,7 +125,7 @@ class VoidForm(forms.Form):
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = (
-        "number",
+        "invoice_number",
         "customer_name",
         "period_dates",
         "total_display",
@@ -182,9 +182,20 @@ class InvoiceAdmin(ReadOnlyAdmin):
     def customer_name(self, obj):
         return obj.customer.name
 
+    @admin.display(description="number", ordering="number")
+    def invoice_number(self, obj):
+        return format_html('<span style="white-space:nowrap">{}</span>', obj.number)
+
     @admin.display(description="period", ordering="period__starts_at")
     def period_dates(self, obj):
-        return f"{obj.period.starts_at:%Y-%m-%d} – {obj.period.ends_at:%Y-%m-%d}"
+        # The end's year only when it differs: the column stays on one line at 1366 px.
+        start, end = obj.period.starts_at, obj.period.ends_at
+        shown = (
+            f"{start:%Y-%m-%d} – {end:%m-%d}"
+            if start.year == end.year
+            else (f"{start:%Y-%m-%d} – {end:%Y-%m-%d}")
+        )
+        return format_html('<span style="white-space:nowrap">{}</span>', shown)
 
     @admin.display(description="due", ordering="due_at")
     def due_on(self, obj):
