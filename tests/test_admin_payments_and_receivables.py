@@ -37,7 +37,7 @@ def pay_url(invoice):
 def row_of(html: str, number: str) -> str:
     """The invoice list's row of invoice `number`."""
     match = re.search(
-        rf"<tr>(?:(?!</tr>).)*>{re.escape(number)}</a>(?:(?!</tr>).)*</tr>", html, re.S
+        rf"<tr>(?:(?!</tr>).)*>{re.escape(number)}</span></a>(?:(?!</tr>).)*</tr>", html, re.S
     )
     assert match, f"no row for {number}"
     return match.group()
@@ -62,7 +62,7 @@ def test_the_list_shows_status_total_and_amount_due_of_each_invoice(client):
 
     def numbers(query):
         page = client.get(LIST + query).content.decode()
-        return {n for n in (fresh, partly, late, paid, void) if f">{n.number}</a>" in page}
+        return {n for n in (fresh, partly, late, paid, void) if f">{n.number}</span></a>" in page}
 
     assert numbers("?payment=issued") == {fresh}
     assert numbers("?payment=partly_paid") == {partly}
@@ -250,7 +250,7 @@ def test_each_bucket_links_to_the_invoices_it_counts(client):
     html = client.get(RECEIVABLES).content.decode()
     link = re.search(r'data-bucket="31–60"><a href="([^"]+)"', html).group(1)
     listed = client.get(link.replace("&amp;", "&")).content.decode()
-    assert f">{counted.number}</a>" in listed and f">{other.number}</a>" not in listed
+    assert f">{counted.number}</span></a>" in listed and f">{other.number}</span></a>" not in listed
 
 
 def test_nothing_open_says_so(client):
