@@ -20,6 +20,9 @@ from customers.currencies import minor_unit
 # Sent after a payment commits (kwargs: invoice_id, payment_id, paid: the invoice is paid).
 payment_recorded = django.dispatch.Signal()
 
+# Above any invoice (stored amounts have 12 integer digits); 1e999 would not even round.
+MAX_AMOUNT = Decimal(10) ** 12
+
 # Days overdue of each aging bucket: (label, first day, last day or None).
 AGING_BUCKETS = (
     ("current", None, 0),
@@ -38,6 +41,8 @@ def payment_amount_check(amount, currency: str) -> Decimal:
         raise PaymentError(f"amount: “{amount}” is not a number.") from None
     if not amount.is_finite() or amount <= 0:
         raise PaymentError("amount: give a positive amount.")
+    if amount >= MAX_AMOUNT:
+        raise PaymentError(f"amount: {amount} is too large; give the amount credited.")
     if amount != round_line(amount, currency):
         raise PaymentError(
             f"amount: {currency} amounts have {minor_unit(currency)} decimal places at most."

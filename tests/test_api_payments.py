@@ -186,3 +186,19 @@ def test_a_far_past_date_is_accepted_as_given(finance):
     invoice = invoice_of("100")
     day = (timezone.now() - timedelta(days=400)).date().isoformat()
     assert post(finance, invoice, body(received_on=day)).status_code == 201
+
+
+@pytest.mark.parametrize("amount", ["1e999", D("1e30"), "Infinity", "NaN", "-0.01", None])
+def test_the_service_refuses_impossible_amounts_with_what_to_fix(amount):
+    from billing.errors import PaymentError
+    from billing.receivables import payment_record
+
+    invoice = invoice_of("100")
+    with pytest.raises(PaymentError, match=r"^amount: "):
+        payment_record(
+            invoice_id=invoice.pk,
+            amount=amount,
+            currency="USD",
+            received_on=timezone.now().date(),
+        )
+    assert not Payment.objects.exists()
