@@ -4,20 +4,24 @@ A payment is recorded under the invoice's row lock, so concurrent payments add u
 never exceed the total (also a database check); an invoice is paid when they reach it.
 """
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import django.dispatch
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from billing.errors import PaymentError, StateError
 from billing.models import Invoice, Payment
-from billing.money import ZERO, format_money, round_line
+from billing.money import MONEY, ZERO, format_money, round_line
 from customers.currencies import minor_unit
 
 # Sent after a payment commits (kwargs: invoice_id, payment_id, paid: the invoice is paid).
 payment_recorded = django.dispatch.Signal()
+
+# Above any invoice (stored amounts have 12 integer digits); 1e999 would not even round.
+MAX_AMOUNT = Decimal(10) ** 12
 
 # Days overdue of each aging bucket: (label, first day, last day or None).
 AGING_BUCKETS = (
@@ -37,6 +41,8 @@ def payment_amount_check(amount, currency: str) -> Decimal:
         raise PaymentError(f"amount: “{amount}” is not a number.") from None
     if not amount.is_finite() or amount <= 0:
         raise PaymentError("amount: give a positive amount.")
+    if amount >= MAX_AMOUNT:
+        raise PaymentError(f"amount: {amount} is too large; give the amount credited.")
     if amount != round_line(amount, currency):
         raise PaymentError(
             f"amount: {currency} amounts have {minor_unit(currency)} decimal places at most."
@@ -103,7 +109,8 @@ def payment_record(
 
 def receivables_aging(*, now: datetime) -> list[dict]:
     """What is open, per currency and aging bucket (days past the due date): one query,
-    summed here. Rows: {"currency", "buckets": {label: amount}, "total", "invoices"}."""
+    summed here. Rows: {"currency", "buckets": {label: amount}, "counts": {label: number
+    of invoices}, "total", "invoices"}."""
     rows: dict[str, dict] = {}
     for invoice in Invoice.objects.open().only("currency", "total", "amount_paid", "due_at"):
         row = rows.setdefault(
@@ -111,6 +118,7 @@ def receivables_aging(*, now: datetime) -> list[dict]:
             {
                 "currency": invoice.currency,
                 "buckets": {label: ZERO for label, _, _ in AGING_BUCKETS},
+                "counts": {label: 0 for label, _, _ in AGING_BUCKETS},
                 "total": ZERO,
                 "invoices": 0,
             },
@@ -123,6 +131,61 @@ def receivables_aging(*, now: datetime) -> list[dict]:
         )
         due = invoice.total - invoice.amount_paid
         row["buckets"][label] += due
+        row["counts"][label] += 1
         row["total"] += due
         row["invoices"] += 1
     return [rows[c] for c in sorted(rows)]
+
+
+class PaymentState(models.TextChoices):
+    """What the invoice list shows of an invoice: its status, and for an issued one
+    whether it is overdue (wins) or partly paid."""
+
+    ISSUED = "issued", "Issued"
+    PARTLY_PAID = "partly_paid", "Partly paid"
+    OVERDUE = "overdue", "Overdue"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
+
+
+def _day_start(now: datetime, days_back: int = 0) -> datetime:
+    """The UTC midnight `days_back` days before `now`'s UTC day."""
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=days_back)
+
+
+def invoices_with_payment_state(queryset: QuerySet, *, now: datetime) -> QuerySet:
+    """`queryset` annotated with `payment_state` (a PaymentState) and `due_amount` (what
+    is left to pay; 0 once void), in SQL: the list shows and filters them without a
+    query per row. Overdue as `Invoice.days_overdue`: past the due day, something due."""
+    open_ = Q(status=Invoice.Status.ISSUED, total__gt=F("amount_paid"))
+    return queryset.annotate(
+        payment_state=Case(
+            When(status=Invoice.Status.VOID, then=Value(PaymentState.VOID)),
+            When(status=Invoice.Status.PAID, then=Value(PaymentState.PAID)),
+            When(open_ & Q(due_at__lt=_day_start(now)), then=Value(PaymentState.OVERDUE)),
+            When(amount_paid__gt=0, then=Value(PaymentState.PARTLY_PAID)),
+            default=Value(PaymentState.ISSUED),
+            output_field=models.CharField(),
+        ),
+        due_amount=Case(
+            When(open_, then=F("total") - F("amount_paid")),
+            default=Value(ZERO),
+            output_field=models.DecimalField(**MONEY),
+        ),
+    )
+
+
+def invoices_in_bucket(queryset: QuerySet, label: str, *, now: datetime) -> QuerySet:
+    """The open invoices of `queryset` in the aging bucket `label` (of AGING_BUCKETS),
+    the same that `receivables_aging` counts there."""
+    _, first, last = next(b for b in AGING_BUCKETS if b[0] == label)
+    queryset = queryset.open()
+    # days overdue = (now's UTC day - the due day): at least `first`, at most `last`.
+    if first is None:
+        queryset = queryset.filter(due_at__gte=_day_start(now))
+    else:
+        queryset = queryset.filter(due_at__lt=_day_start(now, first - 1))
+    if last is not None and first is not None:
+        queryset = queryset.filter(due_at__gte=_day_start(now, last))
+    return queryset

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.db.models import Count
+from simple_history.admin import SimpleHistoryAdmin
 
 from billing.models import PriceAgreement
 from config.admin_tools import money_column
@@ -26,14 +27,39 @@ class ContactInline(admin.TabularInline):
     fields = ("first_name", "last_name", "email", "phone", "billing", "accounts_payable")
     extra = 0
     show_change_link = False
+    verbose_name_plural = "Contacts (those marked “billing” receive invoices too)"
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(SimpleHistoryAdmin):
+    """Who pays. The billing details are printed on each invoice as they are at issue
+    (kept on the invoice); the tax id is checked with python-stdnum (Customer.clean)."""
+
     list_display = ("name", "external_id", "currency", "status", "agreement_count", "created_at")
     list_filter = ("status", "currency")
     search_fields = ("name", "external_id", "billing_email")
     inlines = [ContactInline, AgreementInline]
+    fieldsets = (
+        (None, {"fields": ("name", "external_id", "currency", "status", "churned_at")}),
+        (
+            "Billing details (printed on invoices)",
+            {
+                "fields": (
+                    "legal_name",
+                    "billing_email",
+                    "vat_number",
+                    "address_line1",
+                    "address_line2",
+                    ("address_postal_code", "address_city"),
+                    "address_state",
+                    "address_country",
+                    "tax_rate",
+                    "payment_terms_days",
+                )
+            },
+        ),
+        ("Other", {"fields": ("phone", "website", "metadata")}),
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_agreements=Count("agreements"))

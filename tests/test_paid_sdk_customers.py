@@ -37,7 +37,7 @@ def create_acme(sdk, **extra):
             "zipCode": "EC1A 1BB",
             "country": "gb",
         },
-        vat_number="GB123456789",
+        vat_number="GB980780684",
         metadata={"crm_id": 42, "tier": "gold"},
         default_currency="eur",
         **extra,
@@ -59,7 +59,7 @@ def test_a_customer_created_with_the_sdk_is_stored_with_every_field(sdk):
         "EC1A 1BB",
     )
     assert (stored.vat_number, stored.phone, stored.website) == (
-        "GB123456789",
+        "GB980780684",
         "+44 20 7946 0000",
         "https://acme.example",
     )
@@ -198,3 +198,25 @@ def test_a_contact_of_an_unknown_customer_is_refused_naming_customer_id(sdk):
         sdk.contacts.create_contact(customer_id="cus_acme", email="ann@acme.example")
     assert refused.value.status_code == 400 and "customerId" in refused.value.body
     assert not Contact.objects.exists()
+
+
+def test_an_invalid_tax_id_is_refused_naming_vat_number(sdk):
+    with pytest.raises(ApiError) as refused:
+        sdk.customers.create_customer(
+            name="Acme",
+            email="billing@acme.example",
+            external_id="cus_acme",
+            billing_address={"country": "GB"},
+            vat_number="GB123456789",
+        )
+    assert refused.value.status_code == 400
+    assert "checksum" in str(refused.value.body["vatNumber"])
+    assert not Customer.objects.exists()
+    created = create_acme(sdk)
+    # An update is checked as a create is; a valid EU number of another country is fine.
+    with pytest.raises(ApiError) as moved:
+        sdk.customers.update_customer_by_id(created.id, vat_number="DE123")
+    assert moved.value.status_code == 400 and "vatNumber" in moved.value.body
+    assert Customer.objects.get().vat_number == "GB980780684"
+    updated = sdk.customers.update_customer_by_id(created.id, vat_number="DE136695976")
+    assert updated.vat_number == "DE136695976"

@@ -91,3 +91,46 @@ def test_an_agents_own_key_reads_invoices_too(live_server, http, closed):
     assert sdk.invoices.get_invoice_by_id(str(invoice.pk)).invoice_total == 137.03
     with pytest.raises(NotFoundError):
         sdk.invoices.get_invoice_by_id("999999")
+
+
+def test_tax_and_payments_are_read_as_paid_names_them(live_server, http):
+    from tests.factories import TaxRateFactory
+    from tests.receivables_helpers import invoice_of
+
+    vat = TaxRateFactory(name="VAT 20%", percent=D("20"))
+    # net 100.05; VAT 20% = 20.01; total 120.06; paid 20.06: 100.00 left, 5 days late.
+    late = invoice_of("100.05", days_overdue=5, paid="20.06", tax_rate=vat)
+    partly = invoice_of("10", days_overdue=-3, paid="4")
+    paid = invoice_of("7", paid="7")
+    fresh = invoice_of("1000", "JPY", days_overdue=-1)
+    void = invoice_of("3", days_overdue=9)
+    invoice_void(invoice_id=void.pk, reason="duplicate")
+    sdk = sdk_for(live_server, http)
+    read = sdk.invoices.get_invoice_by_id(str(late.pk))
+    assert (read.invoice_total_excluding_tax, read.tax_amount, read.invoice_total) == (
+        100.05,
+        20.01,
+        120.06,
+    )
+    assert (read.amount_paid, read.amount_due, read.amount_remaining) == (20.06, 100, 100)
+    assert (read.payment_status, read.tax_status, read.tax_rate) == ("overdue", "calculated", 20)
+    line = sdk.invoices.get_invoice_lines(str(late.pk)).data[0]
+    assert (line.total_price_before_tax, line.tax, line.tax_rate) == (100.05, 20.01, 20)
+    assert line.total_price_after_tax == 120.06 and line.payment_status == "overdue"
+    gone = sdk.invoices.get_invoice_by_id(str(void.pk))
+    assert (gone.amount_due, gone.amount_remaining, gone.tax_status) == (0, 0, "voided")
+    untaxed = sdk.invoices.get_invoice_by_id(str(fresh.pk))
+    assert (untaxed.tax_amount, untaxed.tax_status, untaxed.amount_due) == (
+        0,
+        "not_applicable",
+        1000,
+    )
+
+    def status(value):
+        return {i.id for i in sdk.invoices.list_invoices(payment_status=value).data}
+
+    assert status("overdue") == {str(late.pk)}
+    assert status("partiallyPaid") == {str(partly.pk)}
+    assert status("paid") == {str(paid.pk)}
+    assert status("pending") == {str(fresh.pk), str(void.pk)}
+    assert status("error") == set()

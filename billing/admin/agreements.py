@@ -213,6 +213,7 @@ class PriceInline(nested_admin.NestedStackedInline):
         ("unit_price", "included_quantity"),
         ("percent_of_value", "value_field"),
         "markup_percent",
+        "tax_rate",
     )
 
 
@@ -264,7 +265,7 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
             "Per period",
             {"fields": ("platform_fee", "minimum_commitment", "spend_cap", "grace_period")},
         ),
-        ("Terms", {"fields": ("payment_terms_days", "margin_target", "notes")}),
+        ("Terms", {"fields": ("payment_terms_days", "tax_rate", "margin_target", "notes")}),
         ("Upcoming invoice", {"fields": ("upcoming_invoice",)}),
     )
     readonly_fields = ("upcoming_invoice",)

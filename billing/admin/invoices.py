@@ -8,16 +8,20 @@ from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from billing import exports
+from billing.admin import receivables
 from billing.admin.deliveries import InvoiceDeliveryInline, InvoiceDocumentsMixin
+from billing.admin.payments import PaymentInline, payment_urls
 from billing.documents import invoice_context
 from billing.models import (
     BillingPeriod,
     Invoice,
     InvoiceLine,
 )
+from billing.receivables import invoices_with_payment_state
 from billing.services import (
     ClosingError,
     invoice_void,
@@ -123,18 +127,27 @@ class VoidForm(forms.Form):
 @admin.register(Invoice)
 class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
     list_display = (
-        "number",
+        "invoice_number",
         "customer_name",
         "period_dates",
-        "status",
         "total_display",
-        "issued_on",
+        "due_display",
         "due_on",
+        "payment_status",
     )
-    list_filter = ("status", "currency")
+    list_filter = (
+        receivables.PaymentStateFilter,
+        "currency",
+        receivables.AgingFilter,
+    )
     list_select_related = ("customer", "period__agreement__customer")
     search_fields = ("=number", "customer__name", "customer__external_id")
-    inlines = [InvoiceLineInline, InvoiceDeliveryInline]
+    inlines = [
+        InvoiceLineInline,
+        receivables.InvoiceTaxInline,
+        PaymentInline,
+        InvoiceDeliveryInline,
+    ]
     fields = readonly_fields = (
         "documents",
         "pdf_buttons",
@@ -143,7 +156,11 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
         "period",
         "status",
         "currency",
+        "net_display",
+        "tax_display",
         "total_display",
+        "amount_paid_display",
+        "receivable",
         "issued_at",
         "due_at",
         "replaces",
@@ -157,6 +174,15 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
         return False
 
     total_display = money_column("total", code=True)
+    net_display = money_column("net", code=True, description="net")
+    tax_display = money_column("tax", code=True, description="tax (per rate below)")
+    amount_paid_display = money_column("amount_paid", code=True, description="amount paid")
+    due_display = money_column("due_amount", code=True, description="amount due")
+    payment_status = receivables.payment_status_column
+    receivable = receivables.receivable_field
+
+    def get_queryset(self, request):
+        return invoices_with_payment_state(super().get_queryset(request), now=timezone.now())
 
     # The list shows names and dates, so that every column fits beside the filters; the
     # invoice page shows the customer's external id and the times.
@@ -164,15 +190,20 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
     def customer_name(self, obj):
         return obj.customer.name
 
+    @admin.display(description="number", ordering="number")
+    def invoice_number(self, obj):
+        return format_html('<span style="white-space:nowrap">{}</span>', obj.number)
+
     @admin.display(description="period", ordering="period__starts_at")
     def period_dates(self, obj):
-        return f"{obj.period.starts_at:%Y-%m-%d} – {obj.period.ends_at:%Y-%m-%d}"
-
-    @admin.display(description="issued", ordering="issued_at")
-    def issued_on(self, obj):
-        return format_html(
-            '<span style="white-space:nowrap">{}</span>', f"{obj.issued_at:%Y-%m-%d}"
+        # The end's year only when it differs: the column stays on one line at 1366 px.
+        start, end = obj.period.starts_at, obj.period.ends_at
+        shown = (
+            f"{start:%Y-%m-%d} – {end:%m-%d}"
+            if start.year == end.year
+            else (f"{start:%Y-%m-%d} – {end:%Y-%m-%d}")
         )
+        return format_html('<span style="white-space:nowrap">{}</span>', shown)
 
     @admin.display(description="due", ordering="due_at")
     def due_on(self, obj):
@@ -203,6 +234,8 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
             path("<int:pk>/print/", view(self.print_view), name="billing_invoice_print"),
             path("<int:pk>/csv/", view(self.csv_view), name="billing_invoice_csv"),
             *self.pdf_urls(),
+            *payment_urls(self),
+            *receivables.receivables_urls(self),
             *super().get_urls(),
         ]
 

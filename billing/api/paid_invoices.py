@@ -2,14 +2,19 @@
 
 Our issued and void invoices in Paid's field names. Amounts are JSON numbers, as Paid's
 types declare, in the currency's major unit (12.34 USD) and exact: each is rounded to
-the currency's minor unit (billing.money.json_number). Not kept here, so always the
-same: tax (0, not_applicable), payments (paymentStatus pending, amountPaid 0), credit
+the currency's minor unit (billing.money.json_number). Tax: taxAmount is the invoice's
+tax (per rate on the net, rounded once per rate); a line's tax is its share at its rate,
+rounded per line (the lines' taxes may differ from taxAmount by a minor unit). Payments:
+amountPaid, amountDue = amountRemaining (0 once void), paymentStatus paid, partiallyPaid,
+overdue (wins over partiallyPaid) or pending. Not kept here, so always the same: credit
 notes (0), links and purchase-order references (null).
 """
 
 from decimal import Decimal
 
 import django_filters
+from django.db.models import OuterRef, Prefetch, Subquery
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
@@ -19,8 +24,9 @@ from rest_framework.response import Response
 
 from agents.api.paid_fields import MomentFilter
 from agents.api.paid_v2 import ID, MAX_ID_DIGITS, CatalogueView, printable
-from billing.models import Invoice, InvoiceLine
+from billing.models import Invoice, InvoiceLine, InvoiceTax
 from billing.money import ZERO, json_number, round_line
+from billing.receivables import PaymentState, invoices_with_payment_state
 
 STATUS = {
     Invoice.Status.ISSUED: "posted",
@@ -29,6 +35,15 @@ STATUS = {
 }
 PAID_STATUSES = ["building", "draft", "pending", "posted", "voided", "canceled", "error"]
 PAYMENT_STATUSES = ["pending", "paid", "partiallyPaid", "overdue", "error"]
+# Ours -> Paid's paymentStatus (a void invoice is pending: nothing is expected of it).
+PAYMENT_STATUS = {
+    PaymentState.ISSUED: "pending",
+    PaymentState.VOID: "pending",
+    PaymentState.PARTLY_PAID: "partiallyPaid",
+    PaymentState.OVERDUE: "overdue",
+    PaymentState.PAID: "paid",
+}
+TAX_STATUSES = ["not_applicable", "calculated", "voided"]
 
 
 @extend_schema_field(
@@ -80,13 +95,13 @@ class InvoiceOut(serializers.Serializer):
     postedDate = serializers.DateTimeField(source="issued_at")
     dueDate = serializers.DateTimeField(source="due_at")
     currency = serializers.CharField()
-    taxAmount = Zero()
-    taxRate = Zero()
+    taxAmount = Amount(source="tax")
+    taxRate = serializers.SerializerMethodField()
     taxStatus = serializers.SerializerMethodField()
-    invoiceTotalExcludingTax = Amount(source="total")
+    invoiceTotalExcludingTax = Amount(source="net")
     invoiceTotal = Amount(source="total")
     amountDue = serializers.SerializerMethodField()
-    amountPaid = Zero()
+    amountPaid = Amount(source="amount_paid")
     amountRemaining = serializers.SerializerMethodField()
     creditNotesTotal = Zero()
     metadata = serializers.SerializerMethodField()
@@ -103,28 +118,43 @@ class InvoiceOut(serializers.Serializer):
     def get_status(self, invoice: Invoice) -> str:
         return STATUS[invoice.status]
 
-    @extend_schema_field({"type": "string", "enum": ["pending"]})
+    @extend_schema_field({"type": "string", "enum": sorted(set(PAYMENT_STATUS.values()))})
     def get_paymentStatus(self, invoice: Invoice) -> str:
-        return "pending"
+        return PAYMENT_STATUS[invoice.payment_state]
 
     @extend_schema_field({"type": "string", "enum": ["order_based"]})
     def get_source(self, invoice: Invoice) -> str:
         return "order_based"
 
-    @extend_schema_field({"type": "string", "enum": ["not_applicable"]})
+    @extend_schema_field(
+        {
+            "type": "number",
+            "description": "The percent of the invoice's one tax rate; with several, the "
+            "tax as a percent of the net (2 places); 0 without tax.",
+        }
+    )
+    def get_taxRate(self, invoice: Invoice) -> float:
+        taxes = list(invoice.taxes.all())
+        if len(taxes) == 1:
+            return json_number(taxes[0].percent.normalize())
+        if not taxes or not invoice.net:
+            return 0
+        return json_number((invoice.tax * 100 / invoice.net).quantize(ZERO.scaleb(-2)))
+
+    @extend_schema_field({"type": "string", "enum": TAX_STATUSES})
     def get_taxStatus(self, invoice: Invoice) -> str:
-        return "not_applicable"
+        if invoice.status == Invoice.Status.VOID:
+            return "voided"
+        return "calculated" if invoice.taxes.all() else "not_applicable"
 
     def _due(self, invoice: Invoice) -> int | float:
-        if invoice.status == Invoice.Status.VOID:
-            return 0
-        return json_number(round_line(invoice.total, invoice.currency))
+        return json_number(round_line(invoice.amount_due, invoice.currency))
 
-    @extend_schema_field({"type": "number", "description": "The total; 0 once void."})
+    @extend_schema_field({"type": "number", "description": "Left to pay; 0 once void."})
     def get_amountDue(self, invoice: Invoice) -> float:
         return self._due(invoice)
 
-    @extend_schema_field({"type": "number", "description": "The total; 0 once void."})
+    @extend_schema_field({"type": "number", "description": "Left to pay; 0 once void."})
     def get_amountRemaining(self, invoice: Invoice) -> float:
         return self._due(invoice)
 
@@ -149,7 +179,9 @@ class InvoiceOut(serializers.Serializer):
         return None
 
     def get_taxExempt(self, invoice: Invoice) -> bool:
-        return False
+        """Every rate on it is 0% with a legal note (reverse charge or exempt)."""
+        taxes = invoice.taxes.all()
+        return bool(taxes) and all(not t.percent and t.legal_note for t in taxes)
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_billingContactId(self, invoice: Invoice) -> None:
@@ -182,9 +214,9 @@ class InvoiceLineOut(serializers.Serializer):
     paymentStatus = serializers.SerializerMethodField()
     quantity = Quantity()
     totalPriceBeforeTax = Amount(source="amount", currency="invoice.currency")
-    tax = Zero()
-    taxRate = Zero()
-    totalPriceAfterTax = Amount(source="amount", currency="invoice.currency")
+    tax = serializers.SerializerMethodField()
+    taxRate = serializers.SerializerMethodField()
+    totalPriceAfterTax = serializers.SerializerMethodField()
     currency = serializers.CharField(source="invoice.currency")
     description = serializers.CharField()
     balanceAmount = serializers.SerializerMethodField()
@@ -207,9 +239,32 @@ class InvoiceLineOut(serializers.Serializer):
     def get_endDate(self, line: InvoiceLine):
         return serializers.DateTimeField().to_representation(self._period(line).ends_at)
 
-    @extend_schema_field({"type": "string", "enum": ["pending"]})
+    @extend_schema_field({"type": "string", "enum": sorted(set(PAYMENT_STATUS.values()))})
     def get_paymentStatus(self, line: InvoiceLine) -> str:
-        return "pending"
+        return PAYMENT_STATUS[line.invoice_payment_state]
+
+    def _tax(self, line: InvoiceLine):
+        percent = line.tax_percent or ZERO
+        return round_line(line.amount * percent / 100, line.invoice.currency)
+
+    @extend_schema_field(
+        {
+            "type": "number",
+            "description": "The line's share of tax at its rate, rounded per line (the "
+            "invoice's tax is rounded once per rate: it may differ by a minor unit).",
+        }
+    )
+    def get_tax(self, line: InvoiceLine) -> float:
+        return json_number(self._tax(line))
+
+    @extend_schema_field({"type": "number", "description": "Percent, e.g. 20; 0 without tax."})
+    def get_taxRate(self, line: InvoiceLine) -> float:
+        return json_number((line.tax_percent or ZERO).normalize())
+
+    @extend_schema_field({"type": "number"})
+    def get_totalPriceAfterTax(self, line: InvoiceLine) -> float:
+        amount = round_line(line.amount, line.invoice.currency)
+        return json_number(amount + self._tax(line))
 
     @extend_schema_field({"type": "number", "description": "The amount; 0 once void."})
     def get_balanceAmount(self, line: InvoiceLine) -> float:
@@ -230,7 +285,8 @@ class InvoiceFilter(django_filters.FilterSet):
     paymentStatus = django_filters.ChoiceFilter(
         choices=[(s, s) for s in PAYMENT_STATUSES],
         method="by_payment_status",
-        help_text="Payments are not tracked here: every invoice is pending.",
+        help_text="paid, partiallyPaid, overdue (overdue wins when partly paid) or pending "
+        "(issued, nothing paid, not overdue; or void); error finds none.",
     )
     issueDateFrom = MomentFilter(field_name="issued_at")
     issueDateTo = MomentFilter(field_name="issued_at", until=True)
@@ -255,20 +311,33 @@ class InvoiceFilter(django_filters.FilterSet):
         return queryset.none() if ours is None else queryset.filter(status=ours)
 
     def by_payment_status(self, queryset, name, value):
-        return queryset if value == "pending" else queryset.none()
+        ours = [state for state, paid in PAYMENT_STATUS.items() if paid == value]
+        return queryset.filter(payment_state__in=ours)
 
     def by_purchase_order(self, queryset, name, value):
         return queryset.none()
 
 
-INVOICES = Invoice.objects.filter(number__isnull=False).select_related("period")
+INVOICES = (
+    Invoice.objects.filter(number__isnull=False)
+    .select_related("period")
+    .prefetch_related(Prefetch("taxes", queryset=InvoiceTax.objects.order_by("position")))
+)
+
+
+def invoices():
+    """The invoices with their payment state as of now (overdue moves with the clock)."""
+    return invoices_with_payment_state(INVOICES, now=timezone.now())
 
 
 class InvoiceList(ListModelMixin, CatalogueView):
-    queryset = INVOICES.order_by("issued_at", "id")
+    queryset = INVOICES
     serializer_class = InvoiceOut
     filter_backends = [DjangoFilterBackend]
     filterset_class = InvoiceFilter
+
+    def get_queryset(self):
+        return invoices().order_by("issued_at", "id")
 
     @extend_schema(operation_id="listInvoices", summary="Paid-compatible: list invoices")
     def get(self, request):
@@ -279,6 +348,9 @@ class InvoiceById(CatalogueView):
     queryset = INVOICES
     serializer_class = InvoiceOut
     noun = "invoice"
+
+    def get_queryset(self):
+        return invoices()
 
     @extend_schema(
         operation_id="getInvoiceById", summary="Paid-compatible: an invoice", parameters=[ID]
@@ -297,9 +369,15 @@ class InvoiceLines(ListModelMixin, CatalogueView):
         invoice = digits(self.kwargs["id"])
         if invoice is None or not INVOICES.filter(pk=invoice).exists():
             raise exceptions.NotFound(printable(f"No invoice with id {self.kwargs['id']!r}."))
+        now = timezone.now()
+        state = invoices_with_payment_state(
+            Invoice.objects.filter(pk=OuterRef("invoice_id")), now=now
+        )
+        state = state.values("payment_state")
         return (
             InvoiceLine.objects.filter(invoice_id=invoice)
             .select_related("invoice__period", "adjusted_period")
+            .annotate(invoice_payment_state=Subquery(state[:1]))
             .order_by("position", "id")
         )
 

@@ -4,6 +4,7 @@ CSV rows come from billing.exports: the same columns and formats as the admin's 
 """
 
 import django_filters
+from django.utils import timezone
 from rest_framework import serializers, viewsets
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 
@@ -101,15 +102,30 @@ class InvoiceLineSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=20, decimal_places=8)
 
 
+class InvoiceTaxSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    percent = serializers.DecimalField(max_digits=7, decimal_places=4)
+    legal_note = serializers.CharField()
+    net = serializers.DecimalField(max_digits=20, decimal_places=8)
+    tax = serializers.DecimalField(max_digits=20, decimal_places=8)
+
+
 class InvoiceSerializer(serializers.ModelSerializer):
     customer_id = serializers.CharField(source="customer.external_id")
     period_start = serializers.DateTimeField(source="period.starts_at")
     period_end = serializers.DateTimeField(source="period.ends_at")
+    amount_due = serializers.DecimalField(max_digits=20, decimal_places=8, read_only=True)
+    days_overdue = serializers.SerializerMethodField()
+    taxes = InvoiceTaxSerializer(many=True, help_text="Tax per rate, as printed at issue.")
     lines = InvoiceLineSerializer(many=True)
 
     class Meta:
         model = Invoice
-        fields = ("id", *exports.INVOICE_COLUMNS, "lines")
+        fields = ("id", *exports.INVOICE_COLUMNS, "days_overdue", "taxes", "lines")
+
+    def get_days_overdue(self, invoice: Invoice) -> int:
+        """Days past the due day with something still due; 0 otherwise."""
+        return invoice.days_overdue(timezone.now())
 
 
 class InvoiceFilter(PeriodRangeFilter):
@@ -122,7 +138,7 @@ class InvoiceViewSet(StaffReadOnly):
     queryset = (
         Invoice.objects.filter(number__isnull=False)
         .select_related(*exports.INVOICE_RELATED)
-        .prefetch_related("lines")
+        .prefetch_related("lines", "taxes")
         .order_by("-issued_at", "-id")
     )
     serializer_class = InvoiceSerializer

@@ -23,6 +23,7 @@ from agents.api.paid_fields import (
 )
 from agents.api.paid_v2 import refuse
 from customers.models import Contact, Customer
+from customers.tax_ids import tax_id_check
 
 
 class BlankAsNull(serializers.CharField):
@@ -102,7 +103,12 @@ class CustomerIn(StrictSerializer):
     churnDate = optional(
         serializers.DateTimeField, help_text="Set: the customer is churned. null: active again."
     )
-    vatNumber = optional(Text, max_length=50)
+    vatNumber = optional(
+        Text,
+        max_length=50,
+        help_text="Tax / VAT id, checked by its country's format and checksum (python-stdnum) "
+        "where one exists: an EU prefix (DE…) by the EU rules, else billingAddress.country's.",
+    )
     metadata = optional(Metadata, help_text="A JSON object, kept as sent.")
     defaultCurrency = optional(
         CurrencyCode,
@@ -132,6 +138,18 @@ def customer_values(data: dict) -> dict:
         refused.add("creationState", "Customers here are never drafts: send active or leave out.")
     refuse(refused.errors)
     return values
+
+
+def tax_id_refusal(values: dict, customer: Customer | None = None) -> None:
+    """400 naming vatNumber when the tax id sent is not valid for the country (sent, or
+    kept): python-stdnum's reason, as the admin shows it. A kept number is not checked
+    again when only the address moves (a company may be billed at an address abroad)."""
+    if not values.get("vat_number"):
+        return
+    country = values.get("address_country", customer.address_country if customer else "")
+    error = tax_id_check(values["vat_number"], country or "")
+    if error:
+        raise serializers.ValidationError({"vatNumber": [error]})
 
 
 class CustomerOut(serializers.Serializer):

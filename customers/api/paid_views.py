@@ -17,6 +17,7 @@ from customers.api.paid_serializers import (
     CustomerOut,
     contact_values,
     customer_values,
+    tax_id_refusal,
 )
 from customers.models import Contact, Customer
 from customers.services import (
@@ -74,6 +75,7 @@ class CustomerList(ListModelMixin, CatalogueView):
     )
     def post(self, request):
         values = customer_values(validated(CustomerIn, request.data))
+        tax_id_refusal(values)
         currency = values.pop("currency", Customer._meta.get_field("currency").default)
         customer = customer_create(
             external_id=values.pop("external_id"),
@@ -103,6 +105,7 @@ class CustomerObject(CatalogueView):
     def put(self, request, **kwargs):
         customer = self.get_object()
         values = customer_values(validated(CustomerIn, request.data, partial=True))
+        tax_id_refusal(values, customer)
         customer = customer_update(customer=customer, **values)
         return Response(CustomerOut(customer).data)
 
