@@ -1,9 +1,12 @@
 """In a real browser (Playwright driving Debian's Chromium, headless): an account manager
 creates an agreement with graduated tiers and sees the field error for overlapping tiers,
-fixes it; Finance closes the period, opens the invoice and the customer statement; the
-margin dashboard's charts are drawn and their numbers match the table. Screenshots are
-kept under test-artifacts/."""
+fixes it; Finance is told to complete the seller profile before closing, fills it in,
+closes the period (the invoice is e-mailed with its PDF, tasks run as a worker would),
+opens the invoice, downloads its PDF and reads it, and the customer statement; the margin
+dashboard's charts are drawn and their numbers match the table. Screenshots are kept
+under test-artifacts/. (Recording a payment in the browser: test_browser_receivables.)"""
 
+import hashlib
 import shutil
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -11,9 +14,11 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core import mail
 
-from billing.models import Invoice, PriceAgreement
+from billing.models import Invoice, PriceAgreement, SellerProfile
 from tests import factories as f
+from tests.mail_helpers import pdf_text
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -74,7 +79,10 @@ def choose(page, select_id, value, label):
 
 
 def test_account_manager_and_finance_journey(live_server, browser):
+    from tests.test_invoice_journey_finance import eager_tasks
+
     base = live_server.url
+    SellerProfile.objects.all().delete()  # a new installation: nobody has filled it in
     user("am", "Account managers")
     user("fin", "Finance")
     customer = f.CustomerFactory(external_id="cus_browser", name="Browser Co")
@@ -126,18 +134,65 @@ def test_account_manager_and_finance_journey(live_server, browser):
 
     page.context.clear_cookies()
     login(page, base, "fin")
-    page.goto(f"{base}/admin/billing/billingperiod/")
     january = agreement.periods.get(starts_at__month=1, starts_at__year=2026)
-    page.check(f"input[name=_selected_action][value='{january.pk}']")
-    page.select_option("select[name=action]", "close_now")
-    page.click("button[name=index]")
-    page.wait_for_selector(".messagelist", state="visible")
+
+    def close_january():
+        page.goto(f"{base}/admin/billing/billingperiod/")
+        page.check(f"input[name=_selected_action][value='{january.pk}']")
+        page.select_option("select[name=action]", "close_now")
+        page.click("button[name=index]")
+        page.wait_for_selector(".messagelist", state="visible")
+        return page.inner_text(".messagelist")
+
+    refused = close_january()
+    assert "not closed: The seller profile is incomplete: fill in legal name" in refused
+    assert "Admin › Billing › Seller profile" in refused and not Invoice.objects.exists()
+    page.screenshot(path=ARTIFACTS / "2-seller-profile-missing.png", full_page=True)
+
+    page.goto(f"{base}/admin/billing/sellerprofile/")
+    page.fill("#id_legal_name", "Journey Outcomes Ltd")
+    page.fill("#id_address_line1", "5 Journey Road")
+    page.fill("#id_address_city", "Leeds")
+    page.fill("#id_address_postal_code", "LS1 1AA")
+    page.select_option("#id_address_country", "GB")
+    page.fill("#id_tax_id", "GB980780685")  # a wrong check digit: stdnum refuses it
+    page.fill("#id_payment_instructions", "Sort code 12-34-56, account 12345678")
+    page.click("input[name=_save]")
+    assert "is not a valid EU VAT number" in page.inner_text(".errorlist")
+    page.fill("#id_tax_id", "GB980780684")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+    assert SellerProfile.current().missing == []
+
+    with eager_tasks():  # the e-mail and its PDF, as a worker would send them on commit
+        close_january()
     page.screenshot(path=ARTIFACTS / "2-period-closed.png", full_page=True)
     invoice = Invoice.objects.get()
     # 10 successes: 5 x 2.00 + 5 x 1.00
     assert invoice.total == D("15.00")
+    [sent] = mail.outbox
+    assert sent.to == [customer.billing_email] and invoice.number in sent.subject
 
     page.goto(f"{base}/admin/billing/invoice/{invoice.pk}/change/")
+    page.screenshot(path=ARTIFACTS / "3-invoice-page.png", full_page=True)
+    pdf_link = page.locator("a.button", has_text="PDF").first
+    shown = page.inner_text("text=SHA-256")
+    download = page.request.get(f"{base}{pdf_link.get_attribute('href')}")
+    assert download.headers["content-type"] == "application/pdf"
+    pdf = download.body()
+    assert hashlib.sha256(pdf).hexdigest() in shown
+    assert pdf == sent.attachments[0][1]  # the PDF the customer received
+    text = pdf_text(pdf)
+    for expected in (
+        "Journey Outcomes Ltd",
+        "GB980780684",
+        "Browser Co",
+        invoice.number,
+        "Docs: 10 successes",
+        "Total 15.00 USD",
+        "Sort code 12-34-56",
+    ):
+        assert expected in text, expected
     with page.expect_navigation():
         page.click("text=Printable invoice")
     assert page.inner_text("#invoice-total") == "15.00 USD"
