@@ -50,7 +50,7 @@ def test_invoice_arrives_by_smtp_with_a_complete_pdf(settings):
         "Hauptstrasse 5",
         "DE136695976",  # the buyer's tax id
         invoice.number,
-        "Outcome 0: 3 successes; 3 billable (per outcome)",
+        f"{w.outcome.name}: 3 successes; 3 billable (per outcome)",
         "1.37",
         "4.11",
         "Platform fee",

@@ -47,9 +47,9 @@ class InvoiceDocument(models.Model):
 
 
 class DeliveryKind(models.TextChoices):
-    INVOICE = "invoice", "Invoice"
+    INVOICE = "invoice", "Invoice e-mail"
     REMINDER = "reminder", "Payment reminder"
-    RESEND = "resend", "Invoice (resent)"
+    RESEND = "resend", "Invoice e-mail (resent)"
 
 
 class DeliveryState(models.TextChoices):
@@ -127,4 +127,4 @@ class InvoiceDelivery(models.Model):
         what = self.get_kind_display()
         if self.threshold_days is not None:
             what += f" ({self.threshold_days} days overdue)"
-        return f"{what} of {self.invoice}: {self.get_state_display().lower()}"
+        return f"{what} for {self.invoice.number}: {self.get_state_display().lower()}"

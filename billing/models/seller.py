@@ -94,7 +94,7 @@ class SellerProfile(models.Model):
     )
 
     class Meta:
-        verbose_name = "seller profile"
+        verbose_name = verbose_name_plural = "seller profile"
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="seller_profile_single_row"),
             country_check("address_country", "seller_country_iso3166"),
