@@ -118,7 +118,7 @@ def delivery_message(delivery: InvoiceDelivery, *, pdf: bytes, now: datetime) ->
         from_email=SellerProfile.current().email or settings.DEFAULT_FROM_EMAIL,
         to=invoice.customer.billing_emails,
     )
-    message.attach(f"{invoice.number}.pdf", pdf, "application/pdf")
+    message.attach(f"{invoice.number}.pdf", bytes(pdf), "application/pdf")
     return message
 
 
@@ -134,16 +134,21 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> InvoiceDe
     if not delivery_claim(delivery_id=delivery_id, now=now):
         return None
     delivery = InvoiceDelivery.objects.select_related("invoice__customer").get(pk=delivery_id)
-    reason = _not_sendable(delivery, now)
-    if reason:
-        _failed(delivery, reason, now=now, retry=False)
-        return delivery
     try:
+        # First the PDF: every issued invoice keeps one, whether its e-mail can go or not.
         document = invoice_pdf_store(delivery.invoice_id)
+        reason = _not_sendable(delivery, now)
+        message = None if reason else delivery_message(delivery, pdf=document.content, now=now)
     except PdfRenderError as exc:
         _failed(delivery, str(exc), now=now, retry=True)
         return delivery
-    message = delivery_message(delivery, pdf=bytes(document.content), now=now)
+    except Exception as exc:  # nothing was sent: the row must not stay in `sending`
+        error = f"The e-mail could not be prepared: {type(exc).__name__}: {exc}"
+        _failed(delivery, error, now=now, retry=True)
+        return delivery
+    if reason:
+        _failed(delivery, reason, now=now, retry=False)
+        return delivery
     try:
         message.send()
     except Exception as exc:  # SMTP refusals, timeouts, DNS: all retried the same way
@@ -193,10 +198,16 @@ def _requested(delivery: InvoiceDelivery) -> None:
 def invoice_resend(*, invoice_id: int, user=None) -> InvoiceDelivery:
     """A new e-mail of the invoice (kind resend), queued after commit. Any number of
     resends may exist; each one is sent at most once. A void invoice is not resent."""
-    invoice = Invoice.objects.get(pk=invoice_id)
-    if invoice.status == Invoice.Status.VOID:
-        raise StateError(f"Invoice {invoice.number} is void: it is not resent.")
     with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if invoice.status == Invoice.Status.VOID:
+            raise StateError(f"Invoice {invoice.number} is void: it is not resent.")
+        # A resend still waiting is the one asked for (a double click sends one e-mail).
+        waiting = invoice.deliveries.filter(
+            kind=Kind.RESEND, state__in=(State.PENDING, State.RETRYING)
+        ).first()
+        if waiting is not None:
+            return waiting
         delivery = InvoiceDelivery.objects.create(
             invoice=invoice, kind=Kind.RESEND, requested_by=user
         )

@@ -20,6 +20,7 @@ from billing.models import (
     SellerProfile,
     TaxRate,
 )
+from billing.models.seller import number_format_fields
 from billing.money import ZERO, format_money, format_quantity, round_line
 from billing.periods import period_full_end
 from billing.pricing import billable_quantity, outcome_charge
@@ -293,7 +294,7 @@ def document_number_next(*, series: str, year: int) -> int:
 def invoice_number_assign(invoice: Invoice, number_format: str) -> None:
     """Number the invoice by the seller's format: gapless per year when the format shows
     the year, else one sequence for all years (the one numbers before formats had)."""
-    year = invoice.issued_at.year if "{year" in number_format else 0
+    year = invoice.issued_at.year if "year" in number_format_fields(number_format) else 0
     invoice.sequence_year = year
     invoice.sequence = document_number_next(series="invoice", year=year)
     invoice.number = number_format.format(year=invoice.issued_at.year, seq=invoice.sequence)

@@ -166,11 +166,13 @@ if PRODUCTION:
 # EMAIL_BACKEND: a dotted path or smtp, console, file, locmem. Unconfigured (`make run`):
 # the console, as before; invoices carry a PDF, so set EMAIL_BACKEND=file to keep each
 # message whole in EMAIL_FILE_PATH (.mail/, gitignored) rather than as base64 in the log.
+# In production the default is SMTP: a delivery is sent at most once, so an invoice
+# "sent" to a console nobody reads would never be sent again.
 EMAIL_BACKENDS = {
     name: f"django.core.mail.backends.{name}.EmailBackend"
     for name in ("smtp", "console", "file", "locmem")
 }
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="console")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="smtp" if PRODUCTION else "console")
 EMAIL_BACKEND = EMAIL_BACKENDS.get(EMAIL_BACKEND, EMAIL_BACKEND)
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / ".mail"))
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")

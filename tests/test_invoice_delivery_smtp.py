@@ -133,6 +133,20 @@ def test_customer_without_billing_email_fails_with_what_to_do(settings, mailoutb
     )
     invoice.refresh_from_db()
     assert invoice.status == "issued"
+    # The invoice keeps its PDF all the same, for Finance to send once it is fixed.
+    assert InvoiceDocument.objects.filter(invoice=invoice, variant="original").count() == 1
+
+
+def test_an_unexpected_error_before_sending_leaves_the_delivery_retrying(mailoutbox):
+    _, invoice = multi_rate_invoice()
+    broken = mock.patch("billing.delivery.delivery_message", side_effect=ValueError("bad header"))
+    with broken:
+        delivery = delivery_send(delivery_id=delivery_of(invoice).pk)
+    assert (delivery.state, delivery.attempts, mailoutbox) == ("retrying", 1, [])
+    assert delivery.last_error == "The e-mail could not be prepared: ValueError: bad header"
+    later = delivery.next_attempt_at
+    assert delivery_send(delivery_id=delivery.pk, now=later).state == "sent"
+    assert len(mailoutbox) == 1
 
 
 def test_pdf_renderer_failure_retries_with_the_reason_and_stores_nothing(mailoutbox):

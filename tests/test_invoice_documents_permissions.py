@@ -107,3 +107,14 @@ def test_statement_pdf_with_a_valid_token_and_404_when_forged(client, invoice):
     tampered = client.get(reverse("statement-invoice-pdf", args=[token[:-2] + "xx"]))
     assert forged.status_code == tampered.status_code == 404
     assert b"%PDF" not in forged.content + tampered.content
+
+
+def test_a_double_click_on_resend_queues_one_e_mail(invoice):
+    from billing.delivery import invoice_resend
+
+    first = invoice_resend(invoice_id=invoice.pk)
+    second = invoice_resend(invoice_id=invoice.pk)
+    assert first.pk == second.pk
+    assert InvoiceDelivery.objects.filter(invoice=invoice, kind="resend").count() == 1
+    delivery_send(delivery_id=first.pk)  # sent: a later resend is a new e-mail
+    assert invoice_resend(invoice_id=invoice.pk).pk != first.pk

@@ -42,6 +42,15 @@ def test_a_custom_format_without_the_year_never_restarts():
     assert (first.number, second.number) == ("ACME/00001", "ACME/00002")
 
 
+def test_a_literal_year_in_braces_is_text_and_numbers_never_restart():
+    SellerProfile.objects.filter(pk=1).update(invoice_number_format="INV-{{year}}-{seq:04d}")
+    w = World(unit_price=D(1))
+    periods_create(agreement=w.agreement, until=datetime(2026, 3, 2, tzinfo=UTC))
+    first = period_close(period_id=w.period(1).pk, now=datetime(2026, 12, 31, tzinfo=UTC))
+    second = period_close(period_id=w.period(2).pk, now=datetime(2027, 1, 2, tzinfo=UTC))
+    assert (first.number, second.number) == ("INV-{year}-0001", "INV-{year}-0002")
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [

@@ -17,6 +17,11 @@ LOGO_TYPES = {"image/png", "image/jpeg"}
 LOGO_MAX_BYTES = 512 * 1024
 
 
+def number_format_fields(value: str) -> set[str]:
+    """The fields a format fills ({{year}} is a literal, not a field)."""
+    return {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+
+
 def number_format_check(value: str) -> None:
     """A format Python's str.format fills with the issue year and the sequence number."""
 
@@ -26,7 +31,7 @@ def number_format_check(value: str) -> None:
         )
 
     try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        fields = number_format_fields(value)
     except ValueError as exc:
         raise refuse(exc) from None
     if fields - NUMBER_FIELDS:
