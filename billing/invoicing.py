@@ -25,7 +25,7 @@ from billing.money import ZERO, format_money, format_quantity, round_line
 from billing.periods import period_full_end
 from billing.pricing import billable_quantity, outcome_charge
 from billing.rating import NO_MARKS, Marks, attributed_cost, totals
-from billing.taxes import DraftTax, invoice_taxes, line_tax_rate
+from billing.taxes import DraftTax, cap_discount_by_rate, invoice_taxes, line_tax_rate
 
 Kind = InvoiceLine.Kind
 COUNTED_MODELS = (Price.Model.PER_OUTCOME, Price.Model.GRADUATED, Price.Model.VOLUME)
@@ -217,6 +217,7 @@ def invoice_draft(
     by_id = {price.pk: price for price in prices}
     for line in draft.lines:
         line.tax_rate = line_tax_rate(agreement=agreement, price=by_id.get(line.price_id))
+    draft.lines = cap_discount_by_rate(draft.lines, currency)
     draft.taxes = invoice_taxes(draft.lines, currency)
     return draft
 

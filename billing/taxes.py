@@ -6,11 +6,13 @@ its lines' nets, rounded half-up to the minor unit once. So `tax` is per rate, n
 line, and `total = net + tax` holds exactly.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from billing.models import Price, PriceAgreement, TaxRate
+from billing.models import InvoiceLine, Price, PriceAgreement, TaxRate
 from billing.money import ZERO, round_line
+
+Kind = InvoiceLine.Kind
 
 HUNDRED = Decimal(100)
 
@@ -24,7 +26,8 @@ class DraftTax:
 
 def line_tax_rate(*, agreement: PriceAgreement, price: Price | None) -> TaxRate | None:
     """The rate of a line: a customer's reverse-charge or exempt rate for every line;
-    else the price's own rate, the agreement's, the customer's; None: no tax."""
+    else the price's own rate, the agreement's, the customer's; None: no tax. (A spend
+    cap's discount then follows the lines it caps: cap_discount_by_rate.)"""
     customer_rate = agreement.customer.tax_rate
     if customer_rate is not None and customer_rate.overrides_prices:
         return customer_rate
@@ -51,3 +54,38 @@ def invoice_taxes(lines, currency: str) -> list[DraftTax]:
         DraftTax(rate=rates[pk], net=net, tax=rate_tax(net, rates[pk].percent, currency))
         for pk, net in nets.items()
     ]
+
+
+def cap_discount_by_rate(lines, currency: str) -> list:
+    """A spend cap discounts the charges it caps (outcomes, and a true-up), so its tax
+    follows theirs: one discount line per rate of those lines, in proportion to their
+    amounts, each rounded half-up to the minor unit, the last taking the remainder (the
+    lines add up to the discount). Charges at one rate: one line at that rate."""
+    capped: dict[int | None, list] = {}
+    for line in lines:
+        if line.kind in (Kind.OUTCOME, Kind.MINIMUM_TRUE_UP):
+            key = line.tax_rate.pk if line.tax_rate else None
+            entry = capped.setdefault(key, [line.tax_rate, ZERO])
+            entry[1] += line.amount
+    total = sum((net for _, net in capped.values()), ZERO)
+    result = []
+    for line in lines:
+        if line.kind != Kind.CAP_DISCOUNT or not capped or not total:
+            result.append(line)
+            continue
+        shares = list(capped.values())
+        if len(shares) == 1:
+            result.append(replace(line, tax_rate=shares[0][0]))
+            continue
+        remaining = line.amount
+        for i, (rate, net) in enumerate(shares):
+            last = i == len(shares) - 1
+            share = remaining if last else round_line(line.amount * net / total, currency)
+            remaining -= share
+            name = rate.name if rate else "no tax"
+            result.append(
+                replace(
+                    line, amount=share, tax_rate=rate, description=f"{line.description} ({name})"
+                )
+            )
+    return result

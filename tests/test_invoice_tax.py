@@ -228,3 +228,37 @@ def test_the_total_check_accepts_sums_that_floats_add_inexactly(net, tax):
     total = D(net) + D(tax)
     Invoice.objects.filter(pk=invoice.pk).update(net=D(net), tax=D(tax), total=total)
     assert Invoice.objects.get(pk=invoice.pk).total == total
+
+
+def test_a_spend_cap_discount_is_taxed_at_the_rate_of_the_charges_it_caps():
+    vat = f.TaxRateFactory(name="VAT 20%", percent=D(20))
+    w = World(unit_price=D(100), tax_rate=vat, agreement_kwargs={"spend_cap": D(1000)})
+    w.signals(15)
+    invoice = period_close(period_id=w.period().pk)
+    # 15 x 100 = 1,500 at 20%, capped at 1,000: the -500 discount is at 20% too.
+    assert [(line.amount, line.tax_percent) for line in invoice.lines.all()] == [
+        (D(1500), D(20)),
+        (D(-500), D(20)),
+    ]
+    assert taxes_of(invoice) == [("VAT 20%", D(1000), D(200))]
+    assert (invoice.net, invoice.tax, invoice.total) == (D(1000), D(200), D(1200))
+
+
+def test_a_spend_cap_over_two_rates_is_shared_in_proportion():
+    w = multi_rate_world(
+        "USD", unit_a="100", rate_a="20", unit_b="100", rate_b="5", fee="0", n_a=6, n_b=9
+    )
+    w.agreement.spend_cap = D(1000)
+    w.agreement.save()
+    invoice = period_close(period_id=w.period().pk)
+    # A: 6 x 100 = 600 at 20%; B: 9 x 100 = 900 at 5%; capped at 1,000: -500 shared
+    # 600/1,500 -> -200.00 at 20%, the rest -300.00 at 5%.
+    assert [(line.kind, line.amount, line.tax_percent) for line in invoice.lines.all()] == [
+        ("outcome", D(600), D(20)),
+        ("outcome", D(900), D(5)),
+        ("cap_discount", D(-200), D(20)),
+        ("cap_discount", D(-300), D(5)),
+    ]
+    # 20%: 400 -> 80; 5%: 600 -> 30.
+    assert taxes_of(invoice) == [("A 20%", D(400), D(80)), ("B 5%", D(600), D(30))]
+    assert (invoice.net, invoice.tax, invoice.total) == (D(1000), D(110), D(1110))
