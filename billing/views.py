@@ -4,6 +4,7 @@ behind a signed link; and the PDF response the admin serves too."""
 import logging
 
 from django.core import signing
+from django.core.cache import cache
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -25,13 +26,18 @@ def invoice_pdf_response(request, invoice: Invoice, variant: str) -> HttpRespons
         .only("content", "sha256", "variant", "invoice_id")
         .first()
     )
+    live = invoice.status != Invoice.Status.VOID
+    if document is None and variant == InvoiceDocument.Variant.VOID and live:
+        raise Http404(f"Invoice {invoice.number} is not void: it has no VOID PDF.")
     if document is None:
         from billing.tasks import render_invoice_pdf  # the web process queues, never renders
 
-        try:
-            render_invoice_pdf.delay(invoice.pk, variant)
-        except Exception:
-            logger.exception("could not queue the PDF of invoice %s", invoice.pk)
+        # One render queued a minute per PDF, however often the link is opened.
+        if cache.add(f"pdf-render:{invoice.pk}:{variant}", True, timeout=60):
+            try:
+                render_invoice_pdf.delay(invoice.pk, variant)
+            except Exception:
+                logger.exception("could not queue the PDF of invoice %s", invoice.pk)
         response = HttpResponse(RENDERING, status=409, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = "60"
         return response
@@ -101,6 +107,7 @@ def outcome_statement(request, token: str):
             "void": invoice.status == Invoice.Status.VOID,
             "outcomes": list(outcomes.values()),
             "lines": invoice.lines.all(),
+            "taxes": invoice.taxes.all(),
             "PartialRule": OutcomeDefinition.PartialRule,
             "pdf_token": token,
         },

@@ -71,11 +71,23 @@ def test_the_invoice_page_shows_the_pdf_hash_and_its_deliveries(client, invoice,
 
 
 def test_a_pdf_not_rendered_yet_is_409_and_the_read_writes_nothing(client, invoice):
+    from unittest import mock
+
+    from django.core.cache import cache
+
+    from billing.tasks import render_invoice_pdf
+
+    cache.clear()
     login(client, "Viewers")
-    response = client.get(reverse("admin:billing_invoice_pdf", args=[invoice.pk]))
-    assert response.status_code == 409
-    assert response.content.decode() == "The PDF is being rendered; try again in a minute."
+    url = reverse("admin:billing_invoice_pdf", args=[invoice.pk])
+    with mock.patch.object(render_invoice_pdf, "delay") as queued:
+        responses = [client.get(url) for _ in range(5)]
+    assert {r.status_code for r in responses} == {409}
+    assert responses[0].content.decode() == "The PDF is being rendered; try again in a minute."
     assert not InvoiceDocument.objects.exists()
+    queued.assert_called_once_with(invoice.pk, "original")  # five reads, one render queued
+    void = client.get(reverse("admin:billing_invoice_pdf_void", args=[invoice.pk]))
+    assert void.status_code == 404  # a live invoice has no VOID PDF to render
 
 
 @pytest.mark.parametrize("role", ["Finance", "Account managers", "Viewers"])

@@ -262,3 +262,35 @@ def test_a_spend_cap_over_two_rates_is_shared_in_proportion():
     # 20%: 400 -> 80; 5%: 600 -> 30.
     assert taxes_of(invoice) == [("A 20%", D(400), D(80)), ("B 5%", D(600), D(30))]
     assert (invoice.net, invoice.tax, invoice.total) == (D(1000), D(110), D(1110))
+
+
+def test_the_statement_and_the_upcoming_invoice_show_net_and_tax_before_the_total(
+    client, admin_client
+):
+    from django.urls import reverse
+
+    from billing.statements import statement_token
+
+    w = World(unit_price=D("10.00"), tax_rate=f.TaxRateFactory(name="VAT 20%", percent=D(20)))
+    w.signals(3)
+    invoice = period_close(period_id=w.period().pk)
+    page = client.get(reverse("outcome-statement", args=[statement_token(invoice.pk)]))
+    text = page.content.decode()
+    assert 'id="statement-net">30.00 USD' in text
+    assert 'VAT 20% on 30.00</th><th class="num">6.00 USD' in text
+    assert 'id="statement-total">36.00 USD' in text
+    # The open period's upcoming invoice on the agreement page: 2 more signals, now.
+    from django.utils import timezone
+
+    from billing.periods import period_current
+
+    w.agreement.ends_on = None
+    w.agreement.save()
+    current = period_current(agreement=w.agreement, now=timezone.now())
+    for _ in range(2):
+        w.signal(at=current.starts_at)
+    url = reverse("admin:billing_priceagreement_change", args=[w.agreement.pk])
+    upcoming = admin_client.get(url).content.decode()
+    assert "<tr><th>Net</th><th style='text-align:right;white-space:nowrap'>20.00 USD" in upcoming
+    assert "<tr><th>VAT 20% on 20.00</th>" in upcoming and "4.00 USD" in upcoming
+    assert "24.00 USD" in upcoming

@@ -302,6 +302,27 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
         revenue = sum((m.revenue for m in draft.margins), ZERO)
         percent = margin_percent(sum((m.margin for m in draft.margins), ZERO), revenue)
         below = any(m.below_target for m in draft.margins)
+        cell = "<th style='text-align:right;white-space:nowrap'>{} {}</th>"
+        taxes = format_html_join(
+            "",
+            "<tr><th>{} on {}</th>" + cell + "</tr>",
+            (
+                (
+                    t.rate.name,
+                    format_money(t.net, draft.currency),
+                    format_money(t.tax, draft.currency),
+                    draft.currency,
+                )
+                for t in draft.taxes
+            ),
+        )
+        if draft.taxes:
+            net = format_html(
+                "<tr><th>Net</th>" + cell + "</tr>",
+                format_money(draft.net, draft.currency),
+                draft.currency,
+            )
+            rows = format_html("{}{}{}", rows, net, taxes)
         return format_html(
             "<p>{} – {} (so far)</p><table id='upcoming-invoice'>{}<tr><th>Total</th>"
             "<th style='text-align:right;white-space:nowrap'>{} {}</th></tr></table>{}"

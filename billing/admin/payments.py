@@ -67,9 +67,9 @@ class PaymentForm(forms.Form):
 def invoice_pay_view(model_admin, request, pk):
     """/admin/billing/invoice/<pk>/pay/: Finance records a payment (billing.add_payment).
     A GET shows the form and writes nothing."""
-    invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
-    if not request.user.has_perm("billing.add_payment"):
+    if not request.user.has_perm("billing.add_payment"):  # before looking: no existence leak
         raise PermissionDenied
+    invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
     initial = {"currency": invoice.currency, "received_on": timezone.localdate()}
     form = PaymentForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
