@@ -177,7 +177,7 @@ def test_the_schema_declares_the_request_fields_and_refuses_others(admin_client)
     component = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert set(component["properties"]) == {"amount", "currency", "received_on", "reference"}
     assert component["additionalProperties"] is False
-    assert set(component["required"]) == {"amount", "currency", "received_on"}
+    assert set(component["required"]) == {"amount", "currency", "received_on", "reference"}
     assert {"200", "201", "400", "403", "404", "409"} <= set(operation["responses"])
 
 
@@ -202,3 +202,15 @@ def test_the_service_refuses_impossible_amounts_with_what_to_fix(amount):
             received_on=timezone.now().date(),
         )
     assert not Payment.objects.exists()
+
+
+def test_the_api_needs_a_reference_so_that_a_retry_records_nothing_twice(finance):
+    invoice = invoice_of("100")
+    without = body(amount="10.00")
+    without.pop("reference")
+    response = post(finance, invoice, without)
+    assert response.status_code == 400 and response.json()["reference"]
+    blank = post(finance, invoice, body(amount="10.00", reference=" "))
+    assert blank.status_code == 400 and "reference" in blank.json()
+    invoice.refresh_from_db()
+    assert invoice.amount_paid == 0

@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
 
-from agents.api.paid_fields import CurrencyCode, StrictSerializer, Text, optional
+from agents.api.paid_fields import CurrencyCode, StrictSerializer, Text
 from billing.errors import PaymentError
 from billing.models import Invoice, Payment
 from billing.money import round_line
@@ -52,12 +52,17 @@ class PaymentIn(StrictSerializer):
     )
     currency = CurrencyCode(help_text="ISO 4217; the invoice's currency.")
     received_on = serializers.DateField(help_text="The day it was received; not in the future.")
-    reference = optional(
-        Text,
+    # Required here (optional in the admin): it is what makes a retried request safe.
+    reference = Text(
         max_length=Payment._meta.get_field("reference").max_length,
-        help_text="Bank or processor reference. Sent again with the same amount, the first "
-        "payment is answered (200) and nothing is recorded twice.",
+        help_text="Bank or processor reference, required: sent again with the same amount, "
+        "the first payment is answered (200) and nothing is recorded twice.",
     )
+
+    def validate_reference(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Give the bank or processor reference.")
+        return value
 
 
 class PaymentOut(serializers.ModelSerializer):
