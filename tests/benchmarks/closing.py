@@ -6,7 +6,8 @@ prints: total time, periods/s, peak RSS of a closing process, queries per period
 the time of one raw SQL GROUP BY computing the same per-customer counts, with the ratio.
 Then the 1,000 invoices' PDFs are rendered and stored by one process, after closing and
 apart from it (tests/benchmarks/invoice_pdfs.py): PDFs/s, the first (cold) PDF, peak RSS
-of the rendering worker, against rendering their printable HTML alone.
+of the rendering worker, against rendering their printable HTML alone (BENCH_PDFS=0
+skips them).
 
 Before that, on a fresh database of its own: the first close over a backlog of
 BENCH_BACKLOG signals (default 100,000) with an empty, never analysed marks table, and
@@ -366,18 +367,20 @@ def main():
         .stdout.strip()
         .splitlines()[-1]
     )
-    pdfs = json.loads(
-        subprocess.run(
-            [sys.executable, str(ROOT / "tests/benchmarks/invoice_pdfs.py")],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
+    pdfs = None
+    if os.environ.get("BENCH_PDFS", "1") != "0":
+        pdfs = json.loads(
+            subprocess.run(
+                [sys.executable, str(ROOT / "tests/benchmarks/invoice_pdfs.py")],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
         )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
     periods = stats["periods"]
     print(
         f"closed: {periods:,} periods with {workers} closing process(es) in "
@@ -403,6 +406,8 @@ def main():
         f"renders {reads['dashboard'] * 1000:.0f} ms; /api/v1/margins median "
         f"{reads['api'] * 1000:.0f} ms"
     )
+    if pdfs is None:
+        return
     print(
         f"PDFs (after closing, not in its time): {pdfs['invoices']:,} invoices rendered and "
         f"stored by one worker process; the first (cold) in {pdfs['first_seconds']:.2f} s, "
