@@ -154,6 +154,12 @@ class TracesView(APIView):
             400: OpenApiResponse(OpenApiTypes.OBJECT, description="google.rpc.Status"),
             413: OpenApiResponse(OpenApiTypes.OBJECT, description="google.rpc.Status"),
             415: OpenApiResponse(OpenApiTypes.OBJECT, description="google.rpc.Status"),
+            # Every error here is a google.rpc.Status, as OTLP says, not {"detail": ...}.
+            401: OpenApiResponse(OpenApiTypes.OBJECT, description="google.rpc.Status"),
+            403: OpenApiResponse(OpenApiTypes.OBJECT, description="google.rpc.Status"),
+            405: OpenApiResponse(OpenApiTypes.OBJECT, description="google.rpc.Status"),
+            429: OpenApiResponse(OpenApiTypes.OBJECT, description="google.rpc.Status"),
+            503: OpenApiResponse(OpenApiTypes.OBJECT, description="google.rpc.Status"),
         },
         summary="OTLP/HTTP: export trace spans (LLM spans become costs)",
         description=(
