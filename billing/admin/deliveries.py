@@ -88,6 +88,10 @@ class InvoiceDeliveryInline(admin.TabularInline):
     show_change_link = True
     recipients_shown = recipients_shown
 
+    def get_queryset(self, request):
+        # Each row's title names its invoice's number: one query, not one per row.
+        return super().get_queryset(request).select_related("invoice", "requested_by")
+
     def has_add_permission(self, request, obj=None):
         return False
 
