@@ -1,4 +1,11 @@
 from billing.models.agreements import Price, PriceAgreement, PriceTier
+from billing.models.corrections import (
+    CreditNote,
+    CreditNoteLine,
+    CreditNoteTax,
+    Dispute,
+    DisputedOutcome,
+)
 from billing.models.documents import InvoiceDelivery, InvoiceDocument
 from billing.models.fx import ExchangeRate
 from billing.models.invoices import (
@@ -17,6 +24,11 @@ from billing.models.seller import SellerProfile, TaxRate
 __all__ = [
     "BilledSignal",
     "BillingPeriod",
+    "CreditNote",
+    "CreditNoteLine",
+    "CreditNoteTax",
+    "Dispute",
+    "DisputedOutcome",
     "ExchangeRate",
     "Invoice",
     "InvoiceCounter",

@@ -74,6 +74,21 @@ class PriceAgreement(models.Model):
         help_text="Tax of its invoice lines, unless a price has its own (empty: the "
         "customer's rate). A customer's reverse-charge or exempt rate always wins.",
     )
+    dispute_window_days = models.PositiveSmallIntegerField(
+        default=30,
+        help_text="Days after an invoice's issue in which the customer may dispute its "
+        "outcomes from the statement link (account managers may open disputes any time).",
+    )
+    # No database check: SQLite would rebuild the table and lose its overlap triggers;
+    # a negative limit would only ever accept nothing.
+    dispute_auto_accept_up_to = models.DecimalField(
+        **MONEY,
+        validators=NON_NEGATIVE,
+        null=True,
+        blank=True,
+        help_text="Accept a dispute from the statement at once when what it credits (net) "
+        "is at most this amount; empty: every dispute waits for an account manager.",
+    )
     margin_target = models.DecimalField(
         max_digits=5,
         decimal_places=2,

@@ -138,8 +138,11 @@ class InvoiceQuerySet(models.QuerySet):
         return self.filter(status__in=Invoice.Status.live())
 
     def open(self):
-        """Live invoices with an amount still due."""
-        return self.filter(status=Invoice.Status.ISSUED, total__gt=models.F("amount_paid"))
+        """Live invoices with an amount still due (payments and credit notes netted)."""
+        return self.filter(
+            status=Invoice.Status.ISSUED,
+            total__gt=models.F("amount_paid") + models.F("amount_credited"),
+        )
 
     def overdue(self, now):
         """Open invoices whose due date (a UTC day) is before `now`'s day."""
@@ -171,6 +174,9 @@ class Invoice(models.Model):
     tax = models.DecimalField(**MONEY, default=0)
     total = models.DecimalField(**MONEY)
     amount_paid = models.DecimalField(**MONEY, default=0)
+    amount_credited = models.DecimalField(
+        **MONEY, default=0, help_text="The sum of its credit notes' totals."
+    )
     paid_at = models.DateTimeField(null=True, blank=True, help_text="When it was paid in full.")
     seller = models.JSONField(default=dict, blank=True, editable=False)
     buyer = models.JSONField(default=dict, blank=True, editable=False)
@@ -210,9 +216,20 @@ class Invoice(models.Model):
                 | Q(amount_paid__gt=0, amount_paid__lte=models.F("total")),
                 name="invoice_paid_within_total",
             ),
+            # Paid: nothing left due, and some of it by payments.
             models.CheckConstraint(
-                condition=~Q(status=InvoiceStatus.PAID) | Q(amount_paid=models.F("total")),
+                condition=~Q(status=InvoiceStatus.PAID)
+                | Q(
+                    amount_paid__gt=0,
+                    total__lte=Round(models.F("amount_paid") + models.F("amount_credited"), 8),
+                ),
                 name="invoice_paid_in_full",
+            ),
+            # Credit notes never credit more than the invoice's total.
+            models.CheckConstraint(
+                condition=Q(amount_credited=0)
+                | Q(amount_credited__gt=0, amount_credited__lte=models.F("total")),
+                name="invoice_credited_within_total",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"
@@ -228,9 +245,21 @@ class Invoice(models.Model):
 
     @property
     def amount_due(self) -> Decimal:
+        """What the customer still owes: the total less payments and credit notes."""
         if self.status == self.Status.VOID:
             return Decimal(0)
-        return max(self.total - self.amount_paid, Decimal(0))
+        return max(self.total - self.amount_paid - self.amount_credited, Decimal(0))
+
+    @property
+    def amount_creditable(self) -> Decimal:
+        """What credit notes may still credit: the total less what they credited."""
+        if self.status == self.Status.VOID:
+            return Decimal(0)
+        return max(self.total - self.amount_credited, Decimal(0))
+
+    @property
+    def fully_credited(self) -> bool:
+        return self.total > 0 and self.amount_credited >= self.total
 
     def days_overdue(self, now) -> int:
         """Days from the due date (a UTC day) to `now`'s day, with an amount still due;
@@ -247,6 +276,12 @@ class Invoice(models.Model):
             raise StateError("Give a reason for voiding the invoice.")
         if self.status == self.Status.VOID:
             raise StateError(f"Invoice {self.number} is already void.")
+        if self.amount_credited:
+            credited = format_money(self.amount_credited, self.currency)
+            raise StateError(
+                f"Invoice {self.number} has credit notes of {credited} {self.currency}: "
+                "credit what is left with a credit note instead of voiding it."
+            )
         if self.amount_paid:
             paid = format_money(self.amount_paid, self.currency)
             raise StateError(
@@ -275,7 +310,7 @@ class Invoice(models.Model):
             )
         self.amount_paid += amount
         fields = ["amount_paid"]
-        if self.amount_paid == self.total:
+        if self.amount_paid + self.amount_credited >= self.total:
             self.status, self.paid_at = self.Status.PAID, at
             fields += ["status", "paid_at"]
         self.save(update_fields=fields)

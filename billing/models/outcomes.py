@@ -115,6 +115,12 @@ class OutcomeDefinition(models.Model):
         help_text="Count at most one outcome per workflow_id, ever, and attribute every cost "
         "recorded under the workflow to it.",
     )
+    account_code = models.CharField(
+        max_length=30,
+        blank=True,
+        help_text="Revenue account of this outcome in the accounting export (empty: the "
+        "seller profile's outcome revenue account).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 

@@ -12,6 +12,7 @@ from customers.models import address_lines, country_check, country_field
 from customers.tax_ids import tax_id_check
 
 DEFAULT_NUMBER_FORMAT = "INV-{year}-{seq:06d}"
+DEFAULT_CREDIT_NOTE_FORMAT = "CN-{year}-{seq:06d}"
 NUMBER_FIELDS = {"year", "seq"}
 LOGO_TYPES = {"image/png", "image/jpeg"}
 LOGO_MAX_BYTES = 512 * 1024
@@ -85,6 +86,33 @@ class SellerProfile(models.Model):
         validators=[number_format_check],
         help_text="{year}: the year of issue; {seq:06d}: the number within the year, "
         "gapless. Without {year}, numbers never restart.",
+    )
+    credit_note_number_format = models.CharField(
+        max_length=50,
+        default=DEFAULT_CREDIT_NOTE_FORMAT,
+        validators=[number_format_check],
+        help_text="Credit notes' own gapless series, like the invoice number format.",
+    )
+    # Account codes of the accounting export (a journal CSV).
+    outcome_account_code = models.CharField(
+        max_length=30,
+        default="4000",
+        help_text="Revenue account of outcomes whose definition names none.",
+    )
+    fee_account_code = models.CharField(
+        max_length=30,
+        default="4100",
+        help_text="Revenue account of platform fees, minimum-commitment true-ups and spend "
+        "cap discounts.",
+    )
+    tax_account_code = models.CharField(
+        max_length=30, default="2200", help_text="Account of the tax charged (payable)."
+    )
+    receivables_account_code = models.CharField(
+        max_length=30, default="1200", help_text="Account of amounts customers owe."
+    )
+    bank_account_code = models.CharField(
+        max_length=30, default="1000", help_text="Account payments are received into."
     )
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["logo"])
