@@ -1,10 +1,249 @@
-"""Credit notes: issuing a credit against an issued invoice (full, per line, or a stated
-amount on a line), with tax reversed at the invoice's rates and its own gapless number.
+"""Credit notes: issuing a credit against an issued invoice (in full, per line, or a
+stated amount on a line), with tax reversed at the invoice's rates and its own gapless
+number.
+
+Tax of a credit note: per rate, the invoice's percent applied once to the net credited
+at that rate, rounded half-up to the minor unit; never more than what is left of the
+invoice's tax at that rate, and exactly what is left once the rate's net is fully
+credited. So credit notes never add up to more than the invoice, whatever their sizes.
 
 Sent after the issuing transaction commits:
 - `credit_note_issued(credit_note_id=...)`: the credit note exists (PDF, e-mail, webhook).
 """
 
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
 import django.dispatch
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from billing.errors import ClosingError, CreditNoteError
+from billing.invoicing import document_number_next
+from billing.models import (
+    CreditNote,
+    CreditNoteLine,
+    CreditNoteTax,
+    Invoice,
+    InvoiceLine,
+    InvoiceTax,
+)
+from billing.models.seller import number_format_fields
+from billing.money import ZERO, format_money, round_line
+from billing.taxes import rate_tax
+from customers.currencies import minor_unit
 
 credit_note_issued = django.dispatch.Signal()
+SERIES = "credit_note"
+
+
+@dataclass(frozen=True)
+class CreditRequest:
+    """Credit `amount` (net, positive, in the invoice's minor unit) of one invoice line;
+    None: all that is left of it."""
+
+    invoice_line_id: int
+    amount: Decimal | None = None
+
+
+def line_credited(invoice: Invoice) -> dict[int, Decimal]:
+    """Net credited so far on each line of the invoice, by line id."""
+    rows = (
+        CreditNoteLine.objects.filter(credit_note__invoice=invoice)
+        .values("invoice_line_id")
+        .annotate(credited=Sum("amount"))
+        .order_by()
+    )
+    return {r["invoice_line_id"]: round_line(r["credited"], invoice.currency) for r in rows}
+
+
+def line_creditable(invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]:
+    """Each line of the invoice with the net left to credit on it (0 when none)."""
+    credited = line_credited(invoice)
+    return [(line, line.amount - credited.get(line.pk, ZERO)) for line in invoice.lines.all()]
+
+
+def _amount(value, currency: str, field: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise CreditNoteError(f"{field}: “{value}” is not a number.") from None
+    if not amount.is_finite() or amount <= 0:
+        raise CreditNoteError(f"{field}: give a positive amount.")
+    if amount != round_line(amount, currency):
+        raise CreditNoteError(
+            f"{field}: {currency} amounts have {minor_unit(currency)} decimal places at most."
+        )
+    return amount
+
+
+def _credit_lines(invoice: Invoice, requests: list[CreditRequest] | None) -> list[tuple]:
+    """(invoice line, net credited) pairs; None requests: everything left of every line
+    (a spend cap's negative line too, so a full credit is exactly what is left)."""
+    creditable = line_creditable(invoice)
+    if requests is None:
+        return [(line, left) for line, left in creditable if left != 0]
+    by_id = {line.pk: (line, left) for line, left in creditable}
+    picked, seen = [], set()
+    for i, request in enumerate(requests):
+        field = f"lines[{i}]"
+        if request.invoice_line_id not in by_id:
+            raise CreditNoteError(
+                f"{field}.invoice_line: line {request.invoice_line_id} is not a line of "
+                f"invoice {invoice.number}."
+            )
+        if request.invoice_line_id in seen:
+            raise CreditNoteError(f"{field}.invoice_line: the same line is named twice.")
+        seen.add(request.invoice_line_id)
+        line, left = by_id[request.invoice_line_id]
+        if left <= 0:
+            raise CreditNoteError(
+                f"{field}.invoice_line: nothing is left to credit on “{line.description}”."
+            )
+        amount = (
+            left
+            if request.amount is None
+            else _amount(request.amount, invoice.currency, f"{field}.amount")
+        )
+        if amount > left:
+            raise CreditNoteError(
+                f"{field}.amount: at most {format_money(left, invoice.currency)} "
+                f"{invoice.currency} is left to credit on “{line.description}”."
+            )
+        picked.append((line, amount))
+    if not picked:
+        raise CreditNoteError("lines: name at least one line to credit.")
+    return picked
+
+
+def _taxes(invoice: Invoice, lines: list[tuple]) -> list[CreditNoteTax]:
+    """The tax reversed per rate of the invoice (see the module's docstring)."""
+    invoice_taxes = {t.tax_rate_id: t for t in InvoiceTax.objects.filter(invoice=invoice)}
+    done = (
+        CreditNoteTax.objects.filter(credit_note__invoice=invoice)
+        .values("tax_rate_id")
+        .annotate(net=Sum("net"), tax=Sum("tax"))
+        .order_by()
+    )
+    done = {r["tax_rate_id"]: r for r in done}
+    nets: dict[int, Decimal] = {}
+    for line, amount in lines:
+        if line.tax_rate_id is not None and line.tax_rate_id in invoice_taxes:
+            nets[line.tax_rate_id] = nets.get(line.tax_rate_id, ZERO) + amount
+    currency = invoice.currency
+    taxes = []
+    for position, (rate_id, net) in enumerate(nets.items()):
+        charged = invoice_taxes[rate_id]
+        before = done.get(rate_id, {"net": ZERO, "tax": ZERO})
+        net_before = round_line(before["net"] or ZERO, currency)
+        tax_before = round_line(before["tax"] or ZERO, currency)
+        tax_left = charged.tax - tax_before
+        if net_before + net >= charged.net:  # the rate's net is fully credited now
+            tax = tax_left
+        else:
+            tax = min(rate_tax(net, charged.percent, currency), tax_left)
+        taxes.append(
+            CreditNoteTax(
+                tax_rate_id=rate_id,
+                name=charged.name,
+                percent=charged.percent,
+                legal_note=charged.legal_note,
+                net=net,
+                tax=max(tax, ZERO),
+                position=position,
+            )
+        )
+    return taxes
+
+
+def credit_note_issue(
+    *,
+    invoice_id: int,
+    reason: str,
+    lines: list[CreditRequest] | None = None,
+    user=None,
+    now: datetime | None = None,
+) -> CreditNote:
+    """Issue a credit note against a live invoice (`lines` None: in full), under the
+    invoice's row lock: its lines never credit more than is left of each invoice line,
+    its total never more than is left of the invoice (a database check too). An invoice
+    with payments becomes paid once payments and credits cover it."""
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise CreditNoteError("reason: say why the invoice is credited.")
+    from billing.services import seller_profile_complete  # services imports this module
+
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if invoice.status == Invoice.Status.VOID:
+            raise CreditNoteError(
+                f"invoice: invoice {invoice.number} is void; a void invoice bills nothing "
+                "and is not credited."
+            )
+        picked = _credit_lines(invoice, lines)
+        taxes = _taxes(invoice, picked)
+        net = sum((amount for _, amount in picked), ZERO)
+        tax = sum((t.tax for t in taxes), ZERO)
+        currency = invoice.currency
+        if net <= 0:
+            raise CreditNoteError("lines: nothing is left to credit on this invoice.")
+        if net + tax > invoice.amount_creditable:
+            left = format_money(invoice.amount_creditable, currency)
+            raise CreditNoteError(
+                f"lines: the credit note would credit {format_money(net + tax, currency)} "
+                f"{currency}; at most {left} {currency} is left of invoice {invoice.number}."
+            )
+        try:
+            seller = seller_profile_complete()
+        except ClosingError as exc:
+            raise CreditNoteError(f"seller: {exc}") from None
+        number_format = seller.credit_note_number_format
+        year = now.year if "year" in number_format_fields(number_format) else 0
+        note = CreditNote(
+            invoice=invoice,
+            customer_id=invoice.customer_id,
+            currency=currency,
+            issued_at=now,
+            reason=reason,
+            net=net,
+            tax=tax,
+            total=net + tax,
+            seller=seller.details(),
+            buyer=invoice.customer.details(),
+            issued_by=user,
+        )
+        # The number last: the counter's row lock is held for the shortest time.
+        note.sequence_year = year
+        note.sequence = document_number_next(series=SERIES, year=year)
+        note.number = number_format.format(year=now.year, seq=note.sequence)
+        note.save()
+        CreditNoteLine.objects.bulk_create(
+            CreditNoteLine(
+                credit_note=note,
+                invoice_line=line,
+                description=line.description,
+                amount=amount,
+                tax_rate_id=line.tax_rate_id,
+                tax_percent=line.tax_percent,
+                position=i,
+            )
+            for i, (line, amount) in enumerate(picked)
+        )
+        for t in taxes:
+            t.credit_note = note
+        CreditNoteTax.objects.bulk_create(taxes)
+        invoice.amount_credited += note.total
+        fields = ["amount_credited"]
+        paid_off = invoice.amount_paid + invoice.amount_credited >= invoice.total
+        if invoice.status == Invoice.Status.ISSUED and invoice.amount_paid and paid_off:
+            invoice.status, invoice.paid_at = Invoice.Status.PAID, now
+            fields += ["status", "paid_at"]
+        invoice._change_reason = f"Credit note {note.number}: {reason}"
+        invoice.save(update_fields=fields)
+        transaction.on_commit(
+            lambda: credit_note_issued.send(sender=CreditNote, credit_note_id=note.pk)
+        )
+    return note

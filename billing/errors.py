@@ -16,3 +16,7 @@ class StateError(ClosingError):
 
 class PaymentError(BillingError):
     """A payment that cannot be recorded against the invoice as given."""
+
+
+class CreditNoteError(BillingError):
+    """A credit note that cannot be issued as asked; the message starts with the field."""

@@ -793,7 +793,7 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="creditnoteline",
             constraint=models.CheckConstraint(
-                condition=models.Q(("amount__gt", 0)), name="credit_line_amount_positive"
+                condition=models.Q(("amount", 0), _negated=True), name="credit_line_amount_not_zero"
             ),
         ),
         migrations.AddConstraint(

@@ -61,7 +61,9 @@ class CreditNote(models.Model):
 
 
 class CreditNoteLine(models.Model):
-    """The net credited on one line of the invoice (positive), at that line's tax rate."""
+    """The net credited on one line of the invoice, at that line's tax rate: positive,
+    except on a full credit of an invoice with a spend cap, whose discount line is
+    reversed too (a negative credit)."""
 
     credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
     invoice_line = models.ForeignKey(
@@ -78,7 +80,7 @@ class CreditNoteLine(models.Model):
     class Meta:
         ordering = ["credit_note", "position"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="credit_line_amount_positive"),
+            models.CheckConstraint(condition=~Q(amount=0), name="credit_line_amount_not_zero"),
         ]
 
     def __str__(self) -> str:
