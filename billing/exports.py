@@ -5,7 +5,8 @@ Formats, for files read by programs: amounts at the currency's minor unit withou
 thousands separators (`7.50`, JPY `38323`); unit prices exact (`0.0045`); quantities
 without trailing zeros (`2.5`); period bounds as ISO dates (periods start and end at
 midnight UTC, the end exclusive); instants as ISO datetimes in UTC to the second
-(`2026-02-02T00:00:00Z`); yes/no as `true`/`false`.
+(`2026-02-02T00:00:00Z`); yes/no as `true`/`false`. Free text (names, descriptions,
+reasons, numbers) goes through `cell_text`, so a spreadsheet never runs it as a formula.
 """
 
 import csv
@@ -16,10 +17,21 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 from billing.models import Invoice, MarginFigure
 from billing.money import format_money, format_quantity
+
+# A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(value) -> str:
+    """Free text for a CSV cell: a leading apostrophe when it would start a formula, so a
+    spreadsheet shows `'=HYPERLINK(...)` as text instead of running it. Never for
+    amounts: `-12.50` is a number and stays one."""
+    value = "" if value is None else str(value)
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
 def _amount(amount, currency: str) -> str:
@@ -60,8 +72,8 @@ INVOICE_RELATED = ("customer", "period")
 
 def invoice_row(invoice: Invoice) -> dict[str, str]:
     return {
-        "number": str(invoice.number),
-        "customer_id": invoice.customer.external_id,
+        "number": cell_text(invoice.number),
+        "customer_id": cell_text(invoice.customer.external_id),
         "period_start": _date(invoice.period.starts_at),
         "period_end": _date(invoice.period.ends_at),
         "status": invoice.status,
@@ -73,7 +85,7 @@ def invoice_row(invoice: Invoice) -> dict[str, str]:
         "amount_due": _amount(invoice.amount_due, invoice.currency),
         "issued_at": _instant(invoice.issued_at),
         "due_at": _instant(invoice.due_at),
-        "void_reason": invoice.void_reason,
+        "void_reason": cell_text(invoice.void_reason),
     }
 
 
@@ -101,9 +113,9 @@ def invoice_line_rows(invoice: Invoice) -> Iterable[dict[str, str]]:
     `tax`, its percent) and its total (kind `total`)."""
     for line in invoice.lines.all():
         yield {
-            "invoice": str(invoice.number),
+            "invoice": cell_text(invoice.number),
             "kind": line.kind,
-            "description": line.description,
+            "description": cell_text(line.description),
             "successes": str(line.successes),
             "partials": str(line.partials),
             "quantity": format_quantity(line.quantity),
@@ -115,22 +127,22 @@ def invoice_line_rows(invoice: Invoice) -> Iterable[dict[str, str]]:
             "currency": invoice.currency,
         }
     yield {
-        "invoice": str(invoice.number),
+        "invoice": cell_text(invoice.number),
         "kind": "net",
         "amount": _amount(invoice.net, invoice.currency),
         "currency": invoice.currency,
     }
     for tax in invoice.taxes.all():
         yield {
-            "invoice": str(invoice.number),
+            "invoice": cell_text(invoice.number),
             "kind": "tax",
-            "description": f"{tax.name} on {_amount(tax.net, invoice.currency)}",
+            "description": cell_text(f"{tax.name} on {_amount(tax.net, invoice.currency)}"),
             "amount": _amount(tax.tax, invoice.currency),
             "tax_percent": format_quantity(tax.percent),
             "currency": invoice.currency,
         }
     yield {
-        "invoice": str(invoice.number),
+        "invoice": cell_text(invoice.number),
         "kind": "total",
         "amount": _amount(invoice.total, invoice.currency),
         "currency": invoice.currency,
@@ -181,10 +193,10 @@ def margin_row(figure: MarginFigure) -> dict[str, str]:
     return {
         "period_start": _date(figure.period.starts_at),
         "period_end": _date(figure.period.ends_at),
-        "invoice_number": str(figure.invoice.number),
-        "customer_id": figure.customer.external_id,
-        "agent_id": figure.agent.external_id,
-        "outcome": figure.outcome_definition.name,
+        "invoice_number": cell_text(figure.invoice.number),
+        "customer_id": cell_text(figure.customer.external_id),
+        "agent_id": cell_text(figure.agent.external_id),
+        "outcome": cell_text(figure.outcome_definition.name),
         "currency": currency,
         "successes": str(figure.successes),
         "partials": str(figure.partials),
@@ -224,6 +236,36 @@ def csv_text(columns: Sequence[str], rows: Iterable[dict]) -> str:
     out = io.StringIO()
     write_csv(out, columns, rows)
     return out.getvalue()
+
+
+class _Echo:
+    """A file that hands back what is written to it: the csv module's line, streamed."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_chunks(columns: Sequence[str], rows: Iterable[dict], *, rows_per_chunk=200):
+    """The CSV as text chunks (the header, then `rows_per_chunk` rows at a time): written
+    as they are read, never held whole."""
+    writer = csv.DictWriter(_Echo(), fieldnames=list(columns), restval="")
+    yield writer.writeheader()
+    chunk = []
+    for row in rows:
+        chunk.append(writer.writerow(row))
+        if len(chunk) >= rows_per_chunk:
+            yield "".join(chunk)
+            chunk = []
+    if chunk:
+        yield "".join(chunk)
+
+
+def csv_streaming_response(
+    columns: Sequence[str], rows: Iterable[dict], *, filename: str
+) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(csv_chunks(columns, rows), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def csv_response(columns: Sequence[str], rows: Iterable[dict], *, filename: str) -> HttpResponse:

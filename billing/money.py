@@ -5,6 +5,7 @@ Amounts are exact `Decimal`s everywhere; they are cut to the stored precision wh
 they are stored, and rounded half-up to the currency's minor unit once per invoice line.
 """
 
+import math
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -109,3 +110,28 @@ def format_quantity(quantity) -> str:
         return ""
     quantity = quantity if isinstance(quantity, Decimal) else Decimal(str(quantity))
     return f"{quantity.normalize():f}"
+
+
+def money_split(total: Decimal, weights: list[Decimal], currency: str) -> list[Decimal]:
+    """`total` (at the currency's minor unit) split in proportion to `weights`, each part
+    at the minor unit, by largest remainder: every part is its exact share rounded down,
+    and the units left over go one each to the parts with the largest fractions (the
+    first part on a tie). The parts add up to `total` exactly. Weights that add up to 0
+    split by their sizes; all zero: the first part takes everything."""
+    if not weights:
+        return []
+    unit = quantum(currency)
+    units = int(round_line(total, currency) / unit)
+    whole = sum(weights, ZERO)
+    if not whole:
+        weights = [abs(w) for w in weights]
+        whole = sum(weights, ZERO)
+    if not whole:
+        return [total if i == 0 else ZERO for i in range(len(weights))]
+    shares = [units * w / whole for w in weights]
+    parts = [math.floor(share) for share in shares]
+    left = units - sum(parts)
+    by_fraction = sorted(range(len(shares)), key=lambda i: (parts[i] - shares[i], i))
+    for i in range(left):
+        parts[by_fraction[i % len(parts)]] += 1
+    return [part * unit for part in parts]

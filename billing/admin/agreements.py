@@ -87,6 +87,7 @@ class OutcomeDefinitionAdmin(SimpleHistoryAdmin):
                 )
             },
         ),
+        ("Accounting export", {"fields": ("account_code",)}),
         ("Try it", {"fields": ("preview_link",)}),
     )
 

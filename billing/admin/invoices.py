@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from billing import exports
 from billing.admin import receivables
 from billing.admin.deliveries import InvoiceDeliveryInline, InvoiceDocumentsMixin
+from billing.admin.journal import journal_urls
 from billing.admin.payments import PaymentInline, payment_urls
 from billing.documents import invoice_context
 from billing.models import (
@@ -236,6 +237,7 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
             *self.pdf_urls(),
             *payment_urls(self),
             *receivables.receivables_urls(self),
+            *journal_urls(self),
             *super().get_urls(),
         ]
 

@@ -47,6 +47,11 @@ class SellerProfileForm(forms.ModelForm):
             "payment_terms_days",
             "invoice_footer",
             "invoice_number_format",
+            "outcome_account_code",
+            "fee_account_code",
+            "tax_account_code",
+            "receivables_account_code",
+            "bank_account_code",
         )
 
     def clean_logo_upload(self):
@@ -112,6 +117,21 @@ class SellerProfileAdmin(SimpleHistoryAdmin):
                     "invoice_footer",
                     "invoice_number_format",
                 )
+            },
+        ),
+        (
+            "Accounting export",
+            {
+                "description": "The accounts the journal export (Invoices › Journal export, "
+                "manage.py export_journal) books to. An outcome definition may name its own "
+                "revenue account.",
+                "fields": (
+                    "outcome_account_code",
+                    "fee_account_code",
+                    "tax_account_code",
+                    "receivables_account_code",
+                    "bank_account_code",
+                ),
             },
         ),
     )
