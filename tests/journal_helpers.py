@@ -30,7 +30,7 @@ def journal_dicts(first: date, last: date) -> list[dict]:
     return list(csv.DictReader(io.StringIO(journal_csv(first, last))))
 
 
-def two_outcomes_invoice():
+def two_outcomes_invoice(external_id: str = "cus_acme"):
     """USD, issued 2026-02-01 09:00 UTC for January; customer "Acme Ltd" (cus_acme).
       Documents (account 4010, its own code), 3 x 1.37 = 4.11 at VAT 20%
       Tickets   (no code: 4000),               2 x 0.50 = 1.00 at 5.5%
@@ -48,7 +48,7 @@ def two_outcomes_invoice():
         tax_rate=vat,
         agreement_kwargs={"platform_fee": D("99.00"), "tax_rate": reduced},
     )
-    w.customer.name, w.customer.external_id = "Acme Ltd", "cus_acme"
+    w.customer.name, w.customer.external_id = "Acme Ltd", external_id
     w.customer.save()
     w.outcome.name, w.outcome.account_code = "Documents", "4010"
     w.outcome.save()
@@ -58,9 +58,12 @@ def two_outcomes_invoice():
     w.signals(3)
     for _ in range(2):
         f.SignalFactory(
-            agent=w.agent, customer=w.customer, event_name="ticket", occurred_at=JAN,
+            agent=w.agent,
+            customer=w.customer,
+            event_name="ticket",
+            occurred_at=JAN,
             data={"status": "ok"},
-        )  # fmt: skip
+        )
     invoice = period_close(period_id=w.period().pk, now=ISSUED)
     return w, invoice
 
