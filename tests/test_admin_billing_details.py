@@ -43,6 +43,11 @@ def profile_data(**change) -> dict:
         "payment_terms_days": "30",
         "invoice_footer": "Thank you.",
         "invoice_number_format": "NW-{year}-{seq:05d}",
+        "outcome_account_code": "4000",
+        "fee_account_code": "4100",
+        "tax_account_code": "2200",
+        "receivables_account_code": "1200",
+        "bank_account_code": "1000",
     }
     return {**data, **change}
 
