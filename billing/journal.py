@@ -91,6 +91,8 @@ def journal_day(value: str, field: str) -> date:
 
 
 def journal_range_check(first: date, last: date) -> None:
+    if last >= date.max:  # the range ends at midnight the day after its last day
+        raise JournalRangeError(f"The last day must be before {date.max.isoformat()}.")
     if first > last:
         raise JournalRangeError(
             f"The range starts on {first.isoformat()}, after its end on {last.isoformat()}: "

@@ -118,6 +118,7 @@ def test_a_bad_range_in_the_admin_shows_what_to_fix_and_no_csv(client, params, m
             ["--from", "2026-02-01", "--to", "28/02/2026"],
             "--to: “28/02/2026” is not a date: give it as YYYY-MM-DD (e.g. 2026-01-31).",
         ),
+        (["--from", "2026-02-01", "--to", "9999-12-31"], "The last day must be before 9999-12-31."),
     ],
 )
 def test_a_bad_range_in_the_command_is_refused_with_what_to_fix(args, message, tmp_path):
