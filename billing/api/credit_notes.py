@@ -151,7 +151,10 @@ def _flat(errors, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(errors, dict):
         flat = {}
         for key, value in errors.items():
-            name = key if not prefix else f"{prefix}.{key}"
+            if isinstance(key, int):  # DRF keys a list's errors by index
+                name = f"{prefix}[{key}]"
+            else:
+                name = key if not prefix else f"{prefix}.{key}"
             flat.update(_flat(value, name))
         return flat
     if isinstance(errors, list) and errors and all(isinstance(e, dict | list) for e in errors):
