@@ -40,7 +40,7 @@ def finance(client):
 
 def test_finance_credits_a_line_and_the_page_lists_the_credit_note(finance):
     _, invoice = multi_rate_invoice()
-    outcome, fee = lines(invoice)
+    outcome, _fee = lines(invoice)
     page = finance.get(f"/admin/billing/invoice/{invoice.pk}/change/").content.decode()
     assert credit_url(invoice) in page  # the button
     shown = finance.get(credit_url(invoice)).content.decode()

@@ -3,7 +3,6 @@ credit-notes), idempotent by Idempotency-Key or reference; account managers list
 read them; bad input is a 400 naming the field and stores nothing; 404; a void 409."""
 
 import json
-from decimal import Decimal as D
 
 import pytest
 from django.contrib.auth.models import User
@@ -33,7 +32,7 @@ def finance(client):
 
 def test_finance_issues_per_line_and_a_retry_returns_the_first(finance):
     _, invoice = multi_rate_invoice()
-    outcome, fee = invoice.lines.order_by("position")
+    _outcome, fee = invoice.lines.order_by("position")
     body = {"reason": "Fee waived", "lines": [{"invoice_line": fee.pk, "amount": "99.99"}]}
     first = post(finance, invoice, body, HTTP_IDEMPOTENCY_KEY="req-1")
     assert first.status_code == 201, first.content

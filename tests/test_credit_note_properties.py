@@ -15,8 +15,15 @@ from hypothesis import strategies as st
 from billing.credit_notes import CreditRequest, credit_note_issue
 from billing.errors import CreditNoteError
 from billing.invoicing import DraftLine
-from billing.models import CreditNote, CreditNoteLine, CreditNoteTax, Invoice, InvoiceLine
-from billing.models import InvoiceTax, TaxRate
+from billing.models import (
+    CreditNote,
+    CreditNoteLine,
+    CreditNoteTax,
+    Invoice,
+    InvoiceLine,
+    InvoiceTax,
+    TaxRate,
+)
 from billing.taxes import invoice_taxes
 from tests.billing_helpers import World
 
