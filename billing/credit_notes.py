@@ -7,8 +7,13 @@ at that rate, rounded half-up to the minor unit; never more than what is left of
 invoice's tax at that rate, and exactly what is left once the rate's net is fully
 credited. So credit notes never add up to more than the invoice, whatever their sizes.
 
+A request may carry a `reference` (the API's Idempotency-Key, the admin form's token):
+sent again with it, the credit note issued first is returned and nothing more is issued
+(unique per invoice in the database).
+
 Sent after the issuing transaction commits:
-- `credit_note_issued(credit_note_id=...)`: the credit note exists (PDF, e-mail, webhook).
+- `credit_note_issued(credit_note_id=...)`: the credit note exists (PDF, webhook);
+- `delivery_requested(delivery_id=...)`: its e-mail's row (billing.delivery) is waiting.
 """
 
 from dataclasses import dataclass
@@ -20,6 +25,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from billing.delivery import credit_note_delivery_create
 from billing.errors import ClosingError, CreditNoteError
 from billing.invoicing import document_number_next
 from billing.models import (
@@ -32,6 +38,7 @@ from billing.models import (
 )
 from billing.models.seller import number_format_fields
 from billing.money import ZERO, format_money, round_line
+from billing.receivables import MAX_AMOUNT
 from billing.taxes import rate_tax
 from customers.currencies import minor_unit
 
@@ -72,6 +79,8 @@ def _amount(value, currency: str, field: str) -> Decimal:
         raise CreditNoteError(f"{field}: “{value}” is not a number.") from None
     if not amount.is_finite() or amount <= 0:
         raise CreditNoteError(f"{field}: give a positive amount.")
+    if amount >= MAX_AMOUNT:
+        raise CreditNoteError(f"{field}: {amount} is more than any invoice; give the net.")
     if amount != round_line(amount, currency):
         raise CreditNoteError(
             f"{field}: {currency} amounts have {minor_unit(currency)} decimal places at most."
@@ -158,6 +167,34 @@ def _taxes(invoice: Invoice, lines: list[tuple]) -> list[CreditNoteTax]:
     return taxes
 
 
+REFERENCE_MAX = CreditNote._meta.get_field("reference").max_length
+
+
+def _same_request(note: CreditNote, lines: list[CreditRequest] | None) -> bool:
+    """Whether `lines` asks for what `note` credited (an amount of None: anything left)."""
+    if lines is None:
+        return True
+    credited = dict(note.lines.values_list("invoice_line_id", "amount"))
+    if set(credited) != {r.invoice_line_id for r in lines}:
+        return False
+    return all(r.amount is None or credited[r.invoice_line_id] == r.amount for r in lines)
+
+
+def _replayed(invoice: Invoice, reference: str, reason: str, lines) -> CreditNote | None:
+    """The credit note issued first with this reference, when the request is the same;
+    a different request under a used reference is refused."""
+    earlier = CreditNote.objects.filter(invoice=invoice, reference=reference).first()
+    if earlier is None:
+        return None
+    if earlier.reason != reason or not _same_request(earlier, lines):
+        raise CreditNoteError(
+            f"reference: “{reference}” was used for credit note {earlier.number} "
+            f"({format_money(earlier.total, earlier.currency)} {earlier.currency}), which "
+            "credited something else; use a new reference for a new credit note."
+        )
+    return earlier
+
+
 def credit_note_issue(
     *,
     invoice_id: int,
@@ -170,14 +207,41 @@ def credit_note_issue(
     invoice's row lock: its lines never credit more than is left of each invoice line,
     its total never more than is left of the invoice (a database check too). An invoice
     with payments becomes paid once payments and credits cover it."""
+    note, _ = credit_note_issue_once(
+        invoice_id=invoice_id, reason=reason, lines=lines, user=user, now=now
+    )
+    return note
+
+
+def credit_note_issue_once(
+    *,
+    invoice_id: int,
+    reason: str,
+    lines: list[CreditRequest] | None = None,
+    reference: str = "",
+    user=None,
+    now: datetime | None = None,
+) -> tuple[CreditNote, bool]:
+    """credit_note_issue, idempotent by `reference`: (credit note, created). The same
+    reference and request again returns the credit note issued first, created False
+    (looked up under the invoice's lock, so two concurrent tries issue one; the unique
+    key (invoice, reference) holds it in the database too). Its e-mail to the billing
+    contacts is recorded with it and queued after commit."""
     now = now or timezone.now()
     reason = (reason or "").strip()
+    reference = (reference or "").strip()
     if not reason:
         raise CreditNoteError("reason: say why the invoice is credited.")
+    if len(reference) > REFERENCE_MAX:
+        raise CreditNoteError(f"reference: at most {REFERENCE_MAX} characters.")
     from billing.services import seller_profile_complete  # services imports this module
 
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if reference:
+            earlier = _replayed(invoice, reference, reason, lines)
+            if earlier is not None:
+                return earlier, False
         if invoice.status == Invoice.Status.VOID:
             raise CreditNoteError(
                 f"invoice: invoice {invoice.number} is void; a void invoice bills nothing "
@@ -208,6 +272,7 @@ def credit_note_issue(
             currency=currency,
             issued_at=now,
             reason=reason,
+            reference=reference,
             net=net,
             tax=tax,
             total=net + tax,
@@ -243,7 +308,8 @@ def credit_note_issue(
             fields += ["status", "paid_at"]
         invoice._change_reason = f"Credit note {note.number}: {reason}"
         invoice.save(update_fields=fields)
+        credit_note_delivery_create(note=note)
         transaction.on_commit(
             lambda: credit_note_issued.send(sender=CreditNote, credit_note_id=note.pk)
         )
-    return note
+    return note, True

@@ -1,12 +1,13 @@
-"""E-mailing invoices and reminders, at most once per delivery row.
+"""E-mailing invoices, credit notes and reminders, at most once per delivery row.
 
 A delivery row (InvoiceDelivery) exists before anything is sent: the closing transaction
-creates the invoice e-mail's, the reminder beat one per overdue threshold, Finance a
-resend. A worker claims the row with one conditional UPDATE (pending/retrying, due ->
-sending); only the worker that won sends, so two runs of the same task send one e-mail.
-A failure is retried with exponential backoff; a worker killed while sending leaves the
-row in `sending`, which nothing re-sends automatically (at most once): the admin shows
-it with its claim time and Finance resends.
+creates the invoice e-mail's, the credit note's issuing transaction the credit note
+e-mail's, the reminder beat one per overdue threshold, Finance a resend. A worker
+claims the row with one conditional UPDATE (pending/retrying, due -> sending); only
+the worker that won sends, so two runs of the same task send one e-mail. A failure is
+retried with exponential backoff; a worker killed while sending leaves the row in
+`sending`, which nothing re-sends automatically (at most once): the admin shows it with
+its claim time and Finance resends.
 """
 
 import logging
@@ -19,9 +20,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from billing.documents import PdfRenderError, invoice_pdf_store
+from billing.documents import PdfRenderError, credit_note_pdf_store, invoice_pdf_store
 from billing.errors import StateError
-from billing.models import Invoice, InvoiceDelivery, SellerProfile
+from billing.models import CreditNote, Invoice, InvoiceDelivery, SellerProfile
 from billing.money import format_money
 
 logger = logging.getLogger(__name__)
@@ -77,10 +78,10 @@ def _failed(delivery: InvoiceDelivery, error: str, *, now: datetime, retry: bool
 def _not_sendable(delivery: InvoiceDelivery, now: datetime) -> str:
     """Why this e-mail must not go out (any more), or ''."""
     invoice = delivery.invoice
-    if invoice.status == Invoice.Status.VOID:
+    if invoice.status == Invoice.Status.VOID and delivery.credit_note_id is None:
         return f"Not sent: invoice {invoice.number} was voided."
     if delivery.kind == Kind.REMINDER and invoice.amount_due <= 0:
-        return f"Not sent: invoice {invoice.number} is paid."
+        return f"Not sent: invoice {invoice.number} is paid or credited (nothing is due)."
     if not invoice.customer.billing_emails:
         return (
             f"Customer {invoice.customer.name} has no billing e-mail: add one on the "
@@ -89,8 +90,23 @@ def _not_sendable(delivery: InvoiceDelivery, now: datetime) -> str:
     return ""
 
 
+def _credit_note_text(note: CreditNote, invoice: Invoice, seller_name: str) -> tuple[str, str]:
+    """Subject and body of a credit note's e-mail: the credit note and its invoice."""
+    currency = invoice.currency
+    total = f"{format_money(note.total, currency)} {currency}"
+    due = f"{format_money(invoice.amount_due, currency)} {currency}"
+    subject = f"{seller_name}: credit note {note.number} for invoice {invoice.number}, {total}"
+    body = (
+        f"Please find attached credit note {note.number} for invoice {invoice.number}.\n"
+        f"Total credited: {total}.\nReason: {note.reason}\n"
+        f"Amount still due on invoice {invoice.number}: {due}.\n"
+    )
+    return subject, body
+
+
 def delivery_message(delivery: InvoiceDelivery, *, pdf: bytes, now: datetime) -> EmailMessage:
-    """The e-mail of a delivery: invoice or reminder, the PDF attached as <number>.pdf."""
+    """The e-mail of a delivery: invoice, credit note or reminder, the PDF attached as
+    <number>.pdf (the credit note's own for a credit note)."""
     invoice = delivery.invoice
     seller = invoice.seller or {}
     seller_name = seller.get("legal_name") or SellerProfile.current().legal_name
@@ -98,7 +114,12 @@ def delivery_message(delivery: InvoiceDelivery, *, pdf: bytes, now: datetime) ->
     total = f"{format_money(invoice.total, currency)} {currency}"
     due_on = f"{invoice.due_at:%Y-%m-%d}"
     instructions = seller.get("payment_instructions") or ""
-    if delivery.kind == Kind.REMINDER:
+    number = invoice.number
+    if delivery.credit_note_id is not None:
+        note = delivery.credit_note
+        subject, body = _credit_note_text(note, invoice, seller_name)
+        instructions, number = "", note.number
+    elif delivery.kind == Kind.REMINDER:
         days = invoice.days_overdue(now)
         amount_due = f"{format_money(invoice.amount_due, currency)} {currency}"
         subject = f"{seller_name}: reminder, invoice {invoice.number} is {days} days overdue"
@@ -118,7 +139,7 @@ def delivery_message(delivery: InvoiceDelivery, *, pdf: bytes, now: datetime) ->
         from_email=SellerProfile.current().email or settings.DEFAULT_FROM_EMAIL,
         to=invoice.customer.billing_emails,
     )
-    message.attach(f"{invoice.number}.pdf", bytes(pdf), "application/pdf")
+    message.attach(f"{number}.pdf", bytes(pdf), "application/pdf")
     return message
 
 
@@ -133,10 +154,15 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> InvoiceDe
     now = now or timezone.now()
     if not delivery_claim(delivery_id=delivery_id, now=now):
         return None
-    delivery = InvoiceDelivery.objects.select_related("invoice__customer").get(pk=delivery_id)
+    delivery = InvoiceDelivery.objects.select_related("invoice__customer", "credit_note").get(
+        pk=delivery_id
+    )
     try:
-        # First the PDF: every issued invoice keeps one, whether its e-mail can go or not.
-        document = invoice_pdf_store(delivery.invoice_id)
+        # First the PDF: every issued document keeps one, whether its e-mail can go or not.
+        if delivery.credit_note_id is not None:
+            document = credit_note_pdf_store(delivery.credit_note_id)
+        else:
+            document = invoice_pdf_store(delivery.invoice_id)
         reason = _not_sendable(delivery, now)
         message = None if reason else delivery_message(delivery, pdf=document.content, now=now)
     except PdfRenderError as exc:
@@ -210,6 +236,36 @@ def invoice_resend(*, invoice_id: int, user=None) -> InvoiceDelivery:
             return waiting
         delivery = InvoiceDelivery.objects.create(
             invoice=invoice, kind=Kind.RESEND, requested_by=user
+        )
+        _requested(delivery)
+    return delivery
+
+
+def credit_note_delivery_create(*, note: CreditNote) -> InvoiceDelivery:
+    """The credit note's e-mail row, in the issuing transaction (at most one: a unique
+    constraint), queued after commit."""
+    delivery = InvoiceDelivery.objects.create(
+        invoice_id=note.invoice_id, credit_note=note, kind=Kind.CREDIT_NOTE
+    )
+    _requested(delivery)
+    return delivery
+
+
+def credit_note_resend(*, credit_note_id: int, user=None) -> InvoiceDelivery:
+    """A new e-mail of the credit note (kind credit_note_resend), queued after commit;
+    one still waiting is the one asked for (a double click sends one e-mail)."""
+    with transaction.atomic():
+        note = CreditNote.objects.select_for_update().get(pk=credit_note_id)
+        waiting = note.deliveries.filter(
+            kind=Kind.CREDIT_NOTE_RESEND, state__in=(State.PENDING, State.RETRYING)
+        ).first()
+        if waiting is not None:
+            return waiting
+        delivery = InvoiceDelivery.objects.create(
+            invoice_id=note.invoice_id,
+            credit_note=note,
+            kind=Kind.CREDIT_NOTE_RESEND,
+            requested_by=user,
         )
         _requested(delivery)
     return delivery

@@ -2,6 +2,8 @@
 
 A payment is recorded under the invoice's row lock, so concurrent payments add up and
 never exceed the total (also a database check); an invoice is paid when they reach it.
+What is due nets payments and credit notes: total - amount_paid - amount_credited,
+here in SQL as `Invoice.amount_due` computes it in Python.
 """
 
 from datetime import UTC, date, datetime, timedelta
@@ -10,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 import django.dispatch
 from django.db import models, transaction
 from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models.functions import Round
 from django.utils import timezone
 
 from billing.errors import PaymentError, StateError
@@ -112,7 +115,8 @@ def receivables_aging(*, now: datetime) -> list[dict]:
     summed here. Rows: {"currency", "buckets": {label: amount}, "counts": {label: number
     of invoices}, "total", "invoices"}."""
     rows: dict[str, dict] = {}
-    for invoice in Invoice.objects.open().only("currency", "total", "amount_paid", "due_at"):
+    fields = ("currency", "total", "amount_paid", "amount_credited", "due_at", "status")
+    for invoice in Invoice.objects.open().only(*fields):
         row = rows.setdefault(
             invoice.currency,
             {
@@ -129,7 +133,7 @@ def receivables_aging(*, now: datetime) -> list[dict]:
             for label, first, last in AGING_BUCKETS
             if (first is None or days >= first) and (last is None or days <= last)
         )
-        due = invoice.total - invoice.amount_paid
+        due = invoice.amount_due
         row["buckets"][label] += due
         row["counts"][label] += 1
         row["total"] += due
@@ -139,12 +143,13 @@ def receivables_aging(*, now: datetime) -> list[dict]:
 
 class PaymentState(models.TextChoices):
     """What the invoice list shows of an invoice: its status, and for an issued one
-    whether it is overdue (wins) or partly paid."""
+    whether credit notes cover it, it is overdue (wins) or partly paid."""
 
     ISSUED = "issued", "Issued"
     PARTLY_PAID = "partly_paid", "Partly paid"
     OVERDUE = "overdue", "Overdue"
     PAID = "paid", "Paid"
+    CREDITED = "credited", "Credited in full"
     VOID = "void", "Void"
 
 
@@ -154,22 +159,34 @@ def _day_start(now: datetime, days_back: int = 0) -> datetime:
     return today - timedelta(days=days_back)
 
 
+def settled_by() -> Round:
+    """Payments plus credit notes, in SQL, rounded as stored (SQLite adds as floats)."""
+    return Round(F("amount_paid") + F("amount_credited"), 8)
+
+
 def invoices_with_payment_state(queryset: QuerySet, *, now: datetime) -> QuerySet:
     """`queryset` annotated with `payment_state` (a PaymentState) and `due_amount` (what
-    is left to pay; 0 once void), in SQL: the list shows and filters them without a
-    query per row. Overdue as `Invoice.days_overdue`: past the due day, something due."""
-    open_ = Q(status=Invoice.Status.ISSUED, total__gt=F("amount_paid"))
+    is left to pay, payments and credit notes netted; 0 once void), in SQL: the list
+    shows and filters them without a query per row. Overdue as `Invoice.days_overdue`:
+    past the due day, something due. Credited in full: credit notes cover the total
+    (with no payment; an invoice paid in part and credited the rest is paid)."""
+    open_ = Q(status=Invoice.Status.ISSUED, total__gt=settled_by())
     return queryset.annotate(
         payment_state=Case(
             When(status=Invoice.Status.VOID, then=Value(PaymentState.VOID)),
             When(status=Invoice.Status.PAID, then=Value(PaymentState.PAID)),
+            When(
+                total__gt=0,
+                amount_credited__gte=F("total"),
+                then=Value(PaymentState.CREDITED),
+            ),
             When(open_ & Q(due_at__lt=_day_start(now)), then=Value(PaymentState.OVERDUE)),
             When(amount_paid__gt=0, then=Value(PaymentState.PARTLY_PAID)),
             default=Value(PaymentState.ISSUED),
             output_field=models.CharField(),
         ),
         due_amount=Case(
-            When(open_, then=F("total") - F("amount_paid")),
+            When(open_, then=F("total") - F("amount_paid") - F("amount_credited")),
             default=Value(ZERO),
             output_field=models.DecimalField(**MONEY),
         ),

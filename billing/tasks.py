@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from billing.alerts import margin_alert_email, margin_webhook_deliver
 from billing.delivery import deliveries_due, delivery_send, reminders_create
-from billing.documents import PdfRenderError, invoice_pdf_store
+from billing.documents import PdfRenderError, credit_note_pdf_store, invoice_pdf_store
 from billing.margins import margin_alert_raise, margin_figures_refresh
 from billing.models import BillingPeriod, InvoiceDelivery, InvoiceDocument
 from billing.periods import periods_create_due, periods_due
@@ -128,3 +128,15 @@ def render_invoice_pdf(invoice_id: int, variant: str = InvoiceDocument.Variant.O
     """Render and store the invoice's PDF of `variant` if it has none; safe to run twice
     (stored once: an existing document is kept)."""
     return invoice_pdf_store(invoice_id, variant).sha256
+
+
+@shared_task(
+    autoretry_for=(DatabaseError, PdfRenderError),
+    retry_backoff=True,
+    max_retries=5,
+    name="billing.tasks.render_credit_note_pdf",
+)
+def render_credit_note_pdf(credit_note_id: int) -> str:
+    """Render and store the credit note's PDF if it has none; safe to run twice (stored
+    once: an existing document is kept)."""
+    return credit_note_pdf_store(credit_note_id).sha256

@@ -1,5 +1,6 @@
-"""The pages outside the admin: a customer's outcome statement and the invoice's PDF,
-behind a signed link; and the PDF response the admin serves too."""
+"""The pages outside the admin: a customer's outcome statement, the invoice's PDF and
+its credit notes' PDFs, behind a signed link; and the PDF responses the admin serves
+too."""
 
 import logging
 
@@ -10,11 +11,43 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 
-from billing.models import BilledSignal, Invoice, InvoiceDocument, OutcomeDefinition
+from billing.models import (
+    BilledSignal,
+    CreditNote,
+    CreditNoteDocument,
+    Invoice,
+    InvoiceDocument,
+    OutcomeDefinition,
+)
 from billing.statements import statement_invoice_id
 
 logger = logging.getLogger(__name__)
 RENDERING = "The PDF is being rendered; try again in a minute."
+
+
+def _rendering(key: str, queue, what: str) -> HttpResponse:
+    """409 with Retry-After, and the render queued once a minute per PDF (`queue()`),
+    however often the link is opened: the web process queues, never renders."""
+    if cache.add(f"pdf-render:{key}", True, timeout=60):
+        try:
+            queue()
+        except Exception:
+            logger.exception("could not queue the PDF of %s", what)
+    response = HttpResponse(RENDERING, status=409, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = "60"
+    return response
+
+
+def _stored_pdf(request, document, filename: str) -> HttpResponse:
+    """The stored bytes as they are, ETag their SHA-256 (304 when the client has them)."""
+    etag = f'"{document.sha256}"'
+    if request.headers.get("If-None-Match") == etag:
+        return HttpResponse(status=304, headers={"ETag": etag})
+    response = HttpResponse(bytes(document.content), content_type="application/pdf")
+    response["ETag"] = etag
+    response["Content-Disposition"] = content_disposition_header(False, filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def invoice_pdf_response(request, invoice: Invoice, variant: str) -> HttpResponse:
@@ -30,26 +63,30 @@ def invoice_pdf_response(request, invoice: Invoice, variant: str) -> HttpRespons
     if document is None and variant == InvoiceDocument.Variant.VOID and live:
         raise Http404(f"Invoice {invoice.number} is not void: it has no VOID PDF.")
     if document is None:
-        from billing.tasks import render_invoice_pdf  # the web process queues, never renders
+        from billing.tasks import render_invoice_pdf
 
-        # One render queued a minute per PDF, however often the link is opened.
-        if cache.add(f"pdf-render:{invoice.pk}:{variant}", True, timeout=60):
-            try:
-                render_invoice_pdf.delay(invoice.pk, variant)
-            except Exception:
-                logger.exception("could not queue the PDF of invoice %s", invoice.pk)
-        response = HttpResponse(RENDERING, status=409, content_type="text/plain; charset=utf-8")
-        response["Retry-After"] = "60"
-        return response
-    etag = f'"{document.sha256}"'
-    if request.headers.get("If-None-Match") == etag:
-        return HttpResponse(status=304, headers={"ETag": etag})
+        return _rendering(
+            f"{invoice.pk}:{variant}",
+            lambda: render_invoice_pdf.delay(invoice.pk, variant),
+            f"invoice {invoice.pk}",
+        )
     document.invoice = invoice
-    response = HttpResponse(bytes(document.content), content_type="application/pdf")
-    response["ETag"] = etag
-    response["Content-Disposition"] = content_disposition_header(False, document.filename)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _stored_pdf(request, document, document.filename)
+
+
+def credit_note_pdf_response(request, note: CreditNote) -> HttpResponse:
+    """The credit note's stored PDF, as invoice_pdf_response serves an invoice's: a read
+    never renders (409 and one render queued)."""
+    document = CreditNoteDocument.objects.filter(credit_note=note).only("content", "sha256").first()
+    if document is None:
+        from billing.tasks import render_credit_note_pdf
+
+        return _rendering(
+            f"credit-note:{note.pk}",
+            lambda: render_credit_note_pdf.delay(note.pk),
+            f"credit note {note.pk}",
+        )
+    return _stored_pdf(request, document, f"{note.number}.pdf")
 
 
 def _statement_invoice(request, token: str):
@@ -77,6 +114,18 @@ def statement_invoice_pdf(request, token: str):
         else InvoiceDocument.Variant.ORIGINAL
     )
     return invoice_pdf_response(request, invoice, variant)
+
+
+def statement_credit_note_pdf(request, token: str, credit_note_id: int):
+    """A credit note of the statement's invoice, behind the same signed link: a credit
+    note of another invoice is not found from it."""
+    invoice, refusal = _statement_invoice(request, token)
+    if refusal is not None:
+        return refusal
+    note = invoice.credit_notes.filter(pk=credit_note_id).first()
+    if note is None:
+        raise Http404("No such credit note.")
+    return credit_note_pdf_response(request, note)
 
 
 def outcome_statement(request, token: str):
@@ -108,6 +157,7 @@ def outcome_statement(request, token: str):
             "outcomes": list(outcomes.values()),
             "lines": invoice.lines.all(),
             "taxes": invoice.taxes.all(),
+            "credit_notes": invoice.credit_notes.order_by("issued_at", "id"),
             "PartialRule": OutcomeDefinition.PartialRule,
             "pdf_token": token,
         },

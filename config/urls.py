@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents.api.otlp import TracesView
-from billing.views import outcome_statement, statement_invoice_pdf
+from billing.views import outcome_statement, statement_credit_note_pdf, statement_invoice_pdf
 from config.api import ApiDocsPermission
 from config.health import healthz
 
@@ -15,6 +15,11 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("statements/<str:token>/", outcome_statement, name="outcome-statement"),
     path("statements/<str:token>/invoice.pdf", statement_invoice_pdf, name="statement-invoice-pdf"),
+    path(
+        "statements/<str:token>/credit-notes/<int:credit_note_id>.pdf",
+        statement_credit_note_pdf,
+        name="statement-credit-note-pdf",
+    ),
     path("admin/", admin.site.urls),
     # OTLP/HTTP's default path, so an exporter needs only the server's address.
     path("v1/traces", TracesView.as_view(), name="otlp-traces"),

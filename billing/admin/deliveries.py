@@ -13,6 +13,7 @@ from config.admin_tools import CappedCountPaginator, ReadOnlyAdmin
 
 DELIVERY_FIELDS = (
     "kind",
+    "credit_note",
     "threshold_days",
     "state",
     "attempts",
@@ -50,9 +51,9 @@ class InvoiceDeliveryAdmin(ReadOnlyAdmin):
         "recipients_shown",
     )
     list_filter = ("state", "kind")
-    list_select_related = ("invoice__customer",)
-    search_fields = ("=invoice__number", "invoice__customer__name")
-    raw_id_fields = ("invoice",)
+    list_select_related = ("invoice__customer", "credit_note")
+    search_fields = ("=invoice__number", "=credit_note__number", "invoice__customer__name")
+    raw_id_fields = ("invoice", "credit_note")
     fields = readonly_fields = ("invoice", *DELIVERY_FIELDS)
     paginator = CappedCountPaginator
     recipients_shown = recipients_shown
@@ -89,8 +90,11 @@ class InvoiceDeliveryInline(admin.TabularInline):
     recipients_shown = recipients_shown
 
     def get_queryset(self, request):
-        # Each row's title names its invoice's number: one query, not one per row.
-        return super().get_queryset(request).select_related("invoice", "requested_by")
+        # Each row's title names its invoice's (or credit note's) number: one query, not
+        # one per row.
+        return (
+            super().get_queryset(request).select_related("invoice", "credit_note", "requested_by")
+        )
 
     def has_add_permission(self, request, obj=None):
         return False

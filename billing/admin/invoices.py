@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from billing import exports
 from billing.admin import receivables
+from billing.admin.credit_notes import CreditNoteInline, credit_note_urls
 from billing.admin.deliveries import InvoiceDeliveryInline, InvoiceDocumentsMixin
 from billing.admin.journal import journal_urls
 from billing.admin.payments import PaymentInline, payment_urls
@@ -147,6 +148,7 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
         InvoiceLineInline,
         receivables.InvoiceTaxInline,
         PaymentInline,
+        CreditNoteInline,
         InvoiceDeliveryInline,
     ]
     fields = readonly_fields = (
@@ -161,6 +163,7 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
         "tax_display",
         "total_display",
         "amount_paid_display",
+        "amount_credited_display",
         "receivable",
         "issued_at",
         "due_at",
@@ -178,6 +181,9 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
     net_display = money_column("net", code=True, description="net")
     tax_display = money_column("tax", code=True, description="tax (per rate below)")
     amount_paid_display = money_column("amount_paid", code=True, description="amount paid")
+    amount_credited_display = money_column(
+        "amount_credited", code=True, description="credited (credit notes)"
+    )
     due_display = money_column("due_amount", code=True, description="amount due")
     payment_status = receivables.payment_status_column
     receivable = receivables.receivable_field
@@ -236,6 +242,7 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
             path("<int:pk>/csv/", view(self.csv_view), name="billing_invoice_csv"),
             *self.pdf_urls(),
             *payment_urls(self),
+            *credit_note_urls(self),
             *receivables.receivables_urls(self),
             *journal_urls(self),
             *super().get_urls(),

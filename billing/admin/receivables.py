@@ -64,28 +64,43 @@ class AgingFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _credited(invoice) -> str:
+    return f"{format_money(invoice.amount_credited, invoice.currency)} {invoice.currency} credited"
+
+
 @admin.display(description="status", ordering="payment_state")
 def payment_status_column(model_admin, invoice):
-    """Paid, Partly paid, Overdue N days (partly paid), Issued or Void; from the
-    queryset's annotation, and days from the row's due date (no query per row)."""
+    """Paid, Partly paid, Overdue N days (partly paid), Credited in full, Issued or Void,
+    with what credit notes credited when some did; from the queryset's annotation, and
+    days from the row's due date (no query per row)."""
     state = invoice.payment_state
+    notes = []
     if state == PaymentState.OVERDUE:
         days = invoice.days_overdue(timezone.now())
         shown = f"Overdue {days} day{'s' if days != 1 else ''}"
         if invoice.amount_paid:
-            shown += " (partly paid)"
+            notes.append("partly paid")
     else:
         shown = PaymentState(state).label
+    if invoice.amount_credited and state not in (PaymentState.CREDITED, PaymentState.VOID):
+        notes.append(_credited(invoice))
+    if notes:
+        shown += f" ({'; '.join(notes)})"
     return format_html('<span style="white-space:nowrap">{}</span>', shown)
 
 
 @admin.display(description="amount due")
 def receivable_field(model_admin, invoice):
-    """The invoice page: what is due and how late (the payment button is in the page's
+    """The invoice page: what is due (payments and credit notes netted), how late, and
+    what credit notes credited (the payment and credit note buttons are in the page's
     tools, change_form.html, shown to Finance)."""
     due = f"{format_money(invoice.amount_due, invoice.currency)} {invoice.currency}"
     days = invoice.days_overdue(timezone.now())
     late = f", {days} day{'s' if days != 1 else ''} overdue" if days else ""
+    if invoice.fully_credited:
+        late = " (credited in full)"
+    elif invoice.amount_credited:
+        late += f" ({_credited(invoice)})"
     return format_html('<span id="amount-due">{}{}</span>', due, late)
 
 

@@ -6,14 +6,18 @@ the currency's minor unit (billing.money.json_number). Tax: taxAmount is the inv
 tax (per rate on the net, rounded once per rate); a line's tax is its share at its rate,
 rounded per line (the lines' taxes may differ from taxAmount by a minor unit). Payments:
 amountPaid, amountDue = amountRemaining (0 once void), paymentStatus paid, partiallyPaid,
-overdue (wins over partiallyPaid) or pending. Not kept here, so always the same: credit
-notes (0), links and purchase-order references (null).
+overdue (wins over partiallyPaid) or pending; an invoice its credit notes cover in full
+is paid (nothing is expected of it). Credit notes: creditNotesTotal is the sum of their
+totals (amountDue nets it); a line's creditedAmount is the net credited on it, and its
+balanceAmount what is left of it. Not kept here, so always the same: links and
+purchase-order references (null).
 """
 
 from decimal import Decimal
 
 import django_filters
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import DecimalField, OuterRef, Prefetch, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -24,8 +28,8 @@ from rest_framework.response import Response
 
 from agents.api.paid_fields import MomentFilter
 from agents.api.paid_v2 import ID, MAX_ID_DIGITS, CatalogueView, printable
-from billing.models import Invoice, InvoiceLine, InvoiceTax
-from billing.money import ZERO, json_number, round_line
+from billing.models import CreditNoteLine, Invoice, InvoiceLine, InvoiceTax
+from billing.money import MONEY, ZERO, json_number, round_line
 from billing.receivables import PaymentState, invoices_with_payment_state
 
 STATUS = {
@@ -42,6 +46,7 @@ PAYMENT_STATUS = {
     PaymentState.PARTLY_PAID: "partiallyPaid",
     PaymentState.OVERDUE: "overdue",
     PaymentState.PAID: "paid",
+    PaymentState.CREDITED: "paid",
 }
 TAX_STATUSES = ["not_applicable", "calculated", "voided"]
 
@@ -64,15 +69,6 @@ class Amount(serializers.Field):
 
     def to_representation(self, value: Decimal):
         return json_number(value)
-
-
-@extend_schema_field({"type": "number"})
-class Zero(serializers.Field):
-    def __init__(self, **kwargs):
-        super().__init__(source="*", read_only=True, **kwargs)
-
-    def to_representation(self, value):
-        return 0
 
 
 def digits(value: str) -> int | None:
@@ -103,7 +99,7 @@ class InvoiceOut(serializers.Serializer):
     amountDue = serializers.SerializerMethodField()
     amountPaid = Amount(source="amount_paid")
     amountRemaining = serializers.SerializerMethodField()
-    creditNotesTotal = Zero()
+    creditNotesTotal = Amount(source="amount_credited")
     metadata = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="issued_at")
     updatedAt = serializers.SerializerMethodField()
@@ -220,7 +216,7 @@ class InvoiceLineOut(serializers.Serializer):
     currency = serializers.CharField(source="invoice.currency")
     description = serializers.CharField()
     balanceAmount = serializers.SerializerMethodField()
-    creditedAmount = Zero()
+    creditedAmount = Amount(source="credited", currency="invoice.currency")
     createdAt = serializers.DateTimeField(source="invoice.issued_at")
     updatedAt = serializers.DateTimeField(source="invoice.issued_at")
 
@@ -266,11 +262,13 @@ class InvoiceLineOut(serializers.Serializer):
         amount = round_line(line.amount, line.invoice.currency)
         return json_number(amount + self._tax(line))
 
-    @extend_schema_field({"type": "number", "description": "The amount; 0 once void."})
+    @extend_schema_field(
+        {"type": "number", "description": "The amount less the net credited; 0 once void."}
+    )
     def get_balanceAmount(self, line: InvoiceLine) -> float:
         if line.invoice.status == Invoice.Status.VOID:
             return 0
-        return json_number(round_line(line.amount, line.invoice.currency))
+        return json_number(round_line(line.amount - line.credited, line.invoice.currency))
 
 
 class InvoiceFilter(django_filters.FilterSet):
@@ -374,10 +372,19 @@ class InvoiceLines(ListModelMixin, CatalogueView):
             Invoice.objects.filter(pk=OuterRef("invoice_id")), now=now
         )
         state = state.values("payment_state")
+        credited = (
+            CreditNoteLine.objects.filter(invoice_line=OuterRef("pk"))
+            .values("invoice_line")
+            .annotate(net=Sum("amount"))
+            .values("net")
+        )
         return (
             InvoiceLine.objects.filter(invoice_id=invoice)
             .select_related("invoice__period", "adjusted_period")
-            .annotate(invoice_payment_state=Subquery(state[:1]))
+            .annotate(
+                invoice_payment_state=Subquery(state[:1]),
+                credited=Coalesce(Subquery(credited), ZERO, output_field=DecimalField(**MONEY)),
+            )
             .order_by("position", "id")
         )
 

@@ -23,7 +23,7 @@ from agents.api.paid_fields import validated
 from agents.api.paid_v2 import ID, MAX_ID_DIGITS, CatalogueView, printable
 from billing.agreement_changes import agreement_delete, agreement_update
 from billing.agreements import agreement_create
-from billing.api.paid_invoices import Amount, Zero, digits
+from billing.api.paid_invoices import Amount, digits
 from billing.api.paid_order_changes import order_changes
 from billing.api.paid_order_filters import OrderFilter
 from billing.api.paid_order_requests import OrderIn
@@ -74,6 +74,17 @@ def changed_by(request) -> str:
 
 def _instant(day: date | None) -> str | None:
     return None if day is None else serializers.DateTimeField().to_representation(midnight(day))
+
+
+@extend_schema_field({"type": "number"})
+class Zero(serializers.Field):
+    """A figure not kept here: always 0."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        return 0
 
 
 class OrderOut(serializers.Serializer):

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from billing.api.credit_notes import CreditNoteById, InvoiceCreditNotes
 from billing.api.payments import InvoicePayments
 from billing.api.views import InvoiceViewSet, MarginViewSet
 
@@ -9,5 +10,11 @@ router.register("v1/margins", MarginViewSet, basename="margin")
 router.register("v1/invoices", InvoiceViewSet, basename="invoice")
 urlpatterns = [
     path("v1/invoices/<int:pk>/payments", InvoicePayments.as_view(), name="invoice-payments"),
+    path(
+        "v1/invoices/<int:pk>/credit-notes",
+        InvoiceCreditNotes.as_view(),
+        name="invoice-credit-notes",
+    ),
+    path("v1/credit-notes/<int:pk>", CreditNoteById.as_view(), name="credit-note"),
     *router.urls,
 ]

@@ -6,7 +6,7 @@ from billing.models.corrections import (
     Dispute,
     DisputedOutcome,
 )
-from billing.models.documents import InvoiceDelivery, InvoiceDocument
+from billing.models.documents import CreditNoteDocument, InvoiceDelivery, InvoiceDocument
 from billing.models.fx import ExchangeRate
 from billing.models.invoices import (
     BilledSignal,
@@ -25,6 +25,7 @@ __all__ = [
     "BilledSignal",
     "BillingPeriod",
     "CreditNote",
+    "CreditNoteDocument",
     "CreditNoteLine",
     "CreditNoteTax",
     "Dispute",

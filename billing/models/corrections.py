@@ -38,6 +38,12 @@ class CreditNote(models.Model):
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    reference = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The request's idempotency key (API) or form token (admin): a request "
+        "sent again with it issues nothing more (unique per invoice).",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -46,6 +52,11 @@ class CreditNote(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["sequence_year", "sequence"], name="credit_note_unique_sequence"
+            ),
+            models.UniqueConstraint(
+                fields=["invoice", "reference"],
+                condition=~Q(reference=""),
+                name="credit_note_reference_once_per_invoice",
             ),
             models.CheckConstraint(condition=Q(net__gt=0), name="credit_note_net_positive"),
             models.CheckConstraint(condition=Q(tax__gte=0), name="credit_note_tax_non_negative"),

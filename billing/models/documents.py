@@ -1,5 +1,5 @@
-"""What an issued invoice becomes outside the database: its PDF (stored once, with its
-SHA-256) and the e-mails that deliver it or remind of it."""
+"""What an issued invoice or credit note becomes outside the database: its PDF (stored
+once, with its SHA-256) and the e-mails that deliver it or remind of it."""
 
 from django.conf import settings
 from django.db import models
@@ -11,7 +11,19 @@ class DocumentVariant(models.TextChoices):
     VOID = "void", "Void (watermarked)"
 
 
-class InvoiceDocument(models.Model):
+class StoredPdf(models.Model):
+    """A rendered PDF as stored: the bytes that were sent, their SHA-256 and size."""
+
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class InvoiceDocument(StoredPdf):
     """An invoice's PDF, rendered once after issue and never again: the stored bytes are
     what was sent. A voided invoice gets a second, watermarked rendering; the original
     stays."""
@@ -22,10 +34,6 @@ class InvoiceDocument(models.Model):
         "billing.Invoice", on_delete=models.PROTECT, related_name="documents"
     )
     variant = models.CharField(max_length=10, choices=Variant.choices)
-    content = models.BinaryField()
-    sha256 = models.CharField(max_length=64)
-    size = models.PositiveIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -46,10 +54,33 @@ class InvoiceDocument(models.Model):
         return f"{self.invoice.number}{suffix}.pdf"
 
 
+class CreditNoteDocument(StoredPdf):
+    """A credit note's PDF, rendered once after issue and never again (a credit note is
+    never voided: one rendering, one row per credit note)."""
+
+    credit_note = models.OneToOneField(
+        "billing.CreditNote", on_delete=models.PROTECT, related_name="document"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.credit_note} PDF"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.credit_note.number}.pdf"
+
+
 class DeliveryKind(models.TextChoices):
     INVOICE = "invoice", "Invoice e-mail"
     REMINDER = "reminder", "Payment reminder"
     RESEND = "resend", "Invoice e-mail (resent)"
+    CREDIT_NOTE = "credit_note", "Credit note e-mail"
+    CREDIT_NOTE_RESEND = "credit_note_resend", "Credit note e-mail (resent)"
+
+    @classmethod
+    def of_credit_notes(cls) -> tuple[str, str]:
+        """The kinds that send a credit note (and name it: `credit_note` is set)."""
+        return (cls.CREDIT_NOTE, cls.CREDIT_NOTE_RESEND)
 
 
 class DeliveryState(models.TextChoices):
@@ -61,11 +92,13 @@ class DeliveryState(models.TextChoices):
 
 
 class InvoiceDelivery(models.Model):
-    """One e-mail about an invoice. The row exists before anything is sent; a worker
-    claims it (pending/retrying -> sending, a conditional UPDATE only one worker wins),
-    so it is sent at most once; a failure is retried with backoff up to
-    INVOICE_DELIVERY_MAX_ATTEMPTS. One invoice e-mail per invoice and one reminder per
-    overdue threshold (unique); Finance may resend any number of times."""
+    """One e-mail about an invoice, or one of its credit notes (`credit_note` set, kinds
+    credit_note and credit_note_resend). The row exists before anything is sent; a
+    worker claims it (pending/retrying -> sending, a conditional UPDATE only one worker
+    wins), so it is sent at most once; a failure is retried with backoff up to
+    INVOICE_DELIVERY_MAX_ATTEMPTS. One invoice e-mail per invoice, one e-mail per credit
+    note and one reminder per overdue threshold (unique); Finance may resend any number
+    of times."""
 
     Kind = DeliveryKind
     State = DeliveryState
@@ -73,7 +106,15 @@ class InvoiceDelivery(models.Model):
     invoice = models.ForeignKey(
         "billing.Invoice", on_delete=models.PROTECT, related_name="deliveries"
     )
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    credit_note = models.ForeignKey(
+        "billing.CreditNote",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        help_text="For a credit note's e-mail: the credit note (of `invoice`) it sends.",
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
     threshold_days = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="For a reminder: the days overdue it is for."
     )
@@ -108,6 +149,16 @@ class InvoiceDelivery(models.Model):
                 condition=Q(kind=DeliveryKind.REMINDER) | Q(threshold_days__isnull=True),
                 name="delivery_threshold_only_on_reminders",
             ),
+            models.UniqueConstraint(
+                fields=["credit_note"],
+                condition=Q(kind=DeliveryKind.CREDIT_NOTE),
+                name="delivery_credit_note_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=DeliveryKind.of_credit_notes(), credit_note__isnull=False)
+                | (~Q(kind__in=DeliveryKind.of_credit_notes()) & Q(credit_note__isnull=True)),
+                name="delivery_credit_note_only_on_its_kinds",
+            ),
             models.CheckConstraint(
                 condition=Q(state__in=DeliveryState.values), name="delivery_state_valid"
             ),
@@ -127,4 +178,6 @@ class InvoiceDelivery(models.Model):
         what = self.get_kind_display()
         if self.threshold_days is not None:
             what += f" ({self.threshold_days} days overdue)"
-        return f"{what} for {self.invoice.number}: {self.get_state_display().lower()}"
+        # The credit note's number when it is one's: the admin selects it with the row.
+        number = self.credit_note.number if self.credit_note_id else self.invoice.number
+        return f"{what} for {number}: {self.get_state_display().lower()}"

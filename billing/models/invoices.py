@@ -139,9 +139,10 @@ class InvoiceQuerySet(models.QuerySet):
 
     def open(self):
         """Live invoices with an amount still due (payments and credit notes netted)."""
+        # Rounded as stored: SQLite adds decimals as floats (see the paid check below).
         return self.filter(
             status=Invoice.Status.ISSUED,
-            total__gt=models.F("amount_paid") + models.F("amount_credited"),
+            total__gt=Round(models.F("amount_paid") + models.F("amount_credited"), 8),
         )
 
     def overdue(self, now):

@@ -2,12 +2,12 @@
 fresh PostgreSQL database (run by .ci/run; alone: `python tests/fuzz/schemathesis_run.py`).
 
 Agents' endpoints (POST) are fuzzed with an agent API key, staff reads (GET) and
-Finance's writes (payments, POST) with a staff token, Paid's v2 catalogue (every method)
-with an organisation key; the demo's due periods are closed first, so there are invoices
-to pay. Any 5xx, or a response that does not match the schema, fails the run. Bounded:
-FUZZ_SECONDS per pass (default 75; the staff writes get a third of it), a fixed
-FUZZ_SEED (default 1); FUZZ_DATABASE names the throwaway database (default
-fuzz_schemathesis).
+Finance's writes (payments, credit notes: POST) with a staff token, Paid's v2 catalogue
+(every method) with an organisation key; the demo's due periods are closed first, so
+there are invoices to pay and credit. Any 5xx, or a response that does not match the
+schema, fails the run. Bounded: FUZZ_SECONDS per pass (default 75; the staff writes
+get a third of it), a fixed FUZZ_SEED (default 1); FUZZ_DATABASE names the throwaway
+database (default fuzz_schemathesis).
 """
 
 import os
@@ -53,8 +53,11 @@ def main() -> int:
                 SECONDS,
             ),
             (
-                "staff POST endpoints (payments)",
-                ["--include-operation-id", "recordInvoicePayment"],
+                "staff POST endpoints (payments, credit notes)",
+                [
+                    "--include-operation-id-regex",
+                    "^(recordInvoicePayment|issueInvoiceCreditNote)$",
+                ],
                 f"Authorization: Token {staff_token}",
                 str(max(int(SECONDS) // 3, 10)),
             ),
