@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from billing import exports
 from billing.admin import receivables
 from billing.admin.deliveries import InvoiceDeliveryInline, InvoiceDocumentsMixin
+from billing.admin.disputes import InvoiceDisputeInline
 from billing.admin.payments import PaymentInline, payment_urls
 from billing.documents import invoice_context
 from billing.models import (
@@ -147,6 +148,7 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
         receivables.InvoiceTaxInline,
         PaymentInline,
         InvoiceDeliveryInline,
+        InvoiceDisputeInline,
     ]
     fields = readonly_fields = (
         "documents",
