@@ -8,9 +8,11 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
-from billing.disputes import dispute_open
+from billing.disputes import dispute_accept, dispute_open
+from billing.margins import margin_figures_refresh
 from billing.models import CreditNote, Dispute
 from billing.services import period_close
+from tests import factories as f
 from tests.billing_helpers import World
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +72,11 @@ def test_rejecting_needs_a_note_and_keeps_the_outcomes_billed(client, world):
     assert d.state == Dispute.State.OPEN
     client.post(url, {"reject": "1", "note": "resolved per the logs"})
     d.refresh_from_db()
-    assert (d.state, d.resolution_note, d.credit_note) == ("rejected", "resolved per the logs", None)
+    assert (d.state, d.resolution_note, d.credit_note) == (
+        "rejected",
+        "resolved per the logs",
+        None,
+    )
     assert client.get(url).status_code == 405  # a read never resolves
 
 
@@ -131,3 +137,20 @@ def test_the_list_the_invoice_and_the_agreement_show_disputes(client, world):
     ).content.decode()
     assert "dispute_window_days" in agreement_page
     assert "dispute_auto_accept_up_to" in agreement_page
+
+
+def test_the_margin_dashboard_shows_disputed_outcomes_and_their_cost(client, world):
+    f.CostFactory(
+        agent=world.agent, customer=world.customer, signal=world.signals_billed[0], amount=D("1.5")
+    )
+    margin_figures_refresh(invoice_id=world.invoice.pk)  # the cost reached the outcome late
+    dispute_accept(dispute_id=opened(world).pk)
+    login(client, "Account managers")
+    page = client.get(reverse("admin:billing_marginfigure_changelist")).content.decode()
+    row = page.split('id="table-agents"')[1].split("</tr>")[1]
+    # revenue 15.00 - 5.00 credited = 10.00; cost 1.50, all of it the disputed outcome's
+    assert "<td>" + world.agent.name + "</td>" in row
+    cells = [c.split("<")[0] for c in row.split('class="num"')[1:]]
+    cells = [c.lstrip(">") for c in cells]
+    assert cells[:3] == ["10.00", "1.50", "8.50"]
+    assert cells[-2:] == ["1", "1.50"]

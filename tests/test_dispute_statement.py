@@ -35,7 +35,7 @@ def post(client, invoice, signal, reason="The ticket was reopened"):
 
 
 def test_the_statement_lists_charged_outcomes_with_a_dispute_button_and_a_post_opens_one(client):
-    w, signals, failure, invoice = billed()
+    _w, signals, failure, invoice = billed()
     page = client.get(f"/statements/{statement_token(invoice.pk)}/").content.decode()
     for s in signals:
         assert f'id="outcome-{s.pk}"' in page
@@ -62,7 +62,7 @@ def test_the_post_needs_the_csrf_token():
 
 def test_an_outcome_of_another_invoice_or_customer_is_refused(client):
     _, signals, _, invoice = billed()
-    _, other_signals, _, other_invoice = billed()
+    _, other_signals, _, _other_invoice = billed()
     response = post(client, invoice, other_signals[0])  # a forged form on my link
     assert response.status_code == 400
     assert f"invoice {invoice.number} did not bill this outcome" in response.content.decode()
