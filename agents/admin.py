@@ -1,5 +1,9 @@
-from django.contrib import admin
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
 from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
@@ -154,6 +158,27 @@ class SignalAdmin(FactAdmin):
     readonly_fields = [f.name for f in Signal._meta.fields]
     inlines = [SpanCostsInline]
     change_list_template = "admin/agents/signal/change_list.html"
+    actions = ["dispute_selected"]
+
+    def has_dispute_permission(self, request):
+        return request.user.has_perm("billing.add_dispute")
+
+    @admin.action(description="Dispute the selected outcomes", permissions=["dispute"])
+    def dispute_selected(self, request, queryset):
+        """Opens the dispute form with these outcomes (of one customer) filled in."""
+        rows = list(queryset.values_list("pk", "customer__external_id").order_by("pk")[:1000])
+        customers = {external_id for _, external_id in rows}
+        if len(customers) != 1 or None in customers:
+            self.message_user(
+                request,
+                "Pick outcomes of one customer (attributed signals) to dispute together.",
+                messages.ERROR,
+            )
+            return None
+        query = urlencode(
+            {"customer": customers.pop(), "signals": ", ".join(str(pk) for pk, _ in rows)}
+        )
+        return HttpResponseRedirect(f"{reverse('admin:billing_dispute_add')}?{query}")
 
     def changelist_view(self, request, extra_context=None):
         # How many signals wait per external id: served by the partial index.

@@ -20,3 +20,8 @@ class PaymentError(BillingError):
 
 class CreditNoteError(BillingError):
     """A credit note that cannot be issued as asked; the message starts with the field."""
+
+
+class DisputeError(BillingError):
+    """A dispute that cannot be opened, accepted or rejected as asked; the message starts
+    with the field (reason, outcome, invoice, note, dispute)."""

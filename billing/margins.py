@@ -13,6 +13,7 @@ from agents.models import Cost
 from billing.models import (
     BilledSignal,
     BillingPeriod,
+    CreditNoteLine,
     Invoice,
     InvoiceLine,
     MarginAlert,
@@ -27,7 +28,8 @@ def _cost_rows(marks: Marks, *, per_workflow: bool):
     costs; `unpriced` counts the costs without an amount (models the catalogue does not
     know), left out of the total.
 
-    A signal's own costs go to its outcome (bucket "failure" for failures). For
+    A signal's own costs go to its outcome (bucket "failure" for failures, "disputed"
+    for outcomes whose dispute was accepted). For
     per-workflow outcomes counted on this invoice, every cost recorded under the
     workflow, whichever agent or step spent it, goes to that outcome instead.
 
@@ -46,16 +48,17 @@ def _cost_rows(marks: Marks, *, per_workflow: bool):
         if per_workflow
         else ""
     )
-    failure = BilledSignal.Outcome.FAILURE
+    failure, disputed = BilledSignal.Outcome.FAILURE, BilledSignal.Outcome.DISPUTED
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT m.outcome_definition_id, "
-            "CASE WHEN m.outcome = %s THEN 'failure' ELSE 'outcome' END, "
+            "CASE WHEN m.outcome = %s THEN 'failure' "
+            "WHEN m.outcome = %s THEN 'disputed' ELSE 'outcome' END, "
             "c.category, c.model, c.currency, SUM(c.amount), COUNT(*) - COUNT(c.amount) "
             f"FROM ({marks.sql}) m JOIN {cost} c ON c.signal_id = m.signal_id "
             f"WHERE 1 = 1 {not_by_workflow} "
             "GROUP BY 1, 2, 3, 4, 5",
-            (failure, *marks.params, *(marks.params if per_workflow else ())),
+            (failure, disputed, *marks.params, *(marks.params if per_workflow else ())),
         )
         rows = cursor.fetchall()
         if per_workflow:
@@ -72,12 +75,35 @@ def _cost_rows(marks: Marks, *, per_workflow: bool):
     return [(*row[:5], None if row[5] is None else stored(row[5]), row[6]) for row in rows]
 
 
+def _credited(invoice, prices: dict) -> tuple[dict[int, Decimal], Decimal]:
+    """What the invoice's credit notes credited: by outcome definition (lines of a price)
+    and on its other lines (fee, true-up, cap), shared like those lines' revenue."""
+    by_definition: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    other = ZERO
+    if invoice is None or invoice.pk is None:
+        return by_definition, other
+    rows = (
+        CreditNoteLine.objects.filter(credit_note__invoice=invoice)
+        .values("invoice_line__price_id")
+        .annotate(amount=Sum("amount"))
+        .order_by()
+    )
+    for row in rows:
+        price = prices.get(row["invoice_line__price_id"])
+        if price is None:
+            other += stored(row["amount"])
+        else:
+            by_definition[price.outcome_definition_id] += stored(row["amount"])
+    return by_definition, other
+
+
 def margin_figures_compute(
     *, marks: Marks, invoice, period, lines, prices, totals
 ) -> list[MarginFigure]:
     """Unsaved MarginFigure rows, one per priced outcome of the invoice (None for a
     preview). `marks` are the invoice's; `prices` the agreement's, with their outcome
-    definitions; `totals` the marks' counts by (price id, period id)."""
+    definitions; `totals` the marks' counts by (price id, period id). What the invoice's
+    credit notes credited leaves the revenue (`revenue_credited`); costs stay."""
     agreement = period.agreement
     currency = agreement.currency
     rates = Rates(period.last_day)
@@ -95,12 +121,13 @@ def margin_figures_compute(
 
     counts = defaultdict(lambda: defaultdict(int))
     for (price_id, _), row in totals.items():
-        for key in ("successes", "partials", "failures"):
+        for key in ("successes", "partials", "failures", "disputed"):
             counts[prices[price_id].outcome_definition_id][key] += row[key]
     costs = defaultdict(
         lambda: {
             "cost": ZERO,
             "failures": ZERO,
+            "disputes": ZERO,
             "category": defaultdict(lambda: ZERO),
             "model": defaultdict(lambda: ZERO),
             "unpriced": 0,
@@ -122,16 +149,22 @@ def margin_figures_compute(
         entry["model"][model or "(none)"] += amount
         if bucket == "failure":
             entry["failures"] += amount
+        elif bucket == "disputed":
+            entry["disputes"] += amount
 
+    credited, credited_other = _credited(invoice, prices)
     reporting = settings.REPORTING_CURRENCY
     figures = []
     for definition_id, definition in definitions.items():
         revenue_outcomes = outcome_revenue[definition_id]
         if total_outcome:
             allocated = extra * revenue_outcomes / total_outcome
+            other = credited_other * revenue_outcomes / total_outcome
         else:
             allocated = extra / len(definitions)
-        revenue = stored(revenue_outcomes + allocated)
+            other = credited_other / len(definitions)
+        revenue_credited = stored(credited[definition_id] + other)
+        revenue = stored(revenue_outcomes + allocated) - revenue_credited
         entry = costs[definition_id]
         entry["cost"] = stored(entry["cost"])
         margin = revenue - entry["cost"]  # exactly revenue - cost as stored
@@ -150,13 +183,16 @@ def margin_figures_compute(
                 successes=row.get("successes", 0),
                 partials=row.get("partials", 0),
                 failures=row.get("failures", 0),
+                disputed=row.get("disputed", 0),
                 revenue_outcomes=revenue_outcomes,
                 revenue_allocated=stored(allocated),
+                revenue_credited=revenue_credited,
                 revenue=revenue,
                 cost=entry["cost"],
                 cost_by_category={k: f"{stored(v):f}" for k, v in entry["category"].items()},
                 cost_by_model={k: f"{stored(v):f}" for k, v in entry["model"].items()},
                 cost_of_failures=stored(entry["failures"]),
+                cost_of_disputes=stored(entry["disputes"]),
                 unpriced_costs=entry["unpriced"],
                 margin=margin,
                 margin_percent=percent,
@@ -178,10 +214,18 @@ def margin_figures_compute(
 
 
 FIGURE_COSTS = (
+    "successes",
+    "partials",
+    "failures",
+    "disputed",
+    "revenue_credited",
+    "revenue",
+    "revenue_reporting",
     "cost",
     "cost_by_category",
     "cost_by_model",
     "cost_of_failures",
+    "cost_of_disputes",
     "unpriced_costs",
     "margin",
     "margin_percent",
@@ -194,8 +238,10 @@ FIGURE_COSTS = (
 
 def margin_figures_refresh(*, invoice_id: int) -> int:
     """Recompute an issued invoice's margin figures after costs reached its outcomes late
-    (traced costs linked after the close). The revenue is the invoice's and does not
-    change; the costs, margin and flags do. Returns how many figures changed."""
+    (traced costs linked after the close), a credit note credited it, or a dispute was
+    accepted on it. The revenue is the invoice's less its credit notes; the costs, the
+    counts (disputed outcomes apart), margin and flags follow. Returns how many figures
+    changed."""
     from billing.rating import prices_of, totals
 
     with transaction.atomic():

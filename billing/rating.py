@@ -32,7 +32,15 @@ from django.db.models.functions import Cast, Greatest, Least
 
 from agents.models import Cost, Signal
 from billing.errors import ClosingError
-from billing.models import BilledSignal, BillingPeriod, Invoice, OutcomeDefinition, Price
+from billing.models import (
+    BilledSignal,
+    BillingPeriod,
+    Dispute,
+    DisputedOutcome,
+    Invoice,
+    OutcomeDefinition,
+    Price,
+)
 from billing.models.outcomes import DataNumber
 from billing.money import ZERO, fx_rate_on, stored
 from billing.periods import midnight
@@ -79,6 +87,13 @@ def _rated(*, period: BillingPeriod, price: Price, invoice_id, unsettled_from=No
     else:
         partial_fraction = Value(ZERO, output_field=FRACTION)
     charged = success | partial if rule != OutcomeDefinition.PartialRule.NONE else success
+    # An outcome whose dispute was accepted is never charged, late or not (served by the
+    # unique key of the disputed signal).
+    disputed = Exists(
+        DisputedOutcome.objects.filter(
+            signal_id=OuterRef("pk"), dispute__state=Dispute.State.ACCEPTED
+        )
+    )
     origin = (
         BillingPeriod.objects.filter(
             agreement=agreement,
@@ -119,12 +134,14 @@ def _rated(*, period: BillingPeriod, price: Price, invoice_id, unsettled_from=No
         "workflow_id": F("workflow_id"),
         "per_workflow": Value(definition.per_workflow, output_field=BooleanField()),
         "outcome": Case(
+            When(disputed, then=Value(Outcome.DISPUTED)),
             When(success, then=Value(Outcome.SUCCESS)),
             When(partial, then=Value(Outcome.PARTIAL)),
             default=Value(Outcome.FAILURE),
             output_field=CharField(),
         ),
         "fraction": Case(
+            When(disputed, then=Value(ZERO, output_field=FRACTION)),
             When(success, then=Value(Decimal(1), output_field=FRACTION)),
             When(partial, then=partial_fraction),
             default=Value(ZERO, output_field=FRACTION),
@@ -133,12 +150,16 @@ def _rated(*, period: BillingPeriod, price: Price, invoice_id, unsettled_from=No
         "value": value,
         # Per-workflow outcomes are counted afterwards: the first of each workflow.
         "counted": Case(
+            When(disputed, then=Value(False)),
             When(charged, then=Value(not definition.per_workflow)),
             default=Value(False),
             output_field=BooleanField(),
         ),
         "chargeable": Case(
-            When(charged, then=Value(True)), default=Value(False), output_field=BooleanField()
+            When(disputed, then=Value(False)),
+            When(charged, then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
         ),
     }
     # Each column an annotation, so the SELECT keeps this order.
@@ -176,7 +197,9 @@ def marks_insert(*, invoice: Invoice, period: BillingPeriod, price: Price) -> No
 
 def _count_first_outcome_of_each_workflow(*, invoice, definition) -> None:
     """Per-workflow outcomes: of the chargeable marks just made, count the first of each
-    workflow that was never counted before (a database constraint keeps it once, ever)."""
+    workflow that was never counted before (a database constraint keeps it once, ever)
+    and has no disputed outcome: disputing a workflow's outcome never lets a later step
+    of it be counted instead (at most once per workflow, ever)."""
     chargeable = BilledSignal.objects.filter(
         invoice=invoice,
         outcome_definition=definition,
@@ -191,9 +214,16 @@ def _count_first_outcome_of_each_workflow(*, invoice, definition) -> None:
         counted=True,
         per_workflow=True,
     )
+    disputed = BilledSignal.objects.filter(
+        outcome_definition=definition,
+        workflow_id=OuterRef("workflow_id"),
+        outcome=Outcome.DISPUTED,
+        per_workflow=True,
+    )
     firsts = (
         chargeable.filter(workflow_id__isnull=False)
         .exclude(Exists(already))
+        .exclude(Exists(disputed))
         .values("workflow_id")
         .annotate(first=Min("signal_id"))
         .values("first")
@@ -232,7 +262,8 @@ class Marks:
     @classmethod
     def preview(cls, *, period: BillingPeriod, prices, unsettled_from=None) -> "Marks":
         """The marks closing `period` now would make, as a read: the same SELECT as
-        `marks_insert`, per-workflow outcomes counted by a window instead of an UPDATE.
+        `marks_insert`, per-workflow outcomes counted by a window instead of an UPDATE
+        (a workflow with a disputed outcome, here or marked before, is never counted).
         The window partitions by outcome definition: one price per definition in an
         agreement (price_one_per_outcome_per_agreement) keeps a signal in one SELECT."""
         selects, params = [], []
@@ -255,12 +286,16 @@ class Marks:
             "WHEN u.workflow_id IS NULL THEN TRUE "
             "WHEN u.signal_id = MIN(CASE WHEN u.chargeable THEN u.signal_id END) "
             "OVER (PARTITION BY u.outcome_definition_id, u.workflow_id) "
+            "AND SUM(CASE WHEN u.outcome = %s THEN 1 ELSE 0 END) "
+            "OVER (PARTITION BY u.outcome_definition_id, u.workflow_id) = 0 "
             f"AND NOT EXISTS (SELECT 1 FROM {table} b "
             "WHERE b.outcome_definition_id = u.outcome_definition_id "
-            "AND b.workflow_id = u.workflow_id AND b.counted AND b.per_workflow) THEN TRUE "
+            "AND b.workflow_id = u.workflow_id AND b.per_workflow "
+            "AND (b.counted OR b.outcome = %s)) THEN TRUE "
             f"ELSE FALSE END AS counted FROM ({' UNION ALL '.join(selects)}) u"
         )
-        return cls(sql, tuple(params))
+        # The CASE (and its two placeholders) comes before the SELECTs in the text.
+        return cls(sql, (Outcome.DISPUTED, Outcome.DISPUTED, *params))
 
     @classmethod
     def empty(cls) -> "Marks":
@@ -274,9 +309,17 @@ class Marks:
         )
 
 
-TOTAL_KEYS = ("successes", "partials", "partial_qty", "value_sum", "missing_value", "failures")
+TOTAL_KEYS = (
+    "successes",
+    "partials",
+    "partial_qty",
+    "value_sum",
+    "missing_value",
+    "failures",
+    "disputed",
+)
 NO_MARKS = {"successes": 0, "partials": 0, "partial_qty": None, "value_sum": None}
-NO_MARKS |= {"missing_value": 0, "failures": 0}
+NO_MARKS |= {"missing_value": 0, "failures": 0, "disputed": 0}
 
 
 def totals(marks: Marks) -> dict[tuple[int, int], dict]:
@@ -289,17 +332,24 @@ def totals(marks: Marks) -> dict[tuple[int, int], dict]:
         "SUM(CASE WHEN m.outcome = %s AND m.counted THEN m.fraction END), "
         "SUM(CASE WHEN m.counted THEN m.value * m.fraction END), "
         "SUM(CASE WHEN m.counted AND m.value IS NULL THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN m.outcome = %s THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN m.outcome = %s THEN 1 ELSE 0 END) "
         f"FROM ({marks.sql}) m GROUP BY m.price_id, m.period_id"
     )
-    outcomes = (Outcome.SUCCESS, Outcome.PARTIAL, Outcome.PARTIAL, Outcome.FAILURE)
+    outcomes = (
+        Outcome.SUCCESS,
+        Outcome.PARTIAL,
+        Outcome.PARTIAL,
+        Outcome.FAILURE,
+        Outcome.DISPUTED,
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, (*outcomes, *marks.params))
         rows = cursor.fetchall()
     result = {}
     for price_id, period_id, *values in rows:
         row = dict(zip(TOTAL_KEYS, values, strict=True))
-        for key in ("successes", "partials", "missing_value", "failures"):
+        for key in ("successes", "partials", "missing_value", "failures", "disputed"):
             row[key] = int(row[key])
         for key in ("partial_qty", "value_sum"):  # SQLite sums REAL values
             row[key] = None if row[key] is None else stored(row[key])

@@ -7,8 +7,9 @@ from django.dispatch import receiver
 
 from agents.models import Cost
 from agents.traces import costs_linked
+from billing.credit_notes import credit_note_issued
 from billing.delivery import delivery_requested
-from billing.models import BilledSignal, Invoice, InvoiceDocument
+from billing.models import BilledSignal, CreditNote, Invoice, InvoiceDocument
 from billing.services import invoice_issued, invoice_voided, period_closed
 from billing.tasks import (
     deliver_invoice,
@@ -45,6 +46,20 @@ def queue_margin_refresh(sender, signal_ids, **kwargs) -> None:
             refresh_margins_task.delay(invoice_id)
         except Exception:
             logger.exception("could not queue the margin refresh of invoice %s", invoice_id)
+
+
+@receiver(credit_note_issued)
+def queue_margin_refresh_after_credit(sender, credit_note_id: int, **kwargs) -> None:
+    """A credit note took revenue out of its invoice: refresh the invoice's margins (a
+    dispute's acceptance refreshes them in its own transaction already; twice is the
+    same figures)."""
+    invoice_id = CreditNote.objects.filter(pk=credit_note_id).values_list("invoice_id").first()
+    if invoice_id is None:
+        return
+    try:
+        refresh_margins_task.delay(invoice_id[0])
+    except Exception:
+        logger.exception("could not queue the margin refresh of invoice %s", invoice_id[0])
 
 
 @receiver(invoice_issued)

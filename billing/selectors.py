@@ -92,6 +92,15 @@ def margin_dashboard(**filters) -> dict:
                 output_field=DecimalField(max_digits=30, decimal_places=10),
             )
         ),
+        # the cost of disputed outcomes (accepted: not charged), converted the same way
+        "disputes_cost": Sum(
+            Case(
+                When(cost__gt=0, then=F("cost_of_disputes") * F("cost_reporting") / F("cost")),
+                default=Value(ZERO),
+                output_field=DecimalField(max_digits=30, decimal_places=10),
+            )
+        ),
+        "disputed_total": Sum("disputed"),
         "outcomes": Sum(F("successes") + F("partials")),
     }
     by_period = [
@@ -119,6 +128,8 @@ def margin_dashboard(**filters) -> dict:
                     "margin": revenue - cost,
                     "margin_percent": margin_percent(revenue - cost, revenue),
                     "cost_of_failures": row["failures_cost"] or ZERO,
+                    "disputed": row["disputed_total"] or 0,
+                    "cost_of_disputes": row["disputes_cost"] or ZERO,
                 }
             )
         return rows

@@ -4,22 +4,28 @@ too."""
 
 import logging
 
+from django.contrib import messages
 from django.core import signing
 from django.core.cache import cache
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_POST
 
+from billing.disputes import dispute_open_from_statement, dispute_window_closes
+from billing.errors import DisputeError
 from billing.models import (
     BilledSignal,
     CreditNote,
     CreditNoteDocument,
+    Dispute,
     Invoice,
     InvoiceDocument,
     OutcomeDefinition,
 )
-from billing.statements import statement_invoice_id
+from billing.statements import statement_invoice_id, statement_outcomes
 
 logger = logging.getLogger(__name__)
 RENDERING = "The PDF is being rendered; try again in a minute."
@@ -128,7 +134,9 @@ def statement_credit_note_pdf(request, token: str, credit_note_id: int):
     return credit_note_pdf_response(request, note)
 
 
-def outcome_statement(request, token: str):
+def outcome_statement(request, token: str, *, error: str = "", status: int = 200):
+    """The statement: what was delivered and charged, and each charged outcome with a
+    "Dispute" button while the invoice's dispute window is open. A read never writes."""
     invoice, refusal = _statement_invoice(request, token)
     if refusal is not None:
         return refusal
@@ -145,20 +153,57 @@ def outcome_statement(request, token: str):
             successes=Count("pk", filter=Q(outcome=BilledSignal.Outcome.SUCCESS, counted=True)),
             partials=Count("pk", filter=Q(outcome=BilledSignal.Outcome.PARTIAL)),
             failures=Count("pk", filter=Q(outcome=BilledSignal.Outcome.FAILURE)),
+            disputed=Count("pk", filter=Q(outcome=BilledSignal.Outcome.DISPUTED)),
         )
         .order_by("outcome_definition__name")
     }
+    void = invoice.status == Invoice.Status.VOID
+    closes = dispute_window_closes(invoice)
+    listing = statement_outcomes(invoice=invoice, params=request.GET)
     return render(
         request,
         "billing/statement.html",
         {
             "invoice": invoice,
-            "void": invoice.status == Invoice.Status.VOID,
+            "void": void,
             "outcomes": list(outcomes.values()),
             "lines": invoice.lines.all(),
             "taxes": invoice.taxes.all(),
             "credit_notes": invoice.credit_notes.order_by("issued_at", "id"),
             "PartialRule": OutcomeDefinition.PartialRule,
             "pdf_token": token,
+            "listing": listing,
+            "window_closes": closes,
+            "window_open": not void and timezone.now() <= closes,
+            "disputes": invoice.disputes.select_related("credit_note").order_by("-opened_at"),
+            "error": error,
         },
+        status=status,
     )
+
+
+@require_POST
+def statement_dispute(request, token: str):
+    """The customer disputes one outcome of the statement's invoice (CSRF-protected; the
+    signed token is the only credential). Refused: the page again, with why, and a 400."""
+    invoice, refusal = _statement_invoice(request, token)
+    if refusal is not None:
+        return refusal
+    try:
+        dispute = dispute_open_from_statement(
+            invoice_id=invoice.pk,
+            signal_id=request.POST.get("signal"),
+            reason=request.POST.get("reason", ""),
+        )
+    except DisputeError as exc:
+        return outcome_statement(request, token, error=str(exc), status=400)
+    if dispute.state == Dispute.State.ACCEPTED:
+        text = f"Dispute {dispute.pk} was accepted: " + (
+            f"credit note {dispute.credit_note.number} credits it."
+            if dispute.credit_note
+            else "the outcome added nothing to the invoice, so nothing is credited."
+        )
+    else:
+        text = f"Dispute {dispute.pk} is open: your account manager will answer it."
+    messages.success(request, text)
+    return redirect("outcome-statement", token=token)

@@ -3,7 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents.api.otlp import TracesView
-from billing.views import outcome_statement, statement_credit_note_pdf, statement_invoice_pdf
+from billing.views import (
+    outcome_statement,
+    statement_credit_note_pdf,
+    statement_dispute,
+    statement_invoice_pdf,
+)
 from config.api import ApiDocsPermission
 from config.health import healthz
 
@@ -14,6 +19,7 @@ admin.site.index_title = "Meter for margins, bill for outcomes"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("statements/<str:token>/", outcome_statement, name="outcome-statement"),
+    path("statements/<str:token>/dispute/", statement_dispute, name="statement-dispute"),
     path("statements/<str:token>/invoice.pdf", statement_invoice_pdf, name="statement-invoice-pdf"),
     path(
         "statements/<str:token>/credit-notes/<int:credit_note_id>.pdf",

@@ -1,1 +1,1 @@
-from billing.admin import agreements, invoices, margins, seller  # noqa: F401 - registers
+from billing.admin import agreements, disputes, invoices, margins, seller  # noqa: F401 - registers

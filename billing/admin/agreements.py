@@ -267,6 +267,7 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
             {"fields": ("platform_fee", "minimum_commitment", "spend_cap", "grace_period")},
         ),
         ("Terms", {"fields": ("payment_terms_days", "tax_rate", "margin_target", "notes")}),
+        ("Disputes", {"fields": ("dispute_window_days", "dispute_auto_accept_up_to")}),
         ("Upcoming invoice", {"fields": ("upcoming_invoice",)}),
     )
     readonly_fields = ("upcoming_invoice",)

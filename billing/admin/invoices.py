@@ -15,6 +15,7 @@ from billing import exports
 from billing.admin import receivables
 from billing.admin.credit_notes import CreditNoteInline, credit_note_urls
 from billing.admin.deliveries import InvoiceDeliveryInline, InvoiceDocumentsMixin
+from billing.admin.disputes import InvoiceDisputeInline
 from billing.admin.journal import journal_urls
 from billing.admin.payments import PaymentInline, payment_urls
 from billing.documents import invoice_context
@@ -150,6 +151,7 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
         PaymentInline,
         CreditNoteInline,
         InvoiceDeliveryInline,
+        InvoiceDisputeInline,
     ]
     fields = readonly_fields = (
         "documents",

@@ -69,6 +69,8 @@ class MarginFigureAdmin(ReadOnlyAdmin):
     revenue_display = money_column("revenue")
     cost_display = money_column("cost")
     cost_of_failures_display = money_column("cost_of_failures")
+    cost_of_disputes_display = money_column("cost_of_disputes")
+    revenue_credited_display = money_column("revenue_credited")
     margin_display = money_column("margin")
     revenue_reporting_display = money_column("revenue_reporting", currency="reporting_currency")
     cost_reporting_display = money_column("cost_reporting", currency="reporting_currency")
@@ -82,13 +84,16 @@ class MarginFigureAdmin(ReadOnlyAdmin):
         "successes",
         "partials",
         "failures",
+        "disputed",
         "revenue_outcomes_display",
         "revenue_allocated_display",
+        "revenue_credited_display",
         "revenue_display",
         "cost_display",
         "cost_by_category_display",
         "cost_by_model_display",
         "cost_of_failures_display",
+        "cost_of_disputes_display",
         "unpriced_costs",
         "margin_display",
         "margin_percent",

@@ -34,6 +34,8 @@ class MarkOutcome(models.TextChoices):
     SUCCESS = "success", "Success"
     PARTIAL = "partial", "Partial"
     FAILURE = "failure", "Failure"
+    # An outcome whose dispute was accepted: never charged, its cost shown apart.
+    DISPUTED = "disputed", "Disputed (accepted, not charged)"
 
 
 class BillingPeriodQuerySet(models.QuerySet):
@@ -462,6 +464,12 @@ class BilledSignal(models.Model):
         ]
         indexes = [
             models.Index(fields=["invoice", "price", "period"], name="mark_line_idx"),
+            # A workflow with a disputed outcome is never counted again (rating).
+            models.Index(
+                fields=["outcome_definition", "workflow_id"],
+                condition=Q(outcome=MarkOutcome.DISPUTED),
+                name="mark_disputed_workflow_idx",
+            ),
             models.Index(fields=["price", "period"], name="mark_price_period_idx"),
         ]
 

@@ -36,6 +36,9 @@ class MarginFigure(models.Model):
     successes = models.PositiveIntegerField(default=0)
     partials = models.PositiveIntegerField(default=0)
     failures = models.PositiveIntegerField(default=0)
+    disputed = models.PositiveIntegerField(
+        default=0, help_text="Outcomes whose dispute was accepted: not charged."
+    )
     revenue_outcomes = models.DecimalField(**MONEY, default=0)
     revenue_allocated = models.DecimalField(
         **MONEY,
@@ -43,11 +46,23 @@ class MarginFigure(models.Model):
         help_text="Share of platform fee, true-up, cap discount and adjustments, in "
         "proportion to outcome revenue.",
     )
+    revenue_credited = models.DecimalField(
+        **MONEY,
+        default=0,
+        help_text="What credit notes of the invoice credited on this outcome's lines (and "
+        "its share of the other lines' credits), taken out of the revenue.",
+    )
     revenue = models.DecimalField(**MONEY, default=0)
     cost = models.DecimalField(**MONEY, default=0)
     cost_by_category = models.JSONField(default=dict)
     cost_by_model = models.JSONField(default=dict)
     cost_of_failures = models.DecimalField(**MONEY, default=0)
+    cost_of_disputes = models.DecimalField(
+        **MONEY,
+        default=0,
+        help_text="Cost of the outcomes whose dispute was accepted (kept in the cost, like "
+        "the cost of failures).",
+    )
     margin = models.DecimalField(**MONEY, default=0)
     margin_percent = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
     reporting_currency = models.CharField(max_length=3)

@@ -1,0 +1,156 @@
+"""What accepting a dispute credits: the invoice's lines recomputed without the disputed
+outcomes, by the same rating and invoicing as the close, less the lines recomputed with
+them (outcomes of earlier accepted disputes are marked disputed already, so both leave
+them out). Each line credits the difference it would have had.
+
+- Tiers, included quantities, partial fractions, percent of value and cost plus follow
+  from the same `_charge` arithmetic; an adjustment line (late signals) is the difference
+  of its origin period's total, so it is recomputed the same way.
+- Minimum true-up and spend cap are recomputed too: a true-up that rises (or a cap
+  discount that shrinks) lowers the credit. The credit note's net is the difference of
+  the whole invoice's net; credit lines must be positive, so that net is spread over the
+  lines that decreased, in proportion to their decrease (each rounded to the minor unit,
+  the largest taking the remainder).
+- A difference of 0 or less (an included free quantity, inside the minimum) credits
+  nothing: the dispute is accepted without a credit note.
+- A line credits at most what is left of it (another credit note may have credited it).
+- Each disputed outcome's share of the credit, on its own line, is in proportion to what
+  it weighed there (value x fraction for percent of value, else its fraction); the shares
+  add up to the credit note's net exactly.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+from billing.credit_notes import line_creditable
+from billing.invoicing import invoice_draft
+from billing.models import BilledSignal, Invoice, InvoiceLine, Price
+from billing.money import ZERO
+from billing.rating import MARK_COLUMNS, Marks, _q, prices_of
+from customers.currencies import quantum
+
+Kind = InvoiceLine.Kind
+
+
+@dataclass
+class DisputeCredit:
+    """The credit of a dispute on one invoice: per invoice line, and per disputed signal."""
+
+    invoice: Invoice
+    lines: list[tuple[InvoiceLine, Decimal]] = field(default_factory=list)
+    shares: dict[int, Decimal] = field(default_factory=dict)
+
+    @property
+    def net(self) -> Decimal:
+        return sum((amount for _, amount in self.lines), ZERO)
+
+
+def _marks_without(invoice_id: int, signal_ids: list[int]) -> Marks:
+    """The invoice's marks as if these signals were disputed (not counted)."""
+    marks = Marks.of_invoice(invoice_id)
+    if not signal_ids:
+        return marks
+    held = ", ".join(["%s"] * len(signal_ids))
+    columns = []
+    for name in MARK_COLUMNS:
+        if name == "outcome":
+            columns.append(f"CASE WHEN m.signal_id IN ({held}) THEN %s ELSE m.outcome END")
+        elif name == "counted":
+            columns.append(f"CASE WHEN m.signal_id IN ({held}) THEN FALSE ELSE m.counted END")
+        else:
+            columns.append(f"m.{_q(name)}")
+    names = ", ".join(f"{c} AS {_q(n)}" for c, n in zip(columns, MARK_COLUMNS, strict=True))
+    params = (*signal_ids, BilledSignal.Outcome.DISPUTED, *signal_ids, *marks.params)
+    return Marks(f"SELECT {names} FROM ({marks.sql}) m", params)
+
+
+def _key(line) -> tuple:
+    """A line of the draft and the invoice's line it recomputes (a spend cap split by tax
+    rate sums into one: it never decreases, so it is never credited)."""
+    return (line.kind, line.price_id, line.adjusted_period_id)
+
+
+def _split(amount: Decimal, weights: list[Decimal], currency: str) -> list[Decimal]:
+    """`amount` in proportion to `weights`, at the minor unit, adding up exactly: each
+    share rounded down, the units left to the largest remainders (equal weights when
+    they are all 0)."""
+    unit = quantum(currency)
+    total = sum(weights, ZERO)
+    if total <= 0:
+        weights, total = [Decimal(1)] * len(weights), Decimal(len(weights))
+    raw = [amount * w / total for w in weights]
+    shares = [r.quantize(unit, rounding=ROUND_DOWN) for r in raw]
+    left = int((amount - sum(shares, ZERO)) / unit)
+    by_remainder = sorted(range(len(raw)), key=lambda i: raw[i] - shares[i], reverse=True)
+    for i in by_remainder[:left]:
+        shares[i] += unit
+    return shares
+
+
+def _spread(decreases: list[tuple], net: Decimal, currency: str) -> list[tuple]:
+    """The net credit over the lines that decreased (see the module's docstring)."""
+    total = sum((d for _, d in decreases), ZERO)
+    if total == net:
+        return decreases
+    shares = _split(net, [d for _, d in decreases], currency)
+    return [(line, share) for (line, _), share in zip(decreases, shares, strict=True)]
+
+
+def _weights(marks: list[BilledSignal], price: Price | None) -> list[Decimal]:
+    if price is not None and price.model == Price.Model.PERCENT_OF_VALUE:
+        return [(m.value or ZERO) * m.fraction for m in marks]
+    return [m.fraction for m in marks]
+
+
+def dispute_credit_compute(*, invoice: Invoice, signal_ids: list[int]) -> DisputeCredit:
+    """What disputing these signals (billed by `invoice`) credits on it. A read: the
+    caller holds the invoice's row lock when it acts on the result."""
+    period = invoice.period
+    prices = prices_of(period.agreement)
+    currency = invoice.currency
+    before = invoice_draft(
+        period=period, prices=prices, marks=Marks.of_invoice(invoice.pk), invoice_id=invoice.pk
+    )
+    after = invoice_draft(
+        period=period,
+        prices=prices,
+        marks=_marks_without(invoice.pk, signal_ids),
+        invoice_id=invoice.pk,
+    )
+    differences: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
+    for line in before.lines:
+        differences[_key(line)] += line.amount
+    for line in after.lines:
+        differences[_key(line)] -= line.amount
+    credit = DisputeCredit(invoice=invoice)
+    net = sum(differences.values(), ZERO)
+    if net <= 0:
+        credit.shares = dict.fromkeys(signal_ids, ZERO)
+        return credit
+    left = {_key(line): (line, amount) for line, amount in line_creditable(invoice)}
+    decreases = [(left[key][0], d) for key, d in differences.items() if d > 0 and key in left]
+    spread = _spread(decreases, min(net, sum((d for _, d in decreases), ZERO)), currency)
+    credit.lines = [
+        (line, min(amount, left[_key(line)][1]))
+        for line, amount in spread
+        if min(amount, left[_key(line)][1]) > 0
+    ]
+    credit.shares = _shares(credit, signal_ids, prices)
+    return credit
+
+
+def _shares(credit: DisputeCredit, signal_ids: list[int], prices: list[Price]) -> dict:
+    """Each disputed signal's share of the credit, by the line that billed it."""
+    by_price = {p.pk: p for p in prices}
+    marks = list(BilledSignal.objects.filter(signal_id__in=signal_ids).order_by("signal_id"))
+    shares = dict.fromkeys(signal_ids, ZERO)
+    period_id = credit.invoice.period_id
+    for line, amount in credit.lines:
+        origin = line.adjusted_period_id if line.kind == Kind.ADJUSTMENT else period_id
+        own = [m for m in marks if m.price_id == line.price_id and m.period_id == origin]
+        own = own or marks  # a line of no disputed outcome (never expected): shared by all
+        weights = _weights(own, by_price.get(line.price_id))
+        for mark, share in zip(own, _split(amount, weights, credit.invoice.currency), strict=True):
+            shares[mark.signal_id] += share
+    return shares
