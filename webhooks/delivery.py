@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from webhooks.endpoints import endpoint_failed, endpoint_succeeded
-from webhooks.models import Attempt, Delivery
+from webhooks.models import Attempt, Delivery, Endpoint
 from webhooks.signing import event_body, signature_header
 from webhooks.targets import TargetError, target_resolve
 
@@ -49,9 +49,13 @@ def _claimable(now: datetime) -> Q:
 def delivery_claim(*, delivery_id: int, now: datetime) -> bool:
     """Due (or stale) -> sending, attempts + 1, in one conditional UPDATE; True only for
     the one caller that changed the row. An inactive endpoint's delivery is not claimed."""
-    claimed = Delivery.objects.filter(
-        _claimable(now), pk=delivery_id, endpoint__active=True
-    ).update(state=State.SENDING, attempts=F("attempts") + 1, claimed_at=now)
+    # No join in this UPDATE: with one, Django filters by `id IN (SELECT ...)`, and
+    # PostgreSQL re-checks a row a concurrent claim just changed against that stale
+    # subquery, so both claims would win. EXISTS keeps the conditions on the row itself.
+    active = Exists(Endpoint.objects.filter(pk=OuterRef("endpoint_id"), active=True))
+    claimed = Delivery.objects.filter(_claimable(now), active, pk=delivery_id).update(
+        state=State.SENDING, attempts=F("attempts") + 1, claimed_at=now
+    )
     return claimed == 1
 
 
@@ -105,7 +109,8 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Delive
     failures (disabling it after too many, with one e-mail to Finance)."""
     now = now or timezone.now()
     if not delivery_claim(delivery_id=delivery_id, now=now):
-        Delivery.objects.filter(pk=delivery_id, state__in=WAITING, endpoint__active=False).update(
+        inactive = Exists(Endpoint.objects.filter(pk=OuterRef("endpoint_id"), active=False))
+        Delivery.objects.filter(inactive, pk=delivery_id, state__in=WAITING).update(
             state=State.FAILED,
             next_attempt_at=None,
             last_error="Not sent: the endpoint is inactive. Re-enable it, then replay.",
