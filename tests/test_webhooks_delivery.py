@@ -7,6 +7,7 @@ import itertools
 import json
 from datetime import timedelta
 from decimal import Decimal as D
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -238,3 +239,30 @@ def test_the_beat_requeues_what_is_due_and_what_a_dead_worker_left():
         with mock.patch("webhooks.tasks.timezone.now", return_value=now + timedelta(minutes=11)):
             assert requeue_webhook_deliveries() == 3
     assert sorted(c.args[0] for c in queued.call_args_list) == sorted(due)
+
+
+def readme_verifier():
+    """The README's signature check, run as written."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Verifying webhook signatures", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(code, namespace)
+    return namespace["webhook_verified"]
+
+
+def test_the_readme_snippet_verifies_a_real_delivery_and_refuses_tampering():
+    verified = readme_verifier()
+    with receiver() as (url, inbox):
+        hook = endpoint(url)
+        recorded()
+        delivery_attempt(delivery_id=Delivery.objects.get().pk)
+    headers, body = inbox.requests[0]
+    header = headers["Webhook-Signature"]
+    assert verified(hook.secret, header, body)
+    assert not verified(hook.secret, header, body.replace(b"invoice", b"invoicE"))
+    assert not verified("whsec_wrong", header, body)
+    assert not verified(hook.secret, "garbage", body)
+    signed_at = int(header.split(",")[0][2:])
+    with mock.patch("time.time", return_value=signed_at + 301):
+        assert not verified(hook.secret, header, body)  # too old: a captured request
