@@ -112,6 +112,7 @@ def test_the_event_page_shows_the_payload_and_writes_nothing(client):
 def test_account_managers_read_but_neither_edit_nor_replay(client):
     client.force_login(staff("Account managers"))
     hook, event = recorded()
+    assert client.get(f"/admin/webhooks/event/{event.id}/change/").status_code == 200
     assert client.get(ENDPOINTS).status_code == 200
     assert client.get(f"{ENDPOINTS}{hook.pk}/change/").status_code == 200
     assert add(client).status_code == 403
