@@ -9,7 +9,7 @@ from agents.models import Cost
 from agents.traces import costs_linked
 from billing.credit_notes import credit_note_issued
 from billing.delivery import delivery_requested
-from billing.models import BilledSignal, CreditNote, Invoice, InvoiceDocument
+from billing.models import BilledSignal, BillingPeriod, CreditNote, Invoice, InvoiceDocument
 from billing.services import invoice_issued, invoice_voided, period_closed
 from billing.tasks import (
     deliver_invoice,
@@ -24,7 +24,11 @@ logger = logging.getLogger(__name__)
 @receiver(period_closed)
 def queue_margin_check(sender, period_id: int, **kwargs) -> None:
     """Queue the margin check; the invoice is committed already, so a broker that does not
-    answer is logged, never raised to whoever closed the period."""
+    answer is logged, never raised to whoever closed the period. No target, no check."""
+    if not BillingPeriod.objects.filter(
+        pk=period_id, agreement__margin_target__isnull=False
+    ).exists():
+        return
     try:
         send_margin_alerts.delay(period_id)
     except Exception:

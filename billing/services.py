@@ -43,8 +43,8 @@ __all__ = [
 ]
 logger = logging.getLogger(__name__)
 
-# Sent after a closing transaction commits (kwargs: period_id), for a period whose
-# agreement has a margin target. billing.receivers queues the margin check.
+# Sent after a closing transaction commits (kwargs: period_id). billing.receivers queues
+# the margin check (when the agreement has a margin target); webhooks records period.closed.
 period_closed = django.dispatch.Signal()
 # Sent after an invoice is issued and committed (kwargs: invoice_id, delivery_id):
 # billing.receivers queues its PDF and its e-mail, outside the closing transaction.
@@ -183,10 +183,7 @@ def period_close(
                 sender=Invoice, invoice_id=invoice.pk, delivery_id=delivery.pk
             )
         )
-        if agreement.margin_target is not None:  # no target, no alert to check
-            transaction.on_commit(
-                lambda: period_closed.send(sender=BillingPeriod, period_id=period.pk)
-            )
+        transaction.on_commit(lambda: period_closed.send(sender=BillingPeriod, period_id=period.pk))
     logger.info("closed period %s with invoice %s", period_id, invoice.number)
     return invoice
 

@@ -1,15 +1,14 @@
 import logging
 
 from celery import shared_task
-from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from billing.alerts import margin_alert_email, margin_webhook_deliver
+from billing.alerts import margin_alert_email, margin_alert_raised
 from billing.delivery import deliveries_due, delivery_send, reminders_create
 from billing.documents import PdfRenderError, credit_note_pdf_store, invoice_pdf_store
 from billing.margins import margin_alert_raise, margin_figures_refresh
-from billing.models import BillingPeriod, InvoiceDelivery, InvoiceDocument
+from billing.models import BillingPeriod, InvoiceDelivery, InvoiceDocument, MarginAlert
 from billing.periods import periods_create_due, periods_due
 from billing.services import period_close
 
@@ -57,8 +56,9 @@ def refresh_margins_task(invoice_id: int) -> int:
 
 @shared_task
 def send_margin_alerts(period_id: int) -> int | None:
-    """After a close: alert once (e-mail, webhook) if the deal is below its margin target.
-    Never affects the invoice: it runs after the closing transaction has committed."""
+    """After a close: alert once (e-mail, and the margin_alert_raised signal from which
+    the webhooks app records a `margin.alert` event) if the deal is below its margin
+    target. Never affects the invoice: it runs after the closing transaction committed."""
     try:
         alert = margin_alert_raise(period_id=period_id)
     except BillingPeriod.DoesNotExist:  # a message older than the database it reached
@@ -67,18 +67,8 @@ def send_margin_alerts(period_id: int) -> int | None:
     if alert is None:
         return None
     margin_alert_email(alert=alert)
-    if settings.MARGIN_ALERT_WEBHOOK_URL:
-        deliver_margin_webhook.delay(alert.pk)
+    margin_alert_raised.send(sender=MarginAlert, alert_id=alert.pk)
     return alert.pk
-
-
-@shared_task(bind=True, max_retries=5)
-def deliver_margin_webhook(self, alert_id: int) -> bool:
-    """POST the alert, signed with HMAC-SHA256; retried with backoff; every attempt logged."""
-    delivered = margin_webhook_deliver(alert_id=alert_id, attempt=self.request.retries + 1)
-    if not delivered:
-        raise self.retry(countdown=min(600, 10 * 2**self.request.retries))
-    return True
 
 
 # --- Invoice documents and e-mails (billing/documents.py, billing/delivery.py) ---------

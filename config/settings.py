@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "customers",
     "agents",
     "billing",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -237,6 +238,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.send_reminders",
         "schedule": timedelta(hours=1),
     },
+    "requeue-webhook-deliveries": {
+        "task": "webhooks.tasks.requeue_webhook_deliveries",
+        "schedule": timedelta(minutes=1),
+    },
     "attach-unattributed-signals": {
         "task": "agents.tasks.attach_unattributed_signals",
         "schedule": ATTACH_UNATTRIBUTED_INTERVAL,
@@ -271,8 +276,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 REPORTING_CURRENCY = env.str("REPORTING_CURRENCY", default="USD")
 STATEMENT_LINK_DAYS = env.int("STATEMENT_LINK_DAYS", default=30)
 MARGIN_ALERT_EMAILS = env.list("MARGIN_ALERT_EMAILS", default=[])
-MARGIN_ALERT_WEBHOOK_URL = env.str("MARGIN_ALERT_WEBHOOK_URL", default="")
-MARGIN_ALERT_WEBHOOK_SECRET = env.str("MARGIN_ALERT_WEBHOOK_SECRET", default="")
+# Finance's mailbox(es), besides the active users of the Finance group (webhook endpoints
+# disabled after failures are reported there).
+FINANCE_EMAILS = env.list("FINANCE_EMAILS", default=[])
+
+# --- Outbound webhooks (webhooks/, docs/webhooks.md) -------------------------------
+# Seconds one attempt may take (connect, send, each read); redirects are never followed.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
+# An endpoint is disabled after this many failed attempts in a row (any events).
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+# A delivery is retried with backoff (1 min, 2, 4... at most 1 h apart) for this long.
+WEBHOOK_RETRY_FOR = timedelta(hours=env.int("WEBHOOK_RETRY_FOR_HOURS", default=24))
+# Endpoints on private, loopback, link-local or reserved addresses: refused unless this
+# is on (it is by default outside production, where receivers run on localhost).
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 

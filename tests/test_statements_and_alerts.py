@@ -1,26 +1,25 @@
 """Customer statements behind signed, expiring links; margin alerts sent once, by e-mail
-and to a signed webhook whose failures are logged and never break closing."""
+and as a signed `margin.alert` webhook event whose failures are logged and never break
+closing."""
 
-import hashlib
-import hmac
 import json
-import threading
 from datetime import timedelta
 from decimal import Decimal as D
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from unittest import mock
 
 import pytest
 from django.core import mail, signing
 
-from billing.alerts import margin_webhook_deliver
 from billing.margins import margin_alert_raise
-from billing.models import MarginAlert, WebhookDelivery
+from billing.models import MarginAlert
 from billing.services import period_close
 from billing.statements import statement_token
 from billing.tasks import send_margin_alerts
 from tests import factories as f
 from tests.billing_helpers import World
+from tests.webhook_helpers import endpoint, receiver, signature_valid
+from webhooks.delivery import delivery_attempt
+from webhooks.models import Delivery, Event
 
 pytestmark = pytest.mark.django_db
 
@@ -82,57 +81,40 @@ def test_no_alert_above_target():
     assert margin_alert_raise(period_id=w.period().pk) is None
 
 
-class Receiver(BaseHTTPRequestHandler):
-    received: list = []
-    status = 200
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.received.append((body, self.headers["X-Signature"]))
-        self.send_response(Receiver.status)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def receiver():
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    Receiver.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    server.shutdown()
-
-
-def test_webhook_signed_with_hmac_sha256_and_logged(settings, receiver):
-    settings.MARGIN_ALERT_WEBHOOK_URL, settings.MARGIN_ALERT_WEBHOOK_SECRET = receiver, "s3cret"
+def test_an_alert_records_one_margin_alert_event_delivered_signed(settings):
+    """The margin alert webhook of old is now a `margin.alert` event (docs/webhooks.md):
+    one per alert, to the endpoints subscribed to it, signed and logged."""
+    settings.MARGIN_ALERT_EMAILS = ["am@example.com"]
     w, _ = closed(target=D(50))
-    alert = margin_alert_raise(period_id=w.period().pk)
-    Receiver.status = 200
-    assert margin_webhook_deliver(alert_id=alert.pk, attempt=1)
-    body, signature = Receiver.received[0]
-    assert signature == "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-    assert json.loads(body)["event"] == "margin_below_target"
-    assert WebhookDelivery.objects.get().delivered
+    with receiver() as (url, inbox):
+        hook = endpoint(url, types=["margin.alert"])
+        endpoint(url, types=["invoice.issued"])  # not subscribed: nothing
+        alert_id = send_margin_alerts(w.period().pk)
+        assert send_margin_alerts(w.period().pk) is None  # no second alert, no second event
+        event = Event.objects.get()
+        delivery = Delivery.objects.get()
+        assert (event.key, delivery.endpoint) == (f"margin.alert:{alert_id}", hook)
+        assert delivery_attempt(delivery_id=delivery.pk).state == "delivered"
+    headers, body = inbox.requests[0]
+    assert signature_valid(hook.secret, headers["Webhook-Signature"], body)
+    data = json.loads(body)["data"]
+    # revenue 3 + 2 x 0.4 = 3.80, cost 3 x 0.90 = 2.70: margin 1.10 = 28.95% < 50%.
+    assert (data["margin_percent"], data["target_percent"]) == ("28.95", "50.00")
+    assert data["customer_id"] == w.customer.external_id
+    assert len(mail.outbox) == 1  # the e-mail stays
 
 
-def test_failing_webhook_is_logged_retried_and_does_not_break_closing(settings, receiver):
-    settings.MARGIN_ALERT_WEBHOOK_URL = receiver
-    Receiver.status = 500
-    w, invoice = closed(target=D(50))
-    assert invoice.sequence == 1  # the close itself was not affected
-    alert = margin_alert_raise(period_id=w.period().pk)
-    assert not margin_webhook_deliver(alert_id=alert.pk, attempt=1)
-    settings.MARGIN_ALERT_WEBHOOK_URL = "http://127.0.0.1:9/unreachable"
-    assert not margin_webhook_deliver(alert_id=alert.pk, attempt=2)
-    attempts = list(WebhookDelivery.objects.order_by("attempt"))
-    assert [(d.attempt, d.status_code, d.delivered) for d in attempts] == [
-        (1, 500, False),
-        (2, None, False),
+def test_a_failing_alert_receiver_is_logged_retried_and_does_not_break_closing():
+    with receiver(answers=(500,)) as (url, _):
+        endpoint(url, types=["margin.alert"])
+        w, invoice = closed(target=D(50))
+        assert invoice.sequence == 1  # the close itself was not affected
+        send_margin_alerts(w.period().pk)
+        delivery = delivery_attempt(delivery_id=Delivery.objects.get().pk)
+    assert delivery.state == "retrying"
+    assert [(a.number, a.status_code, a.succeeded) for a in delivery.attempt_log.all()] == [
+        (1, 500, False)
     ]
-    assert "ConnectError" in attempts[1].error
 
 
 def test_statement_link_expiry_is_a_setting(settings):

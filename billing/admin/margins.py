@@ -1,19 +1,14 @@
-"""The margin dashboard, margin alerts and webhook deliveries."""
+"""The margin dashboard and margin alerts (their webhooks: the webhooks app)."""
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef
 from django.template.response import TemplateResponse
 
 from agents.models import Agent
 from billing import exports
-from billing.models import (
-    MarginAlert,
-    MarginFigure,
-    WebhookDelivery,
-)
+from billing.models import MarginAlert, MarginFigure
 from billing.money import format_money
 from billing.selectors import margin_chart_data, margin_dashboard, margin_figures
 from config.admin_tools import ReadOnlyAdmin, money_column
@@ -141,17 +136,6 @@ class MarginFigureAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/billing/margin_dashboard.html", context)
 
 
-class WebhookDeliveryInline(admin.TabularInline):
-    model = WebhookDelivery
-    fields = ("attempt", "url", "status_code", "delivered", "error", "created_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(MarginAlert)
 class MarginAlertAdmin(ReadOnlyAdmin):
     list_display = (
@@ -161,15 +145,5 @@ class MarginAlertAdmin(ReadOnlyAdmin):
         "threshold",
         "created_at",
         "emailed_at",
-        "webhook_delivered",
     )
     list_select_related = ("agreement__customer", "period__agreement__customer")
-    inlines = [WebhookDeliveryInline]
-
-    def get_queryset(self, request):
-        delivered = WebhookDelivery.objects.filter(alert=OuterRef("pk"), delivered=True)
-        return super().get_queryset(request).annotate(_delivered=Exists(delivered))
-
-    @admin.display(description="webhook delivered", boolean=True)
-    def webhook_delivered(self, obj):
-        return obj._delivered

@@ -1,0 +1,1 @@
+from webhooks.admin import endpoints, events  # noqa: F401 - registers

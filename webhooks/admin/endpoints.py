@@ -1,0 +1,153 @@
+"""Webhook endpoints in the admin: Finance adds and edits them (the secret is shown once,
+on the page after saving or rotating), re-enables disabled ones; account managers read."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from simple_history.admin import SimpleHistoryAdmin
+
+from webhooks.endpoints import endpoint_enable, endpoint_secret_rotate
+from webhooks.models import ALL_EVENTS, Endpoint, EventType, secret_new
+from webhooks.targets import TargetError, url_check
+
+EVENT_CHOICES = [(ALL_EVENTS, "All events (including types added later)"), *EventType.choices]
+SECRET_TEMPLATE = "admin/webhooks/endpoint/secret_once.html"
+
+
+class EndpointForm(forms.ModelForm):
+    url = forms.CharField(
+        label="URL",
+        max_length=2000,
+        help_text="Where events are POSTed: an http:// or https:// URL.",
+        widget=forms.URLInput(attrs={"size": 80}),
+    )
+    event_types = forms.MultipleChoiceField(
+        choices=EVENT_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "required": "Choose at least one event type, or all events.",
+            "invalid_choice": "Unknown event type “%(value)s”: choose one from the list.",
+        },
+    )
+
+    class Meta:
+        model = Endpoint
+        fields = ("url", "description", "event_types", "active")
+
+    def clean_url(self):
+        try:
+            return url_check(self.cleaned_data["url"])
+        except TargetError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def clean_event_types(self):
+        chosen = self.cleaned_data["event_types"]
+        if ALL_EVENTS in chosen:
+            return [ALL_EVENTS]
+        return [value for value in EventType.values if value in chosen]
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(SimpleHistoryAdmin):
+    form = EndpointForm
+    list_display = (
+        "url",
+        "description",
+        "state",
+        "events_shown",
+        "failure_run",
+        "last_success_at",
+        "last_failure_at",
+        "secret_shown",
+    )
+    list_filter = ("active",)
+    search_fields = ("url", "description")
+    actions = ("rotate_secret", "reenable")
+    info_fields = (
+        "state",
+        "secret_shown",
+        "secret_rotated_at",
+        "failure_run",
+        "last_success_at",
+        "last_failure_at",
+        "disabled_at",
+        "disabled_reason",
+        "created_at",
+        "created_by",
+    )
+
+    def get_fields(self, request, obj=None):
+        fields = ["url", "description", "event_types", "active"]
+        return fields if obj is None else [*fields, *self.info_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.info_fields
+
+    @admin.display(description="state")
+    def state(self, obj):
+        if obj.active:
+            return "active"
+        return "disabled after failures" if obj.disabled_at else "paused"
+
+    @admin.display(description="events")
+    def events_shown(self, obj):
+        return "all" if ALL_EVENTS in obj.event_types else ", ".join(obj.event_types)
+
+    @admin.display(description="secret")
+    def secret_shown(self, obj):
+        # The whole secret is shown once; its end tells Finance which one a receiver has.
+        return obj.secret_hint
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.secret, obj.created_by = secret_new(), request.user
+            obj.save()
+            return
+        fields = list(form.changed_data)
+        if "active" in fields and obj.active:  # Finance turned it on again
+            obj.failure_run, obj.disabled_at, obj.disabled_reason = 0, None, ""
+            fields += ["failure_run", "disabled_at", "disabled_reason"]
+        if fields:
+            obj.save(update_fields=fields)  # never the counters workers are updating
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._secret_page(request, obj, obj.secret, created=True)
+
+    def _secret_page(self, request, endpoint, secret, *, created):
+        messages.warning(request, "Copy the secret now: it will not be shown again.")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Endpoint created" if created else "Secret rotated",
+            "endpoint": endpoint,
+            "secret": secret,
+            "created": created,
+        }
+        return TemplateResponse(request, SECRET_TEMPLATE, context)
+
+    @admin.action(description="Rotate the secret (shown once)", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Select exactly one endpoint to rotate its secret.", messages.ERROR
+            )
+            return None
+        endpoint = queryset.get()
+        secret = endpoint_secret_rotate(endpoint_id=endpoint.pk)
+        endpoint.refresh_from_db()
+        return self._secret_page(request, endpoint, secret, created=False)
+
+    @admin.action(description="Re-enable the selected endpoints", permissions=["change"])
+    def reenable(self, request, queryset):
+        enabled = [e for e in queryset.order_by("pk") if endpoint_enable(endpoint_id=e.pk)]
+        if enabled:
+            self.message_user(
+                request,
+                f"Re-enabled: {', '.join(str(e) for e in enabled)}. Replay what they missed "
+                "from Webhooks > Deliveries.",
+                messages.SUCCESS,
+            )
+        skipped = queryset.count() - len(enabled)
+        if skipped:
+            self.message_user(request, f"{skipped} already active.", messages.INFO)
