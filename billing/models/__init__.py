@@ -16,7 +16,7 @@ from billing.models.invoices import (
     InvoiceLine,
     InvoiceTax,
 )
-from billing.models.margins import MarginAlert, MarginFigure, WebhookDelivery
+from billing.models.margins import MarginAlert, MarginFigure
 from billing.models.outcomes import OutcomeCriterion, OutcomeDefinition, data_lookup
 from billing.models.payments import Payment
 from billing.models.seller import SellerProfile, TaxRate
@@ -47,6 +47,5 @@ __all__ = [
     "PriceTier",
     "SellerProfile",
     "TaxRate",
-    "WebhookDelivery",
     "data_lookup",
 ]

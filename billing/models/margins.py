@@ -1,7 +1,6 @@
 """Margins: what each deal earned and cost, per period x customer x agent x outcome."""
 
 from django.db import models
-from django.db.models import Q
 
 from billing.models.invoices import Invoice
 from billing.money import MONEY, format_percent
@@ -124,26 +123,3 @@ class MarginAlert(models.Model):
     def __str__(self) -> str:
         percent, target = format_percent(self.margin_percent), format_percent(self.threshold)
         return f"{self.agreement} {percent} < {target}"
-
-
-class WebhookDelivery(models.Model):
-    """One attempt to deliver an alert to the outbound webhook."""
-
-    alert = models.ForeignKey(MarginAlert, on_delete=models.CASCADE, related_name="deliveries")
-    url = models.URLField()
-    attempt = models.PositiveSmallIntegerField()
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    delivered = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name_plural = "webhook deliveries"
-        constraints = [
-            models.UniqueConstraint(fields=["alert", "attempt"], name="delivery_attempt_unique"),
-            models.CheckConstraint(condition=Q(attempt__gte=1), name="delivery_attempt_positive"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.url} #{self.attempt}: {self.status_code or self.error[:40]}"
