@@ -81,6 +81,6 @@ def test_invoice_lines_csv_has_plain_quantities_and_amounts(admin_client):
 def test_empty_api_csv_still_has_its_header(admin_client):
     response = admin_client.get("/api/v1/invoices", {"format": "csv"})
     assert response.content.decode().splitlines() == [
-        "number,customer_id,period_start,period_end,status,currency,net,tax,total,amount_paid,"
+        "number,customer_id,period_start,period_end,status,currency,net,tax,total,amount_paid,amount_credited,"
         "amount_due,issued_at,due_at,void_reason"
     ]
