@@ -107,3 +107,18 @@ def test_payments_and_credits_together_settle_the_invoice():
     invoice.refresh_from_db()
     assert invoice.amount_due == 0  # 214.92 - 4.93 - 209.99
     assert invoice.status == Invoice.Status.PAID
+
+
+def test_the_invoice_export_shows_what_was_credited_and_what_is_left(admin_client):
+    _, invoice = multi_rate_invoice()
+    _, fee = _lines(invoice)
+    credit_note_issue(invoice_id=invoice.pk, reason="Fee waived", lines=[CreditRequest(fee.pk)])
+    rows = admin_client.get("/api/v1/invoices", {"format": "csv"}).content.decode().splitlines()
+    header, row = rows[0].split(","), rows[1].split(",")
+    got = dict(zip(header, row, strict=True))
+    # 214.92 total, 199.99 + 10.00 credited, 4.93 left
+    assert (got["total"], got["amount_credited"], got["amount_due"]) == (
+        "214.92",
+        "209.99",
+        "4.93",
+    )
