@@ -35,6 +35,8 @@ def agreement_post(customer, outcome, tiers, model="graduated", starts_on="2026-
         "grace_period": "1 00:00:00",
         "payment_terms_days": "30",
         "margin_target": "",
+        "dispute_window_days": "30",
+        "dispute_auto_accept_up_to": "",
         "notes": "",
         "prices-TOTAL_FORMS": "1",
         "prices-INITIAL_FORMS": "0",
