@@ -23,7 +23,9 @@ from tests.mail_helpers import pdf_text
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    # The groups come from data migrations; an earlier transactional test flushed them:
+    # serialized_rollback restores the migrated rows first.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
 ]
 

@@ -10,7 +10,9 @@ from tests.test_browser_journey import ARTIFACTS, CHROMIUM, browser, login, user
 from webhooks.models import Endpoint
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    # The groups come from data migrations; an earlier transactional test flushed them:
+    # serialized_rollback restores the migrated rows first.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
 ]
 
