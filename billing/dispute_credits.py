@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from billing.credit_notes import line_creditable
+from billing.errors import DisputeError
 from billing.invoicing import invoice_draft
-from billing.models import BilledSignal, Invoice, InvoiceLine, Price
-from billing.money import ZERO
+from billing.models import BilledSignal, Dispute, DisputedOutcome, Invoice, InvoiceLine, Price
+from billing.money import ZERO, format_money
 from billing.rating import MARK_COLUMNS, Marks, _q, prices_of
 from customers.currencies import quantum
 
@@ -46,23 +47,69 @@ class DisputeCredit:
         return sum((amount for _, amount in self.lines), ZERO)
 
 
-def _marks_without(invoice_id: int, signal_ids: list[int]) -> Marks:
-    """The invoice's marks as if these signals were disputed (not counted)."""
+def _marks_as(invoice_id: int, outcomes: dict[int, tuple[str, bool]]) -> Marks:
+    """The invoice's marks with these signals' outcome and `counted` replaced."""
     marks = Marks.of_invoice(invoice_id)
-    if not signal_ids:
+    if not outcomes:
         return marks
-    held = ", ".join(["%s"] * len(signal_ids))
-    columns = []
+    columns, params = [], []
     for name in MARK_COLUMNS:
-        if name == "outcome":
-            columns.append(f"CASE WHEN m.signal_id IN ({held}) THEN %s ELSE m.outcome END")
-        elif name == "counted":
-            columns.append(f"CASE WHEN m.signal_id IN ({held}) THEN FALSE ELSE m.counted END")
+        if name in ("outcome", "counted"):
+            cases = " ".join("WHEN %s THEN %s" for _ in outcomes)
+            columns.append(f"CASE m.signal_id {cases} ELSE m.{_q(name)} END")
+            index = 0 if name == "outcome" else 1
+            for signal_id, values in outcomes.items():
+                params += [signal_id, values[index]]
         else:
             columns.append(f"m.{_q(name)}")
     names = ", ".join(f"{c} AS {_q(n)}" for c, n in zip(columns, MARK_COLUMNS, strict=True))
-    params = (*signal_ids, BilledSignal.Outcome.DISPUTED, *signal_ids, *marks.params)
-    return Marks(f"SELECT {names} FROM ({marks.sql}) m", params)
+    return Marks(f"SELECT {names} FROM ({marks.sql}) m", (*params, *marks.params))
+
+
+def _marks_without(invoice_id: int, signal_ids: list[int]) -> Marks:
+    """The invoice's marks as if these signals were disputed (not counted)."""
+    return _marks_as(invoice_id, dict.fromkeys(signal_ids, (BilledSignal.Outcome.DISPUTED, False)))
+
+
+def _check_as_issued(invoice: Invoice, prices: list[Price]) -> None:
+    """The invoice recomputed as issued (its earlier disputed outcomes as it billed them)
+    must give its stored lines: otherwise its agreement's prices, tiers, fee, minimum or
+    cap, or the costs a cost-plus price charged, changed since, and a recomputed credit
+    would not be what the outcomes added. Refused then: Finance credits by hand."""
+    earlier = {
+        d.signal_id: (d.billed_outcome, d.billed_counted)
+        for d in DisputedOutcome.objects.filter(
+            dispute__invoice=invoice,
+            dispute__state=Dispute.State.ACCEPTED,
+            signal__billing_mark__invoice=invoice,
+        ).exclude(billed_outcome="")
+    }
+    issued = invoice_draft(
+        period=invoice.period,
+        prices=prices,
+        marks=_marks_as(invoice.pk, earlier),
+        invoice_id=invoice.pk,
+    )
+    stored: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
+    descriptions = {}
+    for line in invoice.lines.all():
+        stored[_key(line)] += line.amount
+        descriptions.setdefault(_key(line), line.description)
+    now: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
+    for line in issued.lines:
+        now[_key(line)] += line.amount
+    for key in stored.keys() | now.keys():
+        if stored[key] != now[key]:
+            currency = invoice.currency
+            name = descriptions.get(key, key[0].replace("_", " "))
+            raise DisputeError(
+                f"dispute: invoice {invoice.number} no longer recomputes as issued (“{name}” "
+                f"was {format_money(stored[key], currency)} {currency}, would be "
+                f"{format_money(now[key], currency)} {currency} today: the agreement's prices "
+                "or terms, or the costs it priced, changed since). What the outcomes added "
+                "cannot be recomputed: reject the dispute and credit the invoice with a "
+                "credit note."
+            )
 
 
 def _key(line) -> tuple:
@@ -109,6 +156,7 @@ def dispute_credit_compute(*, invoice: Invoice, signal_ids: list[int]) -> Disput
     period = invoice.period
     prices = prices_of(period.agreement)
     currency = invoice.currency
+    _check_as_issued(invoice, prices)
     before = invoice_draft(
         period=period, prices=prices, marks=Marks.of_invoice(invoice.pk), invoice_id=invoice.pk
     )

@@ -23,10 +23,13 @@ Sent after the transaction commits:
 - `dispute_resolved(dispute_id=...)`: accepted (with its credit note, if any) or rejected.
 """
 
+import logging
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import django.dispatch
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from billing.credit_notes import CreditRequest, credit_note_issue
@@ -41,8 +44,9 @@ from billing.models import (
     Invoice,
     OutcomeDefinition,
 )
-from billing.money import format_money
+from billing.money import ZERO, format_money, round_line
 
+logger = logging.getLogger(__name__)
 dispute_opened = django.dispatch.Signal()
 dispute_resolved = django.dispatch.Signal()
 Outcome = BilledSignal.Outcome
@@ -105,8 +109,21 @@ def _create(*, customer_id, invoice, source, reason, signal_ids, user, now) -> D
     return dispute
 
 
+def text_check(text: str | None, field: str) -> str:
+    """Free text as typed, stripped; refused when it holds a NUL character (a database
+    stores none) or lone surrogates."""
+    text = (text or "").strip()
+    if "\x00" in text:
+        raise DisputeError(f"{field}: remove the NUL character from the text.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DisputeError(f"{field}: the text holds characters that are not text.") from None
+    return text
+
+
 def _reason(reason: str | None) -> str:
-    reason = (reason or "").strip()
+    reason = text_check(reason, "reason")
     if not reason:
         raise DisputeError("reason: say why the outcome was not delivered as billed.")
     return reason
@@ -157,13 +174,16 @@ def dispute_open_from_statement(
         limit = invoice.period.agreement.dispute_auto_accept_up_to
         if limit is not None:
             shown = f"{format_money(limit, invoice.currency)} {invoice.currency}"
-            dispute = _accept(
-                dispute_id=dispute.pk,
-                user=None,
-                note=f"accepted automatically up to {shown}",
-                now=now,
-                up_to=limit,
-            )
+            try:  # a savepoint: whatever refuses the acceptance, the dispute stays open
+                dispute = _accept(
+                    dispute_id=dispute.pk,
+                    user=None,
+                    note=f"accepted automatically up to {shown} per invoice",
+                    now=now,
+                    up_to=limit,
+                )
+            except BillingError as exc:
+                logger.warning("dispute %s not accepted automatically: %s", dispute.pk, exc)
     return dispute
 
 
@@ -239,9 +259,21 @@ def dispute_accept(*, dispute_id: int, user=None, note: str = "", now=None) -> D
     return _accept(dispute_id=dispute_id, user=user, note=note, now=now or timezone.now())
 
 
+def _auto_credited(invoice: Invoice) -> Decimal:
+    """Net credited so far on the invoice by disputes accepted automatically."""
+    credited = DisputedOutcome.objects.filter(
+        dispute__invoice=invoice,
+        dispute__source=Dispute.Source.STATEMENT,
+        dispute__state=Dispute.State.ACCEPTED,
+        dispute__resolved_by__isnull=True,
+    ).aggregate(total=Sum("credited"))["total"]
+    return round_line(credited or ZERO, invoice.currency)
+
+
 def _accept(*, dispute_id: int, user, note: str, now, up_to=None) -> Dispute:
     """Accept (see dispute_accept); with `up_to`, only if it credits at most that much
     (net), else the dispute stays open."""
+    note = text_check(note, "note")
     with transaction.atomic():
         dispute = _locked_open(dispute_id)
         signal_ids = list(dispute.outcomes.values_list("signal_id", flat=True))
@@ -274,8 +306,8 @@ def _accept(*, dispute_id: int, user, note: str, now, up_to=None) -> Dispute:
                 .values_list("signal_id", flat=True)
             )
             credit = dispute_credit_compute(invoice=invoice, signal_ids=billed)
-            if up_to is not None and credit.net > up_to:
-                return dispute
+            if up_to is not None and _auto_credited(invoice) + credit.net > up_to:
+                return dispute  # the limit is per invoice, summed over its disputes
             if credit.lines:
                 try:
                     dispute.credit_note = credit_note_issue(
@@ -287,20 +319,34 @@ def _accept(*, dispute_id: int, user, note: str, now, up_to=None) -> Dispute:
                     )
                 except BillingError as exc:
                     raise DisputeError(f"dispute: {exc}") from None
+            as_billed = dict(
+                BilledSignal.objects.filter(signal_id__in=billed).values_list(
+                    "signal_id", "outcome"
+                )
+            )
+            counted = dict(
+                BilledSignal.objects.filter(signal_id__in=billed).values_list(
+                    "signal_id", "counted"
+                )
+            )
             BilledSignal.objects.filter(signal_id__in=billed).update(
                 outcome=Outcome.DISPUTED, counted=False
             )
             outcomes = list(dispute.outcomes.filter(signal_id__in=billed))
             for outcome in outcomes:
                 outcome.credited = credit.shares.get(outcome.signal_id)
-            DisputedOutcome.objects.bulk_update(outcomes, ["credited"])
+                outcome.billed_outcome = as_billed[outcome.signal_id]
+                outcome.billed_counted = counted[outcome.signal_id]
+            DisputedOutcome.objects.bulk_update(
+                outcomes, ["credited", "billed_outcome", "billed_counted"]
+            )
             dispute.invoice = invoice
         dispute.state, dispute.resolved_at, dispute.resolved_by = (
             Dispute.State.ACCEPTED,
             now,
             user,
         )
-        dispute.resolution_note = (note or "").strip()
+        dispute.resolution_note = note
         dispute._change_reason = "accepted"
         dispute.save()
         if dispute.invoice_id and dispute.invoice.status != Invoice.Status.VOID:
@@ -313,7 +359,7 @@ def dispute_reject(*, dispute_id: int, note: str, user=None, now=None) -> Disput
     """Reject an open dispute with a note saying why; its outcomes stay billed (and, a
     signal being disputed once, cannot be disputed again)."""
     now = now or timezone.now()
-    note = (note or "").strip()
+    note = text_check(note, "note")
     if not note:
         raise DisputeError("note: say why the dispute is rejected; the customer is told.")
     with transaction.atomic():

@@ -1,5 +1,5 @@
 """Disputes in the admin, by role: account managers open them (from the signals list);
-account managers and Finance accept or reject them (POST); viewers only read; the
+Finance accepts or rejects them (POST); viewers only read; the
 agreement shows its window and auto-accept limit; an invoice lists its disputes."""
 
 from decimal import Decimal as D
@@ -39,7 +39,7 @@ def opened(w, signal=None):
 
 
 @pytest.mark.parametrize(
-    "role,may_resolve", [("Finance", True), ("Account managers", True), ("Viewers", False)]
+    "role,may_resolve", [("Finance", True), ("Account managers", False), ("Viewers", False)]
 )
 def test_accepting_by_role(client, world, role, may_resolve):
     d = opened(world)
@@ -154,3 +154,15 @@ def test_the_margin_dashboard_shows_disputed_outcomes_and_their_cost(client, wor
     cells = [c.lstrip(">") for c in cells]
     assert cells[:3] == ["10.00", "1.50", "8.50"]
     assert cells[-2:] == ["1", "1.50"]
+
+
+def test_a_note_with_a_nul_character_is_refused_and_changes_nothing(client, world):
+    d = opened(world)
+    login(client, "Finance")
+    url = reverse("admin:billing_dispute_resolve", args=[d.pk])
+    for button in ("accept", "reject"):
+        response = client.post(url, {button: "1", "note": "ok\x00"})
+        page = client.get(response.url).content.decode()
+        assert "Note: remove the NUL character from the text." in page
+    d.refresh_from_db()
+    assert d.state == Dispute.State.OPEN and not CreditNote.objects.exists()

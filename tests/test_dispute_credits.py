@@ -146,3 +146,42 @@ def test_a_dispute_is_accepted_once():
     with pytest.raises(DisputeError, match=rf"dispute {d.pk} was accepted on"):
         accept(d)
     assert CreditNote.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "edit,line",
+    [
+        ({"unit_price": D("20.00")}, "was 50.00 USD, would be 200.00 USD"),
+        ({"minimum_commitment": D("100.00")}, "was 0.00 USD, would be 50.00 USD"),
+    ],
+)
+def test_an_invoice_whose_agreement_changed_since_is_not_recomputed(edit, line):
+    """The invoice billed 10 x 5.00; the price (or the minimum) was edited afterwards:
+    recomputing would credit at today's terms (20.00 an outcome, or nothing under the
+    new minimum), so acceptance is refused, naming the line, and nothing changes."""
+    w = World(unit_price=D("5.00"))
+    signals = w.signals(10)
+    invoice = close(w)
+    target = w.price if "unit_price" in edit else w.agreement
+    for name, value in edit.items():
+        setattr(target, name, value)
+    target.save()
+    d = dispute(w, signals[0])
+    with pytest.raises(DisputeError, match=line):
+        accept(d)
+    d.refresh_from_db()
+    assert d.state == Dispute.State.OPEN and not CreditNote.objects.exists()
+    assert BilledSignal.objects.get(signal=signals[0]).outcome == "success"
+    invoice.refresh_from_db()
+    assert invoice.amount_credited == 0
+
+
+def test_a_second_dispute_still_recomputes_the_invoice_as_issued():
+    # 10 x 5.00 = 50.00; dispute one (5.00), then another: the invoice as issued still
+    # gives 50.00 with the first outcome as it was billed, so the second credits 5.00.
+    w = World(unit_price=D("5.00"))
+    signals = w.signals(10)
+    close(w)
+    accept(dispute(w, signals[0]))
+    second = accept(dispute(w, signals[1]))
+    assert second.credit_note.net == D("5.00")

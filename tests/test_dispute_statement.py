@@ -116,7 +116,7 @@ def test_a_dispute_up_to_the_auto_accept_limit_is_accepted_at_once(client):
     response = post(client, invoice, signals[0])
     dispute = Dispute.objects.get()
     assert dispute.state == Dispute.State.ACCEPTED and dispute.resolved_by is None
-    assert dispute.resolution_note == "accepted automatically up to 5.00 USD"
+    assert dispute.resolution_note == "accepted automatically up to 5.00 USD per invoice"
     assert dispute.credit_note.net == D("5.00")
     page = client.get(response.url).content.decode()
     assert f"credit note {dispute.credit_note.number} credits it" in page
@@ -127,3 +127,32 @@ def test_a_dispute_above_the_auto_accept_limit_waits(client):
     post(client, invoice, signals[0])
     assert Dispute.objects.get().state == Dispute.State.OPEN
     assert not CreditNote.objects.exists()
+
+
+def test_the_auto_accept_limit_is_per_invoice_not_per_click(client):
+    # 3 outcomes at 5.00, limit 5.00: the first click is credited at once; the second
+    # would take the invoice's automatic credits to 10.00 and waits for a person.
+    _, signals, _, invoice = billed(agreement_kwargs={"dispute_auto_accept_up_to": D("5.00")})
+    post(client, invoice, signals[0])
+    post(client, invoice, signals[1])
+    first, second = Dispute.objects.order_by("pk")
+    assert (first.state, second.state) == ("accepted", "open")
+    assert CreditNote.objects.get().net == D("5.00")
+
+
+def test_a_refused_automatic_acceptance_leaves_the_dispute_open(client):
+    w, signals, _, invoice = billed(agreement_kwargs={"dispute_auto_accept_up_to": D("50.00")})
+    w.price.unit_price = D("20.00")  # edited after the invoice: it no longer recomputes
+    w.price.save()
+    response = post(client, invoice, signals[0])
+    assert response.status_code == 302
+    dispute = Dispute.objects.get()
+    assert dispute.state == Dispute.State.OPEN and not CreditNote.objects.exists()
+
+
+def test_a_reason_with_a_nul_character_is_refused_with_a_400(client):
+    _, signals, _, invoice = billed()
+    response = post(client, invoice, signals[0], reason="not\x00done")
+    assert response.status_code == 400
+    assert "reason:" in response.content.decode()
+    assert not Dispute.objects.exists()

@@ -1,6 +1,6 @@
 """Disputes in the admin: the list (customer, invoice, state, source, outcomes, credit),
 a dispute's page with its outcomes and Accept / Reject (POST, `billing.resolve_dispute`:
-account managers and Finance), opening one (`billing.add_dispute`: account managers)
+Finance), opening one (`billing.add_dispute`: account managers)
 from outcomes picked in the signals list, and each invoice's disputes."""
 
 from django import forms

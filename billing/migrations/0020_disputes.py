@@ -1,13 +1,13 @@
 """Disputes: a mark outcome "disputed" (accepted, never charged), margin figures that
 show disputed outcomes, their cost and the revenue credit notes took out, and who may
-do what: account managers open disputes; account managers and Finance accept or reject
-them (accepting issues the credit note); viewers read them."""
+do what: account managers open disputes; Finance accepts or rejects them (accepting
+issues the credit note, which is Finance's); viewers read them."""
 
 from django.db import migrations, models
 
 VIEW = ["view_dispute", "view_disputedoutcome"]
 GROUPS = {
-    "Account managers": [*VIEW, "add_dispute", "resolve_dispute"],
+    "Account managers": [*VIEW, "add_dispute"],
     "Finance": [*VIEW, "resolve_dispute"],
     "Viewers": VIEW,
 }
@@ -34,6 +34,16 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name="disputedoutcome",
+            name="billed_outcome",
+            field=models.CharField(blank=True, max_length=10),
+        ),
+        migrations.AddField(
+            model_name="disputedoutcome",
+            name="billed_counted",
+            field=models.BooleanField(blank=True, null=True),
+        ),
         migrations.RemoveConstraint(
             model_name="billedsignal",
             name="mark_outcome_valid",

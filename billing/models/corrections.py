@@ -214,6 +214,10 @@ class DisputedOutcome(models.Model):
         blank=True,
         help_text="Net this outcome's acceptance credited (its share of the credit note).",
     )
+    # What the invoice billed it as, kept when its mark becomes "disputed": the invoice
+    # can then be recomputed as issued, to check that it still prices as it did.
+    billed_outcome = models.CharField(max_length=10, blank=True)
+    billed_counted = models.BooleanField(null=True, blank=True)
 
     class Meta:
         ordering = ["dispute", "signal"]
