@@ -122,3 +122,21 @@ def test_the_invoice_export_shows_what_was_credited_and_what_is_left(admin_clien
         "209.99",
         "4.93",
     )
+
+
+def test_a_credit_on_a_paid_invoice_shows_what_is_owed_back(admin_client):
+    # 214.92 paid in full, then the fee credited (209.99): 209.99 is owed back.
+    _, invoice = multi_rate_invoice()
+    _, fee = _lines(invoice)
+    payment_record(
+        invoice_id=invoice.pk,
+        amount=D("214.92"),
+        currency="USD",
+        received_on=invoice.issued_at.date(),
+        reference="wire-1",
+    )
+    credit_note_issue(invoice_id=invoice.pk, reason="Fee waived", lines=[CreditRequest(fee.pk)])
+    invoice.refresh_from_db()
+    assert (invoice.amount_due, invoice.amount_refundable) == (0, D("209.99"))
+    page = admin_client.get(f"/admin/billing/invoice/{invoice.pk}/change/").content.decode()
+    assert "209.99 USD paid beyond it is owed back to the customer" in page

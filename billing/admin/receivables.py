@@ -101,6 +101,9 @@ def receivable_field(model_admin, invoice):
         late = " (credited in full)"
     elif invoice.amount_credited:
         late += f" ({_credited(invoice)})"
+    if invoice.amount_refundable:
+        owed = format_money(invoice.amount_refundable, invoice.currency)
+        late += f"; {owed} {invoice.currency} paid beyond it is owed back to the customer"
     return format_html('<span id="amount-due">{}{}</span>', due, late)
 
 

@@ -261,6 +261,14 @@ class Invoice(models.Model):
         return max(self.total - self.amount_credited, Decimal(0))
 
     @property
+    def amount_refundable(self) -> Decimal:
+        """Money the customer is owed back: payments and credit notes beyond the total
+        (a credit note on an invoice already paid). Refunds are recorded outside."""
+        if self.status == self.Status.VOID:
+            return Decimal(0)
+        return max(self.amount_paid + self.amount_credited - self.total, Decimal(0))
+
+    @property
     def fully_credited(self) -> bool:
         return self.total > 0 and self.amount_credited >= self.total
 
