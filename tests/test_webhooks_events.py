@@ -11,8 +11,8 @@ import pytest
 from celery import current_app
 from django.utils import timezone
 
-from billing.credit_notes import credit_note_issue, credit_note_issued
-from billing.disputes import dispute_opened, dispute_resolved
+from billing.credit_notes import CreditRequest, credit_note_issue, credit_note_issued
+from billing.disputes import dispute_open_from_statement, dispute_opened, dispute_resolved
 from billing.models import CreditNote, Dispute, DisputedOutcome
 from billing.receivables import payment_record, payment_recorded
 from billing.services import invoice_issued, invoice_void, invoice_voided, period_close
@@ -179,3 +179,77 @@ def test_closing_never_waits_for_a_receiver_that_hangs(
     ]
     # Queued to a worker; under eager Celery left to the beat rather than run inline.
     assert queued.call_count == (0 if eager else 2)
+
+
+def test_a_credit_note_that_settles_a_partly_paid_invoice_records_invoice_paid_once(
+    django_capture_on_commit_callbacks,
+):
+    endpoint(URL)
+    _, _, invoice = closed()  # 3 x 34.70 = 104.10, no tax
+    line = invoice.lines.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_record(
+            invoice_id=invoice.pk, amount=D("100.00"), currency="USD", received_on=date(2026, 2, 9)
+        )
+    assert not Event.objects.filter(type="invoice.paid").exists()  # 4.10 still due
+    with django_capture_on_commit_callbacks(execute=True):
+        note = credit_note_issue(
+            invoice_id=invoice.pk,
+            reason="Goodwill",
+            lines=[CreditRequest(invoice_line_id=line.pk, amount=D("4.10"))],
+        )
+    paid = Event.objects.get(type="invoice.paid")
+    assert paid.key == f"invoice.paid:{invoice.pk}"
+    data = paid.payload["data"]
+    assert (data["status"], data["amount_paid"], data["amount_credited"], data["amount_due"]) == (
+        "paid",
+        "100.00",
+        "4.10",
+        "0.00",
+    )
+    assert Event.objects.get(type="credit_note.issued").payload["data"]["number"] == note.number
+    # The payment path arriving too (a signal again) records nothing more.
+    payment_recorded.send(sender=None, invoice_id=invoice.pk, payment_id=0, paid=True)
+    credit_note_issued.send(sender=CreditNote, credit_note_id=note.pk)
+    assert Event.objects.filter(type="invoice.paid").count() == 1
+
+
+def test_a_credit_note_on_an_unpaid_invoice_records_no_invoice_paid(
+    django_capture_on_commit_callbacks,
+):
+    endpoint(URL)
+    _, _, invoice = closed()
+    with django_capture_on_commit_callbacks(execute=True):
+        credit_note_issue(invoice_id=invoice.pk, reason="Goodwill")  # credited in full
+    assert Event.objects.filter(type="credit_note.issued").count() == 1
+    assert not Event.objects.filter(type="invoice.paid").exists()
+
+
+def test_an_auto_accepted_dispute_opens_as_open_and_resolves_as_accepted(
+    django_capture_on_commit_callbacks,
+):
+    """Accepted in the transaction that opened it: dispute.opened (recorded after
+    commit) still reports what was opened; dispute.resolved reports the acceptance."""
+    endpoint(URL)
+    w = World(unit_price=D("5.00"), agreement_kwargs={"dispute_auto_accept_up_to": D("5.00")})
+    signals = w.signals(3)
+    invoice = period_close(period_id=w.period().pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        dispute = dispute_open_from_statement(
+            invoice_id=invoice.pk, signal_id=signals[0].pk, reason="Reopened"
+        )
+    assert dispute.state == "accepted" and dispute.credit_note is not None
+    opened = Event.objects.get(type="dispute.opened").payload["data"]
+    assert (opened["state"], opened["resolved_at"], opened["credit_note"]) == ("open", None, None)
+    assert opened["outcomes"] == [
+        {
+            "signal_id": signals[0].pk,
+            "idempotency_key": signals[0].idempotency_key,
+            "credited": None,
+        }
+    ]
+    assert opened["reason"] == "Reopened" and opened["invoice"] == invoice.number
+    resolved = Event.objects.get(type="dispute.resolved").payload["data"]
+    assert (resolved["state"], resolved["credit_note"]) == ("accepted", dispute.credit_note.number)
+    assert resolved["resolved_at"] is not None
+    assert resolved["outcomes"][0]["credited"] == "5.00"

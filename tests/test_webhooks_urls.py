@@ -124,3 +124,49 @@ def test_delivery_rechecks_dns_and_connects_to_the_checked_address(settings):
     assert inbox.requests[0][0]["Host"] == f"hooks.example.test:{port}"
     hook.refresh_from_db()
     assert hook.failure_run == 0
+
+
+# Private IPv4 in other clothes: NAT64, 6to4, IPv4-compatible, site-local, the IETF
+# block, IPv4-mapped, and IPv4 written in decimal or octal (the resolver reads both).
+WRAPPED_PRIVATE = [
+    "http://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of 169.254.169.254 (cloud metadata)
+    "http://[64:ff9b:1::a00:1]/hook",  # local-use NAT64
+    "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+    "http://[2002:a9fe:a9fe::]/hook",  # 6to4 of 169.254.169.254
+    "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",  # Teredo
+    "http://[::7f00:1]/hook",  # IPv4-compatible 127.0.0.1
+    "http://[fec0::1]/hook",  # site-local
+    "http://192.0.0.8/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://2130706433/hook",  # 127.0.0.1 in decimal
+    "http://0177.0.0.1/hook",  # 127.0.0.1 in octal
+]
+
+
+@pytest.mark.parametrize("url", WRAPPED_PRIVATE)
+def test_a_wrapped_private_address_is_refused_at_save(production, url):
+    f = form(url)
+    assert not f.is_valid()
+    assert "points to a private address" in f.errors["url"][0]
+
+
+@pytest.mark.parametrize("url", WRAPPED_PRIVATE)
+def test_a_wrapped_private_address_is_refused_at_delivery(production, url):
+    """Saved while private URLs were allowed: each attempt refuses it, sends nothing and
+    logs why."""
+    endpoint(url)
+    event_record(event_type="invoice.issued", key="invoice.issued:1", data=dict)
+    delivery = delivery_attempt(delivery_id=Delivery.objects.get().pk)
+    assert delivery.state == "retrying"
+    attempt = Attempt.objects.get()
+    # Refused by the check before any connection: no status, the reason logged.
+    assert attempt.status_code is None
+    assert attempt.error.startswith("Refused: The URL points to a private address")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[64:ff9b::808:808]/hook", "http://[2002:808:808::]/hook", "http://[2606:4700::1]/"],
+)
+def test_a_wrapped_public_address_is_accepted(production, url):
+    assert form(url).is_valid()  # NAT64 and 6to4 of 8.8.8.8, a global IPv6 address

@@ -82,5 +82,43 @@ def silent_socket():
         sock.close()
 
 
+@contextmanager
+def dripping_receiver(*, head: bytes = b"", drip: bytes, every: float = 0.15):
+    """A URL whose server reads the request, answers `head` at once, then `drip` one
+    byte every `every` seconds: each read gets a byte well within any per-read timeout,
+    so only a total deadline ends the attempt early."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # the accept timed out, or the listener is closed
+                continue
+            with conn:
+                try:
+                    conn.recv(65536)
+                    conn.sendall(head)
+                    for byte in drip:
+                        if stop.wait(every):
+                            break
+                        conn.sendall(bytes([byte]))
+                except OSError:  # the client gave up: the point of the test
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/drips"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
 def endpoint(url: str, types=("*",), **fields) -> Endpoint:
     return Endpoint.objects.create(url=url, event_types=list(types), secret=secret_new(), **fields)

@@ -2,26 +2,28 @@
 
 A worker claims a due delivery with one conditional UPDATE (pending/retrying and due ->
 sending, attempts + 1); only the worker that changed the row sends, so two workers never
-send the same attempt. A claim older than STALE_CLAIM (its worker died mid-send) may be
-claimed again: receivers deduplicate by the event id, so sending twice is safe and
-losing an event is not. 2xx is delivered; anything else (including a redirect, which is
-never followed) is retried with backoff until WEBHOOK_RETRY_FOR has passed since the
-event (or the replay), then failed. Every attempt is logged as an Attempt row.
+send the same attempt. An attempt takes at most attempt_timeout() in all, and whatever
+goes wrong after the claim ends it (logged, retried). A claim older than STALE_CLAIM (its
+worker died mid-send) may be claimed again until give_up_at, then is failed: receivers
+deduplicate by the event id, so sending twice is safe and losing an event is not. 2xx
+is delivered; anything else (including a redirect, which is never followed) is retried
+with backoff until WEBHOOK_RETRY_FOR has passed since the event (or the replay), then
+failed. Every attempt is logged as an Attempt row.
 """
 
 import logging
 import time
 from datetime import datetime, timedelta
 
-import httpx
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from webhooks.endpoints import endpoint_failed, endpoint_succeeded
 from webhooks.models import Attempt, Delivery, Endpoint
+from webhooks.sending import error_text, post, text_storable
 from webhooks.signing import event_body, signature_header
-from webhooks.targets import TargetError, target_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,14 @@ BACKOFF_MAX = timedelta(hours=1)
 STALE_CLAIM = timedelta(minutes=10)
 # A pending row younger than this is left to the task queued when it was created.
 REQUEUE_GRACE = timedelta(minutes=1)
-RESPONSE_EXCERPT_BYTES = 2048
+# The total time of an attempt, whatever WEBHOOK_TIMEOUT_SECONDS says: well under
+# STALE_CLAIM, so a claim goes stale only when its worker is gone.
+ATTEMPT_SECONDS_MAX = 60
+
+
+def attempt_timeout() -> float:
+    """Seconds one attempt may take in all (connecting, sending, the whole answer)."""
+    return min(float(settings.WEBHOOK_TIMEOUT_SECONDS), ATTEMPT_SECONDS_MAX)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -43,7 +52,10 @@ def backoff(attempts: int) -> timedelta:
 
 def _claimable(now: datetime) -> Q:
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    return (Q(state__in=WAITING) & due) | Q(state=State.SENDING, claimed_at__lt=now - STALE_CLAIM)
+    # A stale claim (its worker died mid-send) is sent again, but never past give_up_at:
+    # stale_claims_expire fails it then.
+    stale = Q(state=State.SENDING, claimed_at__lt=now - STALE_CLAIM, give_up_at__gte=now)
+    return (Q(state__in=WAITING) & due) | stale
 
 
 def delivery_claim(*, delivery_id: int, now: datetime) -> bool:
@@ -69,44 +81,13 @@ def _finish(delivery: Delivery, **fields) -> bool:
     return done == 1
 
 
-def post(*, url: str, body: bytes, headers: dict, timeout: float, target=None) -> tuple:
-    """One POST: (status code, response excerpt). Reads at most RESPONSE_EXCERPT_BYTES of
-    the answer; never follows redirects; ignores proxy settings (the checked address is
-    the one connected to)."""
-    target = target or target_resolve(url)
-    if target.host_header:
-        headers = {**headers, "Host": target.host_header}
-    extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
-    with (
-        httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
-        client.stream(
-            "POST", target.url, content=body, headers=headers, extensions=extensions
-        ) as response,
-    ):
-        excerpt = b""
-        for chunk in response.iter_bytes():
-            excerpt += chunk
-            if len(excerpt) >= RESPONSE_EXCERPT_BYTES:
-                break
-    text = excerpt[:RESPONSE_EXCERPT_BYTES].decode("utf-8", errors="replace")
-    return response.status_code, text
-
-
-def _error_text(exc: Exception, timeout: float) -> str:
-    if isinstance(exc, TargetError):
-        return f"Refused: {exc}"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"Timeout: no answer within {timeout:g} s ({type(exc).__name__})."
-    if isinstance(exc, httpx.ConnectError):
-        return f"Could not connect: {exc}"
-    return f"{type(exc).__name__}: {exc}"
-
-
 def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Delivery | None:
     """Make one attempt of a delivery, if this caller claims it; returns it in its new
     state (delivered, retrying, failed), or None if it was not due, taken by another
     worker, or its endpoint is inactive. Logs the attempt; updates the endpoint's run of
-    failures (disabling it after too many, with one e-mail to Finance)."""
+    failures (disabling it after too many, with one e-mail to Finance). Once claimed, an
+    attempt always ends its claim: an unexpected error is logged as the attempt's error
+    and retried like any failure."""
     now = now or timezone.now()
     if not delivery_claim(delivery_id=delivery_id, now=now):
         inactive = Exists(Endpoint.objects.filter(pk=OuterRef("endpoint_id"), active=False))
@@ -115,36 +96,69 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Delive
             next_attempt_at=None,
             last_error="Not sent: the endpoint is inactive. Re-enable it, then replay.",
         )
+        stale_claims_expire(now=now, delivery_id=delivery_id)
         return None
     delivery = Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
-    endpoint, timeout = delivery.endpoint, settings.WEBHOOK_TIMEOUT_SECONDS
+    attempt = Attempt(
+        delivery=delivery,
+        number=delivery.attempts,
+        started_at=now,
+        url=delivery.endpoint.url,
+        signed_at=int(time.time()),
+    )
+    started = time.monotonic()
+    try:
+        _send(delivery, attempt)
+        attempt.duration_ms = round((time.monotonic() - started) * 1000)
+        _attempt_save(attempt)
+    except Exception as exc:  # a bug or the database: end the claim all the same
+        logger.exception("webhook delivery %s: unexpected error", delivery_id)
+        attempt.status_code, attempt.succeeded, attempt.response_excerpt = None, False, ""
+        attempt.error = text_storable(f"Unexpected error: {type(exc).__name__}: {exc}")
+        attempt.duration_ms = round((time.monotonic() - started) * 1000)
+        try:
+            _attempt_save(attempt)
+        except Exception:
+            logger.exception("webhook delivery %s: the attempt could not be logged", delivery_id)
+    return _settle(delivery, attempt, now)
+
+
+def _send(delivery: Delivery, attempt: Attempt) -> None:
+    """POST the event signed; the answer (or why there is none) goes into `attempt`."""
+    endpoint, timeout = delivery.endpoint, attempt_timeout()
     body = event_body(delivery.event.payload)
-    signed_at = int(time.time())
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Webhook-Id": delivery.event_id,
         "Webhook-Signature": signature_header(
-            secret=endpoint.secret, body=body, timestamp=signed_at
+            secret=endpoint.secret, body=body, timestamp=attempt.signed_at
         ),
     }
-    attempt = Attempt(delivery=delivery, number=delivery.attempts, started_at=now, url=endpoint.url)
-    attempt.signed_at = signed_at
-    started = time.monotonic()
     try:
         attempt.status_code, attempt.response_excerpt = post(
             url=endpoint.url, body=body, headers=headers, timeout=timeout
         )
     except Exception as exc:  # every failure is logged and retried the same way
-        attempt.error = _error_text(exc, timeout)
-    attempt.duration_ms = round((time.monotonic() - started) * 1000)
+        attempt.error = error_text(exc, timeout)
     code = attempt.status_code
     attempt.succeeded = code is not None and 200 <= code < 300
     if code is not None and not attempt.succeeded:
         attempt.error = f"HTTP {code}" + (
             " (redirects are not followed)" if 300 <= code < 400 else ""
         )
-    attempt.save()
+
+
+def _attempt_save(attempt: Attempt) -> None:
+    # A savepoint: a failed INSERT leaves a surrounding transaction usable.
+    with transaction.atomic():
+        attempt.save()
+
+
+def _settle(delivery: Delivery, attempt: Attempt, now: datetime) -> Delivery:
+    """End the claim: delivered, or retrying at the backoff time, or failed past
+    give_up_at; count the attempt in the endpoint's run."""
+    endpoint = delivery.endpoint
     finished = now + timedelta(milliseconds=attempt.duration_ms)
     if attempt.succeeded:
         _finish(
@@ -169,6 +183,24 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Delive
     logger.warning("webhook %s to %s: %s", delivery.event_id, endpoint.url, attempt.error)
     endpoint_failed(endpoint_id=endpoint.pk, at=finished, error=attempt.error)
     return delivery
+
+
+def stale_claims_expire(*, now: datetime, delivery_id: int | None = None) -> int:
+    """Fail the deliveries whose worker stopped mid-send after their retry time was over
+    (a stale claim is sent again only before give_up_at); how many."""
+    stale = Delivery.objects.filter(
+        state=State.SENDING, claimed_at__lt=now - STALE_CLAIM, give_up_at__lt=now
+    )
+    if delivery_id is not None:
+        stale = stale.filter(pk=delivery_id)
+    return stale.update(
+        state=State.FAILED,
+        next_attempt_at=None,
+        last_error=(
+            "Gave up: the last attempt never finished (its worker stopped) and the retry "
+            "time is over. Replay the event if the receiver still needs it."
+        ),
+    )
 
 
 def deliveries_due(*, now: datetime) -> list[int]:

@@ -106,6 +106,17 @@ def dispute_data(dispute_id: int) -> dict:
     }
 
 
+def dispute_opened_data(dispute_id: int) -> dict:
+    """The dispute as it was opened: recorded after commit, it may be resolved already
+    (accepted at once, up to the agreement's auto-accept limit), which is
+    `dispute.resolved`'s to report."""
+    data = dispute_data(dispute_id)
+    data.update(state=Dispute.State.OPEN.value, resolved_at=None, credit_note=None)
+    for outcome in data["outcomes"]:
+        outcome["credited"] = None
+    return data
+
+
 def margin_alert_data(alert_id: int) -> dict:
     alert = MarginAlert.objects.select_related("agreement__customer", "period").get(pk=alert_id)
     data = alert_payload(alert)

@@ -13,7 +13,7 @@ from django.dispatch import receiver
 from billing.alerts import margin_alert_raised
 from billing.credit_notes import credit_note_issued
 from billing.disputes import dispute_opened, dispute_resolved
-from billing.models import BillingPeriod, Invoice
+from billing.models import BillingPeriod, CreditNote, Invoice
 from billing.receivables import payment_recorded
 from billing.services import invoice_issued, invoice_voided, period_closed
 from webhooks import payloads
@@ -49,15 +49,20 @@ def record_invoice_voided(sender, invoice_id: int, **kwargs) -> None:
     )
 
 
-@receiver(payment_recorded)
-def record_invoice_paid(sender, invoice_id: int, paid: bool, **kwargs) -> None:
-    if not paid:
-        return
+def _record_paid(invoice_id: int) -> None:
+    # One key for both paths (a payment, a credit note covering the rest): whichever
+    # comes first records the event, the other records nothing.
     _record(
         EventType.INVOICE_PAID,
         f"invoice.paid:{invoice_id}",
         lambda: payloads.invoice_data(invoice_id),
     )
+
+
+@receiver(payment_recorded)
+def record_invoice_paid(sender, invoice_id: int, paid: bool, **kwargs) -> None:
+    if paid:
+        _record_paid(invoice_id)
 
 
 @receiver(period_closed)
@@ -82,11 +87,24 @@ def record_period_closed(sender, period_id: int, **kwargs) -> None:
 
 @receiver(credit_note_issued)
 def record_credit_note_issued(sender, credit_note_id: int, **kwargs) -> None:
+    """The credit note, and `invoice.paid` when it covered what payments left (a partly
+    paid invoice becomes paid by it: no payment will say so)."""
     _record(
         EventType.CREDIT_NOTE_ISSUED,
         f"credit_note.issued:{credit_note_id}",
         lambda: payloads.credit_note_data(credit_note_id),
     )
+    try:
+        invoice_id, status = (
+            CreditNote.objects.filter(pk=credit_note_id)
+            .values_list("invoice_id", "invoice__status")
+            .get()
+        )
+    except Exception:
+        logger.exception("could not read credit note %s for invoice.paid", credit_note_id)
+        return
+    if status == Invoice.Status.PAID:
+        _record_paid(invoice_id)
 
 
 @receiver(dispute_opened)
@@ -94,7 +112,7 @@ def record_dispute_opened(sender, dispute_id: int, **kwargs) -> None:
     _record(
         EventType.DISPUTE_OPENED,
         f"dispute.opened:{dispute_id}",
-        lambda: payloads.dispute_data(dispute_id),
+        lambda: payloads.dispute_opened_data(dispute_id),
     )
 
 

@@ -37,11 +37,40 @@ def private_allowed() -> bool:
     return settings.DEBUG or settings.WEBHOOK_ALLOW_PRIVATE_URLS
 
 
+# Not public, whatever the running Python's `is_global` says (its tables vary by version).
+REFUSED_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "192.0.0.0/24",  # IETF protocol assignments
+        "::/96",  # IPv4-compatible IPv6 (deprecated): ::7f00:1 is 127.0.0.1
+        "64:ff9b:1::/48",  # local-use NAT64 (RFC 8215)
+        "fec0::/10",  # site-local IPv6 (deprecated)
+    )
+)
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address reaches: 6to4 (2002::/16), Teredo (its server
+    and client) and NAT64 (64:ff9b::/96, the last 32 bits)."""
+    found = [ip.sixtofour, *(ip.teredo or ())]
+    if ip in NAT64:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [address for address in found if address is not None]
+
+
 def is_public(address: str) -> bool:
+    """A global unicast address, and so is every IPv4 address it wraps: anything not
+    `is_global` (private, loopback, link-local, shared, reserved...), multicast, in
+    REFUSED_NETWORKS, or wrapping such an IPv4 address is not."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+        ip = ip.ipv4_mapped  # ::ffff:a.b.c.d is a.b.c.d itself
+    if not ip.is_global or ip.is_multicast or any(ip in net for net in REFUSED_NETWORKS):
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        return all(is_public(str(inner)) for inner in embedded_ipv4(ip))
+    return True
 
 
 def resolve(host: str, port: int) -> list[str]:

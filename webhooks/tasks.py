@@ -2,7 +2,7 @@ from celery import shared_task
 from django.db import DatabaseError
 from django.utils import timezone
 
-from webhooks.delivery import deliveries_due, delivery_attempt
+from webhooks.delivery import deliveries_due, delivery_attempt, stale_claims_expire
 from webhooks.models import Delivery
 
 
@@ -26,9 +26,12 @@ def deliver_webhook(delivery_id: int) -> str | None:
 
 @shared_task(name="webhooks.tasks.requeue_webhook_deliveries")
 def requeue_webhook_deliveries() -> int:
-    """Beat (every minute): queue every delivery whose attempt is due. Safe to run twice:
-    the claim lets one worker send."""
-    due = deliveries_due(now=timezone.now())
+    """Beat (every minute): queue every delivery whose attempt is due, and fail the ones
+    whose worker died mid-send after their retry time. Safe to run twice: the claim lets
+    one worker send."""
+    now = timezone.now()
+    stale_claims_expire(now=now)
+    due = deliveries_due(now=now)
     for delivery_id in due:
         deliver_webhook.delay(delivery_id)
     return len(due)
