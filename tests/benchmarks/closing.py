@@ -47,10 +47,13 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
             "INSERT INTO billing_sellerprofile (id, legal_name, address_line1, address_line2, "
             "address_city, address_state, address_postal_code, address_country, tax_id, "
             "registration_number, email, logo, logo_type, payment_instructions, "
-            "payment_terms_days, invoice_footer, invoice_number_format, updated_at) VALUES "
+            "payment_terms_days, invoice_footer, invoice_number_format, updated_at, "
+            "credit_note_number_format, outcome_account_code, fee_account_code, "
+            "tax_account_code, receivables_account_code, bank_account_code) VALUES "
             "(1, 'Bench Ltd', '1 Bench St', '', 'London', '', 'EC1A 1BB', 'GB', 'GB980780684', "
             "'', '', '', '', 'IBAN GB33 BUKB 2020 1555 5555 55', 30, '', "
-            "'INV-{year}-{seq:06d}', now()) ON CONFLICT (id) DO NOTHING"
+            "'INV-{year}-{seq:06d}', now(), 'CN-{year}-{seq:06d}', '4000', '4100', '2200', "
+            "'1200', '1000') ON CONFLICT (id) DO NOTHING"
         )
         agent = conn.execute(
             "INSERT INTO agents_agent (external_id, name, description, active, created_at, "
@@ -59,8 +62,8 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
         outcome = conn.execute(
             "INSERT INTO billing_outcomedefinition (agent_id, name, event_name, description, "
             "partial_rule, partial_fraction, ratio_numerator_field, ratio_denominator_field, "
-            "per_workflow, created_at) VALUES (%s, 'Docs', 'done', '', 'fixed', 0.4, '', '', "
-            "false, now()) RETURNING id",
+            "per_workflow, created_at, account_code) VALUES (%s, 'Docs', 'done', '', 'fixed', "
+            "0.4, '', '', false, now(), '') RETURNING id",
             (agent,),
         ).fetchone()[0]
         conn.execute(
@@ -83,8 +86,8 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
             agreement = conn.execute(
                 "INSERT INTO billing_priceagreement (customer_id, name, currency, starts_on, "
                 "cadence, platform_fee, minimum_commitment, grace_period, payment_terms_days, "
-                "notes, created_at) VALUES (%s, %s, 'USD', '2026-01-01', 'monthly', 100, 50, "
-                "interval '1 day', 30, '', now()) RETURNING id",
+                "notes, created_at, dispute_window_days) VALUES (%s, %s, 'USD', '2026-01-01', "
+                "'monthly', 100, 50, interval '1 day', 30, '', now(), 30) RETURNING id",
                 (customer, f"Deal {i}"),
             ).fetchone()[0]
             model = models[i % 4]
