@@ -16,6 +16,7 @@ Sent after the issuing transaction commits:
 - `delivery_requested(delivery_id=...)`: its e-mail's row (billing.delivery) is waiting.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -72,7 +73,30 @@ def line_creditable(invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]:
     return [(line, line.amount - credited.get(line.pk, ZERO)) for line in invoice.lines.all()]
 
 
+def line_creditable_alone(invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]:
+    """What one line may be credited on its own: what is left of it, at most what is left
+    of the invoice's net (a spend cap's discount makes the lines add up to more than the
+    invoice: 30,000 of outcomes capped at 20,000 credits at most 20,000)."""
+    notes = CreditNote.objects.filter(invoice=invoice).aggregate(net=Sum("net"))["net"]
+    net_left = invoice.net - round_line(notes or ZERO, invoice.currency)
+    return [(line, min(left, net_left)) for line, left in line_creditable(invoice)]
+
+
+# An amount as typed: digits, thousands separators in threes, a decimal point (no
+# exponent: "1e3" is not an amount anyone types for 1,000).
+AMOUNT_TEXT = re.compile(r"^(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+
+
 def _amount(value, currency: str, field: str) -> Decimal:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("-") and AMOUNT_TEXT.match(text[1:]):
+            raise CreditNoteError(f"{field}: give a positive amount.")
+        if not AMOUNT_TEXT.match(text):
+            raise CreditNoteError(
+                f"{field}: “{value}” is not an amount; write it like 1250.50 or 1,250.50."
+            )
+        value = text.replace(",", "")
     try:
         amount = Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
@@ -91,10 +115,9 @@ def _amount(value, currency: str, field: str) -> Decimal:
 def _credit_lines(invoice: Invoice, requests: list[CreditRequest] | None) -> list[tuple]:
     """(invoice line, net credited) pairs; None requests: everything left of every line
     (a spend cap's negative line too, so a full credit is exactly what is left)."""
-    creditable = line_creditable(invoice)
     if requests is None:
-        return [(line, left) for line, left in creditable if left != 0]
-    by_id = {line.pk: (line, left) for line, left in creditable}
+        return [(line, left) for line, left in line_creditable(invoice) if left != 0]
+    by_id = {line.pk: (line, left) for line, left in line_creditable_alone(invoice)}
     picked, seen = [], set()
     for i, request in enumerate(requests):
         field = f"lines[{i}]"

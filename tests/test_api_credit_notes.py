@@ -113,6 +113,8 @@ def test_finance_issues_per_line_and_a_retry_returns_the_first(finance):
             "lines[0].invoice_line",
             "is not a line of invoice",
         ),
+        ({"reason": "x", "full": "yes"}, "full", "Must be a valid boolean"),
+        ({"reason": "x", "full": 1}, "full", "Must be a valid boolean"),
     ],
 )
 def test_bad_input_names_the_field_and_stores_nothing(finance, body, field, text):

@@ -9,7 +9,7 @@ from billing.credit_notes import CreditRequest, credit_note_issue
 from billing.errors import CreditNoteError
 from billing.models import CreditNote, Invoice
 from billing.receivables import payment_record
-from billing.services import invoice_void
+from billing.services import invoice_void, period_close
 from tests.mail_helpers import multi_rate_invoice
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +140,53 @@ def test_a_credit_on_a_paid_invoice_shows_what_is_owed_back(admin_client):
     assert (invoice.amount_due, invoice.amount_refundable) == (0, D("209.99"))
     page = admin_client.get(f"/admin/billing/invoice/{invoice.pk}/change/").content.decode()
     assert "209.99 USD paid beyond it is owed back to the customer" in page
+
+
+def test_a_line_alone_credits_at_most_what_is_left_of_a_capped_invoice():
+    """3 outcomes at 10.00 capped at 20.00: the outcome line is 30.00, the cap -10.00, the
+    invoice 20.00. "All" of the outcome line credits 20.00 (what is left of the invoice),
+    not 30.00; an amount above it is refused with what is left; a full credit is 20.00."""
+    from tests.billing_helpers import World
+
+    w = World(unit_price=D("10.00"), agreement_kwargs={"spend_cap": D("20.00")})
+    w.signals(3)
+    invoice = period_close(period_id=w.period().pk)
+    outcome = invoice.lines.get(kind="outcome")
+    assert (outcome.amount, invoice.total) == (D("30.00"), D("20.00"))
+    with pytest.raises(CreditNoteError, match=r"at most 20\.00 USD is left"):
+        credit_note_issue(
+            invoice_id=invoice.pk, reason="x", lines=[CreditRequest(outcome.pk, D("25.00"))]
+        )
+    note = credit_note_issue(invoice_id=invoice.pk, reason="all", lines=[CreditRequest(outcome.pk)])
+    assert note.total == D("20.00")
+    invoice.refresh_from_db()
+    assert invoice.fully_credited
+
+
+@pytest.mark.parametrize("typed,net", [("66.5", D("66.50")), (" 12 ", D("12"))])
+def test_amounts_are_read_as_people_type_them(typed, net):
+    _, invoice = multi_rate_invoice()
+    _, fee = _lines(invoice)
+    note = credit_note_issue(
+        invoice_id=invoice.pk, reason="x", lines=[CreditRequest(fee.pk, typed)]
+    )
+    assert note.net == net
+
+
+def test_thousands_separators_are_read_as_such():
+    # "1,000.00" is read as 1000.00: more than the fee's 199.99, so refused as too much
+    # (not as "not an amount").
+    _, invoice = multi_rate_invoice()
+    _, fee = _lines(invoice)
+    with pytest.raises(CreditNoteError, match=r"at most 199\.99 USD is left"):
+        credit_note_issue(
+            invoice_id=invoice.pk, reason="x", lines=[CreditRequest(fee.pk, "1,000.00")]
+        )
+
+
+@pytest.mark.parametrize("typed", ["1e2", "1,00.00", "12,5", "NaN", "0x10", "--1"])
+def test_text_that_is_not_an_amount_is_refused(typed):
+    _, invoice = multi_rate_invoice()
+    _, fee = _lines(invoice)
+    with pytest.raises(CreditNoteError, match="is not an amount"):
+        credit_note_issue(invoice_id=invoice.pk, reason="x", lines=[CreditRequest(fee.pk, typed)])

@@ -22,7 +22,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from billing.admin.deliveries import DELIVERY_FIELDS, recipients_shown
-from billing.credit_notes import CreditRequest, credit_note_issue_once, line_creditable
+from billing.credit_notes import CreditRequest, credit_note_issue_once, line_creditable_alone
 from billing.delivery import credit_note_resend
 from billing.documents import credit_note_context
 from billing.errors import CreditNoteError
@@ -113,7 +113,7 @@ def invoice_credit_view(model_admin, request, pk):
     form = CreditNoteForm(
         request.POST if request.method == "POST" else None,
         initial={"token": uuid.uuid4().hex},
-        creditable=line_creditable(invoice),
+        creditable=line_creditable_alone(invoice),
         currency=invoice.currency,
     )
     if request.method == "POST" and form.is_valid():

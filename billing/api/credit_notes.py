@@ -43,12 +43,22 @@ class CreditLineIn(StrictSerializer):
     )
 
 
+class JsonBoolean(serializers.BooleanField):
+    """true or false, as JSON says: "yes", 1 or "true" are refused (DRF would read them
+    as true, and a full credit is not issued on a guess)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class CreditNoteIn(StrictSerializer):
     """A credit note to issue: the whole invoice (`full`) or amounts per line. Fields
     not declared here are refused by name."""
 
     reason = Text(max_length=2000, single_line=False, help_text="Why; printed on it.")
-    full = serializers.BooleanField(
+    full = JsonBoolean(
         required=False, default=False, help_text="Credit everything left of the invoice."
     )
     lines = CreditLineIn(many=True, required=False, help_text="Or: what to credit per line.")
