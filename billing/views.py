@@ -175,7 +175,9 @@ def outcome_statement(request, token: str, *, error: str = "", status: int = 200
             "listing": listing,
             "window_closes": closes,
             "window_open": not void and timezone.now() <= closes,
-            "disputes": invoice.disputes.select_related("credit_note").order_by("-opened_at"),
+            "disputes": invoice.disputes.select_related("credit_note")
+            .prefetch_related("outcomes__signal")
+            .order_by("-opened_at"),
             "error": error,
         },
         status=status,

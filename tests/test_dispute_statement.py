@@ -156,3 +156,21 @@ def test_a_reason_with_a_nul_character_is_refused_with_a_400(client):
     assert response.status_code == 400
     assert "reason:" in response.content.decode()
     assert not Dispute.objects.exists()
+
+
+def test_your_disputes_names_the_outcome_and_what_was_credited_with_tax(client):
+    # 5.00 net at VAT 20%: the credit note is 6.00, of which 5.00 net.
+    from tests import factories as f
+
+    vat = f.TaxRateFactory(name="VAT 20%", percent=D(20))
+    _, signals, _, invoice = billed(
+        agreement_kwargs={"dispute_auto_accept_up_to": D("5.00"), "tax_rate": vat}
+    )
+    post(client, invoice, signals[0], reason="Reopened")
+    page = client.get(f"/statements/{statement_token(invoice.pk)}/").content.decode()
+    table = page.split('id="disputes"')[1].split("</table>")[0]
+    note = CreditNote.objects.get()
+    # the outcome by its reference (the signal's id: the factory sets no idempotency key)
+    assert signals[0].idempotency_key is None
+    assert f'<td class="wrap">{signals[0].pk}</td>' in table and "Reopened" in table
+    assert f"6.00 USD ({note.number}, net 5.00)" in table
