@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing.credit_notes import CreditRequest, credit_note_issue
 from billing.journal import JournalRangeError, account_amounts, journal_day, journal_rows
 from billing.models import Invoice
 from billing.money import money_split
@@ -254,3 +255,19 @@ def test_a_split_adds_up_exactly_and_each_part_is_within_a_unit_of_its_share(
     if whole:
         for part, weight in zip(parts, weights, strict=True):
             assert abs(part - amount * weight / whole) < unit
+
+
+@pytest.mark.django_db
+def test_a_credit_at_zero_tax_books_zero_not_minus_zero():
+    """An invoice without tax: its credit note's tax is 0.00 in the journal, never -0.00."""
+    w = World(unit_price=D("5.00"))
+    w.signals(2)
+    invoice = period_close(period_id=w.period().pk)
+    credit = credit_note_issue(
+        invoice_id=invoice.pk,
+        reason="Not delivered",
+        lines=[CreditRequest(invoice.lines.get(kind="outcome").pk, D("5.00"))],
+    )
+    day = credit.issued_at.date()
+    (row,) = [r for r in journal_dicts(day, day) if r["document_type"] == "credit_note"]
+    assert (row["net"], row["tax"], row["gross"]) == ("-5.00", "0.00", "-5.00")
