@@ -172,8 +172,7 @@ def _text(value: str) -> str:
 
 
 def _amount(amount: Decimal, currency: str) -> str:
-    # + 0 turns a negative zero (a credit note's tax at 0%) into 0.00, not -0.00.
-    return format_money(amount + 0, currency, grouping=False)
+    return format_money(amount, currency, grouping=False)
 
 
 def _customer(customer) -> str:

@@ -93,10 +93,11 @@ def format_money(amount, currency: str | None = None, *, grouping: bool = True) 
         return ""
     amount = amount if isinstance(amount, Decimal) else Decimal(str(amount))
     separator = "," if grouping else ""
+    # + 0: a negative zero (-0.00: a credit at 0% tax, -0.004 rounded) is shown as 0.00.
     if currency:
-        return f"{round_line(amount, currency):{separator}.{minor_unit(currency)}f}"
+        return f"{round_line(amount, currency) + 0:{separator}.{minor_unit(currency)}f}"
     places = max(2, -stored(amount).normalize().as_tuple().exponent)
-    return f"{stored(amount):{separator}.{places}f}"
+    return f"{stored(amount) + 0:{separator}.{places}f}"
 
 
 def format_percent(percent: Decimal | None) -> str:
