@@ -190,3 +190,11 @@ def test_text_that_is_not_an_amount_is_refused(typed):
     _, fee = _lines(invoice)
     with pytest.raises(CreditNoteError, match="is not an amount"):
         credit_note_issue(invoice_id=invoice.pk, reason="x", lines=[CreditRequest(fee.pk, typed)])
+
+
+def test_the_invoice_page_says_credited_in_full(admin_client):
+    _, invoice = multi_rate_invoice()
+    credit_note_issue(invoice_id=invoice.pk, reason="Cancelled order")
+    page = admin_client.get(f"/admin/billing/invoice/{invoice.pk}/change/").content.decode()
+    status = page.split("field-payment_status")[1].split("</div>\n")[0]
+    assert "Credited in full" in status

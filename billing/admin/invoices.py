@@ -159,7 +159,7 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
         "number",
         "customer",
         "period",
-        "status",
+        "payment_status",
         "currency",
         "net_display",
         "tax_display",
