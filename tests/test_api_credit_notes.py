@@ -155,3 +155,14 @@ def test_roles(client, role, reads, issues):
     assert client.get(url(invoice)).status_code == reads
     assert post(client, invoice, {"reason": "x", "full": True}).status_code == issues
     assert not CreditNote.objects.exists()
+
+
+def test_the_invoice_api_gives_the_line_ids_a_credit_note_names(finance):
+    _, invoice = multi_rate_invoice()
+    lines = finance.get(f"/api/v1/invoices/{invoice.pk}").json()["lines"]
+    fee = next(line for line in lines if line["kind"] == "platform_fee")
+    response = post(
+        finance, invoice, {"reason": "Fee waived", "lines": [{"invoice_line": fee["id"]}]}
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["net"] == "199.99"

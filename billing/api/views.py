@@ -94,6 +94,7 @@ class MarginViewSet(StaffReadOnly):
 
 
 class InvoiceLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="What a credit note names as `invoice_line`.")
     kind = serializers.CharField()
     description = serializers.CharField()
     successes = serializers.IntegerField()
