@@ -42,6 +42,8 @@ def test_finance_adds_an_endpoint_and_reads_its_secret_once(live_server, browser
     assert "Copy the secret now: it will not be shown again." in page.inner_text(".messagelist")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
     page.screenshot(path=str(ARTIFACTS / "webhook-secret-once-1366.png"), full_page=True)
+    secret_page = page.url  # the save redirected here (POST-redirect-GET)
+    assert secret_page.endswith(f"/admin/webhooks/endpoint/{Endpoint.objects.get().pk}/secret/")
 
     page.click("text=I have copied it: open the endpoint")
     page.wait_for_selector("#id_url")
@@ -50,3 +52,7 @@ def test_finance_adds_an_endpoint_and_reads_its_secret_once(live_server, browser
     assert Endpoint.objects.get().event_types == ["invoice.issued", "invoice.paid"]
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
     page.screenshot(path=str(ARTIFACTS / "webhook-endpoint-1366.png"), full_page=True)
+
+    page.goto(secret_page)  # reloading it: no secret any more, no second endpoint
+    page.wait_for_selector("#id_url")
+    assert secret not in page.content() and Endpoint.objects.count() == 1
