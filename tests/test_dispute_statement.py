@@ -156,3 +156,16 @@ def test_a_reason_with_a_nul_character_is_refused_with_a_400(client):
     assert response.status_code == 400
     assert "reason:" in response.content.decode()
     assert not Dispute.objects.exists()
+
+
+def test_a_reason_over_2000_characters_is_refused_and_2000_are_kept(client):
+    _, signals, _, invoice = billed()
+    response = post(client, invoice, signals[0], reason="x" * 2001)
+    assert response.status_code == 400
+    assert "reason: at most 2,000 characters, please (this one has 2,001)." in (
+        response.content.decode()
+    )
+    assert not Dispute.objects.exists()
+
+    assert post(client, invoice, signals[0], reason="x" * 2000).status_code == 302
+    assert len(Dispute.objects.get().reason) == 2000

@@ -169,3 +169,15 @@ def test_other_staff_see_nothing_of_webhooks(client, group):
         assert client.get(url).status_code == 403, url
     assert add(client).status_code == 403
     assert Endpoint.objects.count() == 1
+
+
+def test_a_url_over_2000_characters_is_a_form_error_not_cut_by_the_browser(client):
+    client.force_login(staff("Finance"))
+    response = add(client, url="http://127.0.0.1:9/" + "a" * 3000)
+    assert response.status_code == 200
+    assert "Use a URL of at most 2000 characters (this one has 3019)." in (
+        response.content.decode()
+    )
+    assert not Endpoint.objects.exists()
+    page = client.get(f"{ENDPOINTS}add/").content.decode()
+    assert 'name="url"' in page and "maxlength" not in page.split('name="url"')[1][:200]

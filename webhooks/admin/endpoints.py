@@ -30,6 +30,10 @@ class EndpointForm(forms.ModelForm):
         max_length=2000,
         help_text="Where events are POSTed: an http:// or https:// URL.",
         widget=forms.URLInput(attrs={"size": 80}),
+        error_messages={
+            "max_length": "Use a URL of at most %(limit_value)s characters (this one has "
+            "%(show_value)s)."
+        },
     )
     event_types = forms.MultipleChoiceField(
         choices=EVENT_CHOICES,
@@ -43,6 +47,12 @@ class EndpointForm(forms.ModelForm):
     class Meta:
         model = Endpoint
         fields = ("url", "description", "event_types", "active")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # No maxlength in the page: the browser would cut a longer pasted URL silently
+        # (and save another URL); the server refuses it with the error above instead.
+        self.fields["url"].widget.attrs.pop("maxlength", None)
 
     def clean_url(self):
         try:
