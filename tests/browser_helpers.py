@@ -12,21 +12,21 @@ def box_right_edge(page, selector) -> float:
     return box["x"] + box["width"]
 
 
-def assert_list_fits(page, columns):
+def assert_list_fits(page, columns, where=""):
     """The changelist shows every column without its scrolling box scrolling, no cell
     spills out of its box, and the page itself does not scroll sideways."""
     widths = page.evaluate(
         """() => { const r = document.querySelector('.results');
                    return [r.scrollWidth, r.clientWidth]; }"""
     )
-    assert widths[0] <= widths[1], f"the list scrolls sideways at 1366 px: {widths}"
+    assert widths[0] <= widths[1], f"{where}: the list scrolls sideways at 1366 px: {widths}"
     overflowing = page.evaluate(
         """() => [...document.querySelectorAll('#result_list th, #result_list td')]
                  .filter(c => c.scrollWidth > c.clientWidth + 1)
                  .map(c => c.className + ': ' + c.innerText)"""
     )
-    assert overflowing == []
-    assert not page_scrolls_sideways(page)
+    assert overflowing == [], where
+    assert not page_scrolls_sideways(page), where
     headers = " ".join(page.locator("#result_list thead th").all_inner_texts()).upper()
     for name in columns:
-        assert name.upper() in headers, headers
+        assert name.upper() in headers, (where, headers)

@@ -13,8 +13,10 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from config.admin_tools import time_column
 from webhooks.endpoints import endpoint_enable, endpoint_secret_rotate
 from webhooks.models import ALL_EVENTS, Endpoint, EventType, secret_new
 from webhooks.targets import TargetError, url_check
@@ -75,11 +77,17 @@ class EndpointAdmin(SimpleHistoryAdmin):
         "description",
         "state",
         "events_shown",
-        "failure_run",
-        "last_success_at",
-        "last_failure_at",
+        "failures",
+        "last_success",
+        "last_failure",
         "secret_shown",
     )
+    # Fits 1366 px (no app sidebar): short times; a long URL wraps (base_site.html).
+    failures = admin.display(description="failures", ordering="failure_run")(
+        lambda self, obj: obj.failure_run
+    )
+    last_success = time_column("last_success_at", description="last success")
+    last_failure = time_column("last_failure_at", description="last failure")
     list_filter = ("active",)
     search_fields = ("url", "description")
     actions = ("rotate_secret", "reenable")
@@ -116,7 +124,7 @@ class EndpointAdmin(SimpleHistoryAdmin):
     @admin.display(description="secret")
     def secret_shown(self, obj):
         # The whole secret is shown once; its end tells Finance which one a receiver has.
-        return obj.secret_hint
+        return format_html('<span style="white-space:nowrap">{}</span>', obj.secret_hint)
 
     def save_model(self, request, obj, form, change):
         if not change:
