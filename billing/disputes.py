@@ -122,10 +122,17 @@ def text_check(text: str | None, field: str) -> str:
     return text
 
 
+REASON_MAX = 2000
+
+
 def _reason(reason: str | None) -> str:
     reason = text_check(reason, "reason")
     if not reason:
         raise DisputeError("reason: say why the outcome was not delivered as billed.")
+    if len(reason) > REASON_MAX:
+        raise DisputeError(
+            f"reason: at most {REASON_MAX:,} characters, please (this one has {len(reason):,})."
+        )
     return reason
 
 

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import models
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
@@ -90,6 +91,23 @@ def quantity_column(field: str, *, description: str = ""):
     @admin.display(description=description or field.replace("_", " "), ordering=field)
     def column(model_admin, obj):
         return format_quantity(getattr(obj, field))
+
+    return column
+
+
+def time_column(field: str, *, description: str = "", date_only: bool = False):
+    """A read-only column showing the datetime `field` short, on one line, in the local
+    time zone (`2026-11-28 01:31`, or `2026-11-28` with `date_only`), "—" when empty:
+    "Nov. 28, 2026, 1:31 a.m." takes three lines in a list that must fit 1366 px."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def column(model_admin, obj):
+        value = getattr(obj, field)
+        if value is None:
+            return "—"
+        value = timezone.localtime(value)
+        shown = f"{value:%Y-%m-%d}" if date_only else f"{value:%Y-%m-%d %H:%M}"
+        return format_html('<span style="white-space:nowrap">{}</span>', shown)
 
     return column
 

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, Permission
 
+from billing.disputes import dispute_open
 from billing.models import CreditNote, Dispute
 from billing.services import period_close
 from billing.statements import statement_token
 from tests.billing_helpers import World
+from tests.browser_helpers import box_right_edge, page_scrolls_sideways
 from tests.test_browser_journey import ARTIFACTS, CHROMIUM, login, user
 from tests.test_browser_journey import browser as browser  # the fixture, re-exported
 
@@ -48,6 +50,12 @@ def test_the_customer_disputes_an_outcome_and_finance_accepts_it(live_server, br
 
     login(page, base, "fin")
     page.goto(f"{base}/admin/billing/dispute/{dispute.pk}/change/")
+    # The Resolve box sits in the content column: Finance sees the note without scrolling
+    # sideways.
+    page.screenshot(path=str(ARTIFACTS / "dispute-open-1366.png"), full_page=True)
+    assert box_right_edge(page, "#id_note") <= 1366
+    assert box_right_edge(page, "#reject-dispute") <= 1366
+    assert not page_scrolls_sideways(page)
     page.fill("#id_note", "Confirmed in the ticket history")
     page.click("#accept-dispute")
     page.wait_for_selector("text=accepted: credit note 5.00 USD")
@@ -56,3 +64,10 @@ def test_the_customer_disputes_an_outcome_and_finance_accepts_it(live_server, br
     assert (note.invoice_id, note.net) == (invoice.pk, D("5.00"))
     dispute.refresh_from_db()
     assert dispute.state == Dispute.State.ACCEPTED and dispute.resolved_by.username == "fin"
+
+    # A 2,000-character reason without a space wraps on the dispute's page.
+    long = dispute_open(customer_id=w.customer.pk, signal_ids=[signals[2].pk], reason="x" * 2000)
+    page.goto(f"{base}/admin/billing/dispute/{long.pk}/change/")
+    page.screenshot(path=str(ARTIFACTS / "dispute-long-reason-1366.png"), full_page=True)
+    assert not page_scrolls_sideways(page)
+    assert box_right_edge(page, "#id_note") <= 1366

@@ -178,6 +178,12 @@ def test_account_manager_and_finance_journey(live_server, browser):
 
     page.goto(f"{base}/admin/billing/invoice/{invoice.pk}/change/")
     page.screenshot(path=ARTIFACTS / "3-invoice-page.png", full_page=True)
+    # Every inline (lines, deliveries, ...) fits its box at 1366 px.
+    spilling = page.evaluate(
+        """() => [...document.querySelectorAll('.inline-group')]
+                 .filter(g => g.scrollWidth > g.clientWidth + 1).map(g => g.id)"""
+    )
+    assert spilling == [] and page.locator("#deliveries-group tbody tr").count() >= 1
     pdf_link = page.locator("a.button", has_text="PDF").first
     shown = page.inner_text("text=SHA-256")
     download = page.request.get(f"{base}{pdf_link.get_attribute('href')}")

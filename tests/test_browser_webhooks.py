@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, Permission
 
+from tests.browser_helpers import page_scrolls_sideways
 from tests.test_browser_journey import ARTIFACTS, CHROMIUM, browser, login, user  # noqa: F401
 from webhooks.models import Endpoint
 
@@ -42,6 +43,8 @@ def test_finance_adds_an_endpoint_and_reads_its_secret_once(live_server, browser
     assert "Copy the secret now: it will not be shown again." in page.inner_text(".messagelist")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
     page.screenshot(path=str(ARTIFACTS / "webhook-secret-once-1366.png"), full_page=True)
+    secret_page = page.url  # the save redirected here (POST-redirect-GET)
+    assert secret_page.endswith(f"/admin/webhooks/endpoint/{Endpoint.objects.get().pk}/secret/")
 
     page.click("text=I have copied it: open the endpoint")
     page.wait_for_selector("#id_url")
@@ -50,3 +53,16 @@ def test_finance_adds_an_endpoint_and_reads_its_secret_once(live_server, browser
     assert Endpoint.objects.get().event_types == ["invoice.issued", "invoice.paid"]
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
     page.screenshot(path=str(ARTIFACTS / "webhook-endpoint-1366.png"), full_page=True)
+
+    page.goto(secret_page)  # reloading it: no secret any more, no second endpoint
+    page.wait_for_selector("#id_url")
+    assert secret not in page.content() and Endpoint.objects.count() == 1
+
+    # A 2,000-character URL wraps on the list, the endpoint's page and the delete page.
+    long = Endpoint.objects.create(
+        url="http://127.0.0.1:9/" + "a" * 1981, event_types=["*"], secret="whsec_x" * 6
+    )
+    for where in ("", f"{long.pk}/change/", f"{long.pk}/delete/"):
+        page.goto(f"{base}/admin/webhooks/endpoint/{where}")
+        assert not page_scrolls_sideways(page), where
+    page.screenshot(path=str(ARTIFACTS / "webhook-delete-long-url-1366.png"), full_page=True)

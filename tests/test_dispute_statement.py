@@ -174,3 +174,16 @@ def test_your_disputes_names_the_outcome_and_what_was_credited_with_tax(client):
     assert signals[0].idempotency_key is None
     assert f'<td class="wrap">{signals[0].pk}</td>' in table and "Reopened" in table
     assert f"6.00 USD ({note.number}, net 5.00)" in table
+
+
+def test_a_reason_over_2000_characters_is_refused_and_2000_are_kept(client):
+    _, signals, _, invoice = billed()
+    response = post(client, invoice, signals[0], reason="x" * 2001)
+    assert response.status_code == 400
+    assert "reason: at most 2,000 characters, please (this one has 2,001)." in (
+        response.content.decode()
+    )
+    assert not Dispute.objects.exists()
+
+    assert post(client, invoice, signals[0], reason="x" * 2000).status_code == 302
+    assert len(Dispute.objects.get().reason) == 2000

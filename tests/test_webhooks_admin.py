@@ -4,6 +4,7 @@ read; other staff see nothing."""
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.test import Client
 from django.utils import timezone
 
 from tests.webhook_helpers import endpoint
@@ -31,10 +32,19 @@ def test_finance_sees_the_secret_once_then_only_its_last_4(client):
     client.force_login(staff("Finance"))
     response = add(client)
     hook = Endpoint.objects.get()
-    assert response.status_code == 200
-    page = response.content.decode()
+    # POST-redirect-GET: the secret is on the page the POST redirects to, not in its body.
+    assert response.status_code == 302
+    assert response["Location"] == f"{ENDPOINTS}{hook.pk}/secret/"
+    assert hook.secret not in response.content.decode()
+    page = client.get(response["Location"]).content.decode()
     assert hook.secret.startswith("whsec_") and len(hook.secret) == 6 + 43
     assert hook.secret in page and "Copy the secret now: it will not be shown again." in page
+    # A reload shows no secret and creates nothing.
+    reload = client.get(response["Location"], follow=True)
+    assert reload.redirect_chain == [(f"{ENDPOINTS}{hook.pk}/change/", 302)]
+    assert hook.secret not in reload.content.decode()
+    assert "The secret was shown once" in reload.content.decode()
+    assert Endpoint.objects.count() == 1
     assert hook.event_types == ["invoice.issued"]
     later = client.get(f"{ENDPOINTS}{hook.pk}/change/").content.decode()
     assert hook.secret not in later and f"whsec_…{hook.secret[-4:]}" in later
@@ -42,6 +52,21 @@ def test_finance_sees_the_secret_once_then_only_its_last_4(client):
     assert hook.secret not in listing and "active" in listing
     history = hook.history.get()
     assert not hasattr(history, "secret") and history.url == URL
+
+
+def test_only_the_user_who_saved_sees_the_secret_page(client):
+    finance = staff("Finance")
+    client.force_login(finance)
+    response = add(client)
+    hook = Endpoint.objects.get()
+    other = Client()
+    other.force_login(staff("Finance", name="other"))
+    seen = other.get(response["Location"], follow=True).content.decode()
+    assert hook.secret not in seen
+    viewer = Client()
+    viewer.force_login(staff(name="plain"))
+    assert viewer.get(response["Location"]).status_code == 403
+    assert hook.secret in client.get(response["Location"]).content.decode()
 
 
 def test_a_bad_url_is_a_form_error_and_stores_nothing(client, settings):
@@ -61,8 +86,10 @@ def test_rotating_shows_the_new_secret_once_and_the_old_one_stops(client):
     old = hook.secret
     response = client.post(ENDPOINTS, {"action": "rotate_secret", "_selected_action": [hook.pk]})
     hook.refresh_from_db()
-    assert hook.secret != old and hook.secret in response.content.decode()
+    assert response.status_code == 302 and hook.secret not in response.content.decode()
+    assert hook.secret != old and hook.secret in client.get(response["Location"]).content.decode()
     assert hook.secret_rotated_at is not None
+    assert hook.secret not in client.get(response["Location"], follow=True).content.decode()
     assert old not in client.get(f"{ENDPOINTS}{hook.pk}/change/").content.decode()
 
 
@@ -142,3 +169,15 @@ def test_other_staff_see_nothing_of_webhooks(client, group):
         assert client.get(url).status_code == 403, url
     assert add(client).status_code == 403
     assert Endpoint.objects.count() == 1
+
+
+def test_a_url_over_2000_characters_is_a_form_error_not_cut_by_the_browser(client):
+    client.force_login(staff("Finance"))
+    response = add(client, url="http://127.0.0.1:9/" + "a" * 3000)
+    assert response.status_code == 200
+    assert "Use a URL of at most 2000 characters (this one has 3019)." in (
+        response.content.decode()
+    )
+    assert not Endpoint.objects.exists()
+    page = client.get(f"{ENDPOINTS}add/").content.decode()
+    assert 'name="url"' in page and "maxlength" not in page.split('name="url"')[1][:200]

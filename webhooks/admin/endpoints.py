@@ -1,18 +1,29 @@
 """Webhook endpoints in the admin: Finance adds and edits them (the secret is shown once,
-on the page after saving or rotating), re-enables disabled ones; account managers read."""
+on the page after saving or rotating), re-enables disabled ones; account managers read.
+
+The secret page is POST-redirect-GET: saving or rotating keeps the new secret in the
+session of the user who did it, and the first GET of the endpoint's secret page takes it
+out of the session and shows it; a reload (or anyone else) finds nothing there, and no
+reload re-posts the form."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from config.admin_tools import time_column
 from webhooks.endpoints import endpoint_enable, endpoint_secret_rotate
 from webhooks.models import ALL_EVENTS, Endpoint, EventType, secret_new
 from webhooks.targets import TargetError, url_check
 
 EVENT_CHOICES = [(ALL_EVENTS, "All events (including types added later)"), *EventType.choices]
 SECRET_TEMPLATE = "admin/webhooks/endpoint/secret_once.html"
+SESSION_KEY = "webhook_secret_once"  # {endpoint pk: [secret, created]}
 
 
 class EndpointForm(forms.ModelForm):
@@ -21,6 +32,10 @@ class EndpointForm(forms.ModelForm):
         max_length=2000,
         help_text="Where events are POSTed: an http:// or https:// URL.",
         widget=forms.URLInput(attrs={"size": 80}),
+        error_messages={
+            "max_length": "Use a URL of at most %(limit_value)s characters (this one has "
+            "%(show_value)s)."
+        },
     )
     event_types = forms.MultipleChoiceField(
         choices=EVENT_CHOICES,
@@ -34,6 +49,12 @@ class EndpointForm(forms.ModelForm):
     class Meta:
         model = Endpoint
         fields = ("url", "description", "event_types", "active")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # No maxlength in the page: the browser would cut a longer pasted URL silently
+        # (and save another URL); the server refuses it with the error above instead.
+        self.fields["url"].widget.attrs.pop("maxlength", None)
 
     def clean_url(self):
         try:
@@ -56,11 +77,17 @@ class EndpointAdmin(SimpleHistoryAdmin):
         "description",
         "state",
         "events_shown",
-        "failure_run",
-        "last_success_at",
-        "last_failure_at",
+        "failures",
+        "last_success",
+        "last_failure",
         "secret_shown",
     )
+    # Fits 1366 px (no app sidebar): short times; a long URL wraps (base_site.html).
+    failures = admin.display(description="failures", ordering="failure_run")(
+        lambda self, obj: obj.failure_run
+    )
+    last_success = time_column("last_success_at", description="last success")
+    last_failure = time_column("last_failure_at", description="last failure")
     list_filter = ("active",)
     search_fields = ("url", "description")
     actions = ("rotate_secret", "reenable")
@@ -97,7 +124,7 @@ class EndpointAdmin(SimpleHistoryAdmin):
     @admin.display(description="secret")
     def secret_shown(self, obj):
         # The whole secret is shown once; its end tells Finance which one a receiver has.
-        return obj.secret_hint
+        return format_html('<span style="white-space:nowrap">{}</span>', obj.secret_hint)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -111,10 +138,40 @@ class EndpointAdmin(SimpleHistoryAdmin):
         if fields:
             obj.save(update_fields=fields)  # never the counters workers are updating
 
-    def response_add(self, request, obj, post_url_continue=None):
-        return self._secret_page(request, obj, obj.secret, created=True)
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/secret/", view(self.secret_view), name="webhooks_endpoint_secret"),
+            *super().get_urls(),
+        ]
 
-    def _secret_page(self, request, endpoint, secret, *, created):
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._secret_redirect(request, obj, obj.secret, created=True)
+
+    def _secret_redirect(self, request, endpoint, secret, *, created):
+        kept = request.session.get(SESSION_KEY, {})
+        kept[str(endpoint.pk)] = [secret, created]
+        request.session[SESSION_KEY] = kept
+        return HttpResponseRedirect(reverse("admin:webhooks_endpoint_secret", args=[endpoint.pk]))
+
+    def secret_view(self, request, pk):
+        """Shows the secret kept by the save or rotation just done, once; afterwards the
+        endpoint's page (which shows only its last 4 characters)."""
+        endpoint = get_object_or_404(Endpoint, pk=pk)
+        if not self.has_change_permission(request, endpoint):
+            raise PermissionDenied
+        kept = request.session.get(SESSION_KEY, {})
+        shown = kept.pop(str(pk), None)
+        if shown is None:
+            self.message_user(
+                request,
+                "The secret was shown once, after saving or rotating; this page shows only "
+                "its last 4 characters. Rotate it for a new one.",
+                messages.INFO,
+            )
+            return HttpResponseRedirect(reverse("admin:webhooks_endpoint_change", args=[pk]))
+        request.session[SESSION_KEY] = kept
+        secret, created = shown
         messages.warning(request, "Copy the secret now: it will not be shown again.")
         context = {
             **self.admin_site.each_context(request),
@@ -124,7 +181,9 @@ class EndpointAdmin(SimpleHistoryAdmin):
             "secret": secret,
             "created": created,
         }
-        return TemplateResponse(request, SECRET_TEMPLATE, context)
+        response = TemplateResponse(request, SECRET_TEMPLATE, context)
+        response["Cache-Control"] = "no-store"  # not kept by the browser either
+        return response
 
     @admin.action(description="Rotate the secret (shown once)", permissions=["change"])
     def rotate_secret(self, request, queryset):
@@ -135,8 +194,7 @@ class EndpointAdmin(SimpleHistoryAdmin):
             return None
         endpoint = queryset.get()
         secret = endpoint_secret_rotate(endpoint_id=endpoint.pk)
-        endpoint.refresh_from_db()
-        return self._secret_page(request, endpoint, secret, created=False)
+        return self._secret_redirect(request, endpoint, secret, created=False)
 
     @admin.action(description="Re-enable the selected endpoints", permissions=["change"])
     def reenable(self, request, queryset):
