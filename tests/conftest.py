@@ -62,3 +62,29 @@ def _forget_verified_api_keys():
     from agents.api.authentication import AgentKeyAuthentication
 
     AgentKeyAuthentication._verified.clear()
+
+
+# The data migrations that create the groups and give them their permissions, in order.
+GROUP_MIGRATIONS = (
+    ("billing.migrations.0003_groups", "create_groups"),
+    ("billing.migrations.0005_invoicing_groups_and_counter", "forwards"),
+    ("billing.migrations.0008_margin_permissions", "forwards"),
+    ("billing.migrations.0016_invoice_document_permissions", "forwards"),
+    ("billing.migrations.0019_credit_note_documents", "groups_forwards"),
+    ("billing.migrations.0020_disputes", "forwards"),
+    ("webhooks.migrations.0002_groups", "forwards"),
+)
+
+
+@pytest.fixture
+def migrated_groups(transactional_db):
+    """The groups as the migrations made them, for a transactional test: an earlier one
+    flushed the tables, and the flush's post-migrate recreates permissions, not groups.
+    (serialized_rollback would restore them, but collides with the content types that
+    flush recreated under new ids.)"""
+    import importlib
+
+    from django.apps import apps
+
+    for module, function in GROUP_MIGRATIONS:
+        getattr(importlib.import_module(module), function)(apps, None)

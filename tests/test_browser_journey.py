@@ -23,9 +23,8 @@ from tests.mail_helpers import pdf_text
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 pytestmark = [
-    # The groups come from data migrations; an earlier transactional test flushed them:
-    # serialized_rollback restores the migrated rows first.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("migrated_groups"),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
 ]
 

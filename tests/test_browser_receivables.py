@@ -16,9 +16,8 @@ from tests.test_browser_journey import ARTIFACTS, CHROMIUM, login, user
 from tests.test_browser_journey import browser as browser  # the fixture, re-exported
 
 pytestmark = [
-    # The groups come from data migrations; an earlier transactional test flushed them:
-    # serialized_rollback restores the migrated rows first.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("migrated_groups"),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
 ]
 
