@@ -9,7 +9,6 @@ from billing.models.corrections import (
 from billing.models.documents import CreditNoteDocument, InvoiceDelivery, InvoiceDocument
 from billing.models.fx import ExchangeRate
 from billing.models.invoices import (
-    BilledSignal,
     BillingPeriod,
     Invoice,
     InvoiceCounter,
@@ -17,6 +16,7 @@ from billing.models.invoices import (
     InvoiceTax,
 )
 from billing.models.margins import MarginAlert, MarginFigure
+from billing.models.marks import BilledSignal
 from billing.models.outcomes import OutcomeCriterion, OutcomeDefinition, data_lookup
 from billing.models.payments import Payment
 from billing.models.seller import SellerProfile, TaxRate
