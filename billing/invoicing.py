@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db import connection
 
+from billing.credits import credits_lines, credits_plan, purchase_lines
 from billing.errors import ClosingError
 from billing.models import (
     BillingPeriod,
@@ -29,6 +30,7 @@ from billing.taxes import DraftTax, cap_discount_by_rate, invoice_taxes, line_ta
 
 Kind = InvoiceLine.Kind
 COUNTED_MODELS = (Price.Model.PER_OUTCOME, Price.Model.GRADUATED, Price.Model.VOLUME)
+CREDIT_KINDS = (Kind.CREDITS_APPLIED, Kind.CREDIT_PURCHASE)
 
 
 @dataclass
@@ -43,6 +45,7 @@ class DraftLine:
     price_id: int | None = None
     adjusted_period_id: int | None = None
     tax_rate: TaxRate | None = None
+    credit_grant_id: int | None = None
 
 
 @dataclass
@@ -59,6 +62,18 @@ class DraftInvoice:
     # Earlier periods without a live invoice (a preview only): their signals are theirs.
     unsettled: list[BillingPeriod] = field(default_factory=list)
     taxes: list[DraftTax] = field(default_factory=list)
+    # Prepaid credits drawn (credits.Draw), and the top-ups the invoice bills.
+    draws: list = field(default_factory=list)
+    top_ups: list = field(default_factory=list)
+
+    @property
+    def credits_applied(self) -> Decimal:
+        return sum((d.value for d in self.draws), ZERO)
+
+    @property
+    def charges(self) -> Decimal:
+        """Net before credits and credit purchases: what the period consumed."""
+        return sum((line.amount for line in self.lines if line.kind not in CREDIT_KINDS), ZERO)
 
     @property
     def net(self) -> Decimal:
@@ -128,10 +143,17 @@ def _prorated(amount: Decimal, period: BillingPeriod, full_end: datetime) -> Dec
 
 
 def invoice_draft(
-    *, period: BillingPeriod, prices: list[Price], marks: Marks, invoice_id: int | None = None
+    *,
+    period: BillingPeriod,
+    prices: list[Price],
+    marks: Marks,
+    invoice_id: int | None = None,
+    grants=(),
+    top_ups=(),
 ) -> DraftInvoice:
     """The lines of the period's invoice from its marks (`invoice_id`: the invoice being
-    issued, whose marks are not "billed before")."""
+    issued, whose marks are not "billed before"), the top-ups it bills and the prepaid
+    credits it draws from `grants` (in drawing order, as they stand: credits.py)."""
     agreement = period.agreement
     currency = agreement.currency
     if agreement.customer.currency != currency:
@@ -218,6 +240,10 @@ def invoice_draft(
     for line in draft.lines:
         line.tax_rate = line_tax_rate(agreement=agreement, price=by_id.get(line.price_id))
     draft.lines = cap_discount_by_rate(draft.lines, currency)
+    draft.top_ups = list(top_ups)
+    draft.lines += purchase_lines(draft.top_ups, line_tax_rate(agreement=agreement, price=None))
+    draft.draws = credits_plan(lines=draft.lines, prices=prices, grants=grants, currency=currency)
+    draft.lines += credits_lines(draft.draws)
     draft.taxes = invoice_taxes(draft.lines, currency)
     return draft
 
@@ -312,6 +338,7 @@ def invoice_lines_store(*, invoice: Invoice, draft: DraftInvoice, seller: Seller
             description=line.description,
             price_id=line.price_id,
             adjusted_period_id=line.adjusted_period_id,
+            credit_grant_id=line.credit_grant_id,
             successes=line.successes,
             partials=line.partials,
             quantity=line.quantity,

@@ -13,6 +13,7 @@ from agents.models import Cost
 from billing.models import (
     BilledSignal,
     BillingPeriod,
+    CreditGrant,
     CreditNoteLine,
     Invoice,
     InvoiceLine,
@@ -75,6 +76,29 @@ def _cost_rows(marks: Marks, *, per_workflow: bool):
     return [(*row[:5], None if row[5] is None else stored(row[5]), row[6]) for row in rows]
 
 
+def _promotional(grant_ids) -> set[int]:
+    grant_ids = {pk for pk in grant_ids if pk}
+    if not grant_ids:
+        return set()
+    return set(
+        CreditGrant.objects.filter(pk__in=grant_ids, kind=CreditGrant.Kind.PROMOTIONAL).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def _is_extra_revenue(line, promotional: set[int]) -> bool:
+    """Revenue besides outcome lines: fees, true-ups, caps, adjustments, and promotional
+    credits (a discount). Paid credits only pay charges already counted, and a credit
+    purchase is a prepayment: neither is revenue of the period."""
+    kind = line.kind
+    if kind == InvoiceLine.Kind.OUTCOME or kind == InvoiceLine.Kind.CREDIT_PURCHASE:
+        return False
+    if kind == InvoiceLine.Kind.CREDITS_APPLIED:
+        return line.credit_grant_id in promotional
+    return True
+
+
 def _credited(invoice, prices: dict) -> tuple[dict[int, Decimal], Decimal]:
     """What the invoice's credit notes credited: by outcome definition (lines of a price)
     and on its other lines (fee, true-up, cap), shared like those lines' revenue."""
@@ -84,6 +108,11 @@ def _credited(invoice, prices: dict) -> tuple[dict[int, Decimal], Decimal]:
         return by_definition, other
     rows = (
         CreditNoteLine.objects.filter(credit_note__invoice=invoice)
+        .exclude(invoice_line__kind=InvoiceLine.Kind.CREDIT_PURCHASE)
+        .exclude(
+            invoice_line__kind=InvoiceLine.Kind.CREDITS_APPLIED,
+            invoice_line__credit_grant__kind=CreditGrant.Kind.PAID,
+        )
         .values("invoice_line__price_id")
         .annotate(amount=Sum("amount"))
         .order_by()
@@ -116,7 +145,8 @@ def margin_figures_compute(
     for line in lines:
         if line.kind == InvoiceLine.Kind.OUTCOME:
             outcome_revenue[prices[line.price_id].outcome_definition_id] += line.amount
-    extra = sum((line.amount for line in lines if line.kind != InvoiceLine.Kind.OUTCOME), ZERO)
+    promotional = _promotional(line.credit_grant_id for line in lines)
+    extra = sum((line.amount for line in lines if _is_extra_revenue(line, promotional)), ZERO)
     total_outcome = sum(outcome_revenue.values(), ZERO)
 
     counts = defaultdict(lambda: defaultdict(int))

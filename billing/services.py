@@ -16,6 +16,7 @@ from django.utils import timezone
 from agents.models import Cost, Signal
 from agents.traces import costs_linked
 from billing.attribution import costs_attribute
+from billing.credits import drawdowns_record, drawdowns_reverse, grants_live, top_ups_pending
 from billing.errors import ClosingError
 from billing.invoicing import DraftInvoice, invoice_draft, invoice_lines_store
 from billing.margins import margin_figures_compute
@@ -163,7 +164,16 @@ def period_close(
         for price in prices:
             marks_insert(invoice=invoice, period=period, price=price)
         marks = Marks.of_invoice(invoice.pk)
-        draft = invoice_draft(period=period, prices=prices, marks=marks, invoice_id=invoice.pk)
+        top_ups = top_ups_pending(customer_id=customer.pk, lock=True)
+        grants = grants_live(customer_id=customer.pk, period=period, lock=True)
+        draft = invoice_draft(
+            period=period,
+            prices=prices,
+            marks=marks,
+            invoice_id=invoice.pk,
+            grants=grants,
+            top_ups=top_ups,
+        )
         margins = margin_figures_compute(
             marks=marks,
             invoice=invoice,
@@ -173,6 +183,7 @@ def period_close(
             totals=draft.totals,
         )
         invoice_lines_store(invoice=invoice, draft=draft, seller=seller)
+        drawdowns_record(invoice=invoice, draws=draft.draws, top_ups=draft.top_ups, at=now)
         MarginFigure.objects.bulk_create(margins)
         period.close(at=now, reissue=reissue)
         delivery = InvoiceDelivery.objects.create(
@@ -201,7 +212,14 @@ def invoice_preview(*, period: BillingPeriod) -> DraftInvoice:
             prices=prices,
             unsettled_from=unsettled[0].starts_at if unsettled else None,
         )
-        draft = invoice_draft(period=period, prices=prices, marks=marks)
+        customer_id = period.agreement.customer_id
+        draft = invoice_draft(
+            period=period,
+            prices=prices,
+            marks=marks,
+            grants=grants_live(customer_id=customer_id, period=period),
+            top_ups=top_ups_pending(customer_id=customer_id),
+        )
         draft.unsettled = unsettled
         draft.margins = margin_figures_compute(
             marks=marks,
@@ -221,8 +239,10 @@ def invoice_void(*, invoice_id: int, reason: str, user=None) -> Invoice:
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
         period = BillingPeriod.objects.select_for_update().get(pk=invoice.period_id)
-        invoice.void(reason=reason, user=user, at=timezone.now())
+        at = timezone.now()
+        invoice.void(reason=reason, user=user, at=at)
         period.void()
+        drawdowns_reverse(invoice=invoice, at=at, user=user)
         invoice.marks.all().delete()
         invoice.margins.all().delete()  # the replacement's figures take their place
         transaction.on_commit(lambda: invoice_voided.send(sender=Invoice, invoice_id=invoice.pk))

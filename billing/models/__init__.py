@@ -6,6 +6,14 @@ from billing.models.corrections import (
     Dispute,
     DisputedOutcome,
 )
+from billing.models.credits import (
+    Budget,
+    BudgetAlert,
+    CreditGrant,
+    CreditLedgerEntry,
+    CustomerBalance,
+    RecurringGrant,
+)
 from billing.models.documents import CreditNoteDocument, InvoiceDelivery, InvoiceDocument
 from billing.models.fx import ExchangeRate
 from billing.models.invoices import (
@@ -24,10 +32,15 @@ from billing.models.seller import SellerProfile, TaxRate
 __all__ = [
     "BilledSignal",
     "BillingPeriod",
+    "Budget",
+    "BudgetAlert",
+    "CreditGrant",
+    "CreditLedgerEntry",
     "CreditNote",
     "CreditNoteDocument",
     "CreditNoteLine",
     "CreditNoteTax",
+    "CustomerBalance",
     "Dispute",
     "DisputedOutcome",
     "ExchangeRate",
@@ -45,6 +58,7 @@ __all__ = [
     "Price",
     "PriceAgreement",
     "PriceTier",
+    "RecurringGrant",
     "SellerProfile",
     "TaxRate",
     "data_lookup",

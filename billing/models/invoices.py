@@ -326,6 +326,8 @@ class InvoiceLine(models.Model):
         MINIMUM_TRUE_UP = "minimum_true_up", "Minimum commitment true-up"
         CAP_DISCOUNT = "cap_discount", "Spend cap discount"
         ADJUSTMENT = "adjustment", "Adjustment (late signals)"
+        CREDITS_APPLIED = "credits_applied", "Prepaid credits applied"
+        CREDIT_PURCHASE = "credit_purchase", "Credit purchase (top-up)"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -340,6 +342,14 @@ class InvoiceLine(models.Model):
         blank=True,
         related_name="+",
         help_text="For an adjustment: the period the late signals belong to.",
+    )
+    credit_grant = models.ForeignKey(
+        "billing.CreditGrant",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Credits applied, or a credit purchase: the grant.",
     )
     successes = models.PositiveIntegerField(default=0)
     partials = models.PositiveIntegerField(default=0)

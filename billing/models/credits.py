@@ -1,0 +1,397 @@
+"""Prepaid credits: grants (money, or a number of outcomes of one definition), their
+immutable ledger, recurring allowances, budgets and the live balance the API serves."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from billing.money import MONEY, format_money, format_quantity
+from customers.currencies import CURRENCY_CHOICES, validate_currency_code
+from customers.models import currency_check
+
+
+class GrantUnit(models.TextChoices):
+    MONEY = "money", "Money (the agreement's currency)"
+    OUTCOMES = "outcomes", "Outcomes of one definition"
+
+
+class GrantKind(models.TextChoices):
+    PAID = "paid", "Paid (prepaid commitment or top-up)"
+    PROMOTIONAL = "promotional", "Promotional"
+
+
+class GrantSource(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    API = "api", "Staff API"
+    TOP_UP = "top_up", "Top-up (billed on the next invoice)"
+    RECURRING = "recurring", "Recurring allowance"
+
+
+class CreditGrantQuerySet(models.QuerySet):
+    def live_for(self, *, customer_id: int, starts_at, ends_at):
+        """Grants a charge of [starts_at, ends_at) may draw: effective before it ends, not
+        expired before it starts, something left."""
+        return self.filter(
+            customer_id=customer_id,
+            effective_at__lt=ends_at,
+            remaining__gt=0,
+        ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=starts_at))
+
+
+class CreditGrant(models.Model):
+    """Credits a customer may spend on outcome charges (and on fees, if the grant says so).
+
+    `amount` is what was granted, in the grant's unit: money in `currency`, or a number of
+    outcomes of `outcome_definition`. `remaining` is the balance of its ledger, kept with
+    each entry under the grant's row lock; a check keeps it between 0 and `amount`."""
+
+    Unit = GrantUnit
+    Kind = GrantKind
+    Source = GrantSource
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="credit_grants"
+    )
+    name = models.CharField(max_length=200, help_text="Shown on invoices, e.g. 2027 commitment.")
+    kind = models.CharField(max_length=12, choices=GrantKind.choices, default=GrantKind.PAID)
+    unit = models.CharField(max_length=10, choices=GrantUnit.choices, default=GrantUnit.MONEY)
+    currency = models.CharField(
+        max_length=3, choices=CURRENCY_CHOICES, validators=[validate_currency_code]
+    )
+    outcome_definition = models.ForeignKey(
+        "billing.OutcomeDefinition",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Outcome grants only: the outcomes it covers.",
+    )
+    amount = models.DecimalField(
+        **MONEY, help_text="Granted: money in the currency, or a number of outcomes."
+    )
+    remaining = models.DecimalField(**MONEY, editable=False)
+    purchase_price = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="Top-ups: what the customer is invoiced for it (empty: its amount).",
+    )
+    effective_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    priority = models.PositiveSmallIntegerField(
+        default=100,
+        help_text="Among grants expiring at the same time, the lower number is drawn first.",
+    )
+    applies_to_fees = models.BooleanField(
+        default=False,
+        help_text="Also pays platform fees and minimum true-ups (outcome charges always).",
+    )
+    source = models.CharField(max_length=10, choices=GrantSource.choices, default=GrantSource.ADMIN)
+    recurring = models.ForeignKey(
+        "billing.RecurringGrant",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="grants",
+    )
+    recurring_on = models.DateField(null=True, blank=True, editable=False)
+    purchase_invoice = models.ForeignKey(
+        "billing.Invoice",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_purchases",
+        editable=False,
+        help_text="Top-ups: the invoice whose credit purchase line bills it.",
+    )
+    reference = models.CharField(
+        max_length=200, blank=True, help_text="Client's idempotency reference (staff API)."
+    )
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = CreditGrantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["customer", "expires_at", "priority", "effective_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="grant_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0, remaining__lte=F("amount")),
+                name="grant_remaining_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=F("effective_at")),
+                name="grant_expires_after_effective",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit=GrantUnit.MONEY, outcome_definition__isnull=True)
+                | Q(unit=GrantUnit.OUTCOMES, outcome_definition__isnull=False),
+                name="grant_outcome_definition_iff_outcomes",
+            ),
+            models.CheckConstraint(
+                condition=Q(purchase_price__isnull=True) | Q(purchase_price__gte=0),
+                name="grant_purchase_price_non_negative",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=GrantKind.values), name="grant_kind_valid"),
+            models.CheckConstraint(condition=Q(unit__in=GrantUnit.values), name="grant_unit_valid"),
+            models.CheckConstraint(
+                condition=Q(source__in=GrantSource.values), name="grant_source_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["customer", "reference"],
+                condition=~Q(reference=""),
+                name="grant_unique_reference_per_customer",
+            ),
+            models.UniqueConstraint(
+                fields=["recurring", "recurring_on"],
+                condition=Q(recurring__isnull=False),
+                name="grant_once_per_recurring_date",
+            ),
+            currency_check("currency", "grant_currency_iso4217"),
+        ]
+        indexes = [models.Index(fields=["customer", "remaining"], name="grant_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.amount_display(self.amount)})"
+
+    def amount_display(self, value: Decimal) -> str:
+        if self.unit == GrantUnit.OUTCOMES:
+            return f"{format_quantity(value)} outcomes"
+        return format_money(value, self.currency)
+
+
+class LedgerKind(models.TextChoices):
+    GRANT = "grant", "Grant"
+    DRAWDOWN = "drawdown", "Drawdown (invoice)"
+    EXPIRY = "expiry", "Expiry write-off"
+    REVERSAL = "reversal", "Reversal (void or credit note)"
+
+
+class CreditLedgerEntry(models.Model):
+    """One movement of a grant's balance, never changed once written. `amount` is in the
+    grant's unit (positive adds, negative takes); `value` is what it is worth in money on
+    the invoice (an outcome grant's drawdown of 100 outcomes may be worth 100.00);
+    `balance_after` is the grant's remaining after it. Each entry names its document."""
+
+    Kind = LedgerKind
+
+    grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=10, choices=LedgerKind.choices)
+    amount = models.DecimalField(**MONEY)
+    value = models.DecimalField(**MONEY, default=Decimal(0))
+    balance_after = models.DecimalField(**MONEY)
+    invoice = models.ForeignKey(
+        "billing.Invoice",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_entries",
+    )
+    credit_note = models.ForeignKey(
+        "billing.CreditNote",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_entries",
+    )
+    at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["grant", "pk"]
+        verbose_name_plural = "credit ledger entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=LedgerKind.values), name="ledger_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="ledger_balance_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=LedgerKind.GRANT, amount__gt=0)
+                | Q(kind=LedgerKind.DRAWDOWN, amount__lt=0, invoice__isnull=False)
+                | Q(kind=LedgerKind.EXPIRY, amount__lt=0)
+                | Q(kind=LedgerKind.REVERSAL, amount__gt=0, invoice__isnull=False),
+                name="ledger_sign_and_document_per_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["grant"], condition=Q(kind=LedgerKind.GRANT), name="ledger_one_grant_entry"
+            ),
+            # An invoice draws a grant once: a second close of it cannot draw again.
+            models.UniqueConstraint(
+                fields=["grant", "invoice"],
+                condition=Q(kind=LedgerKind.DRAWDOWN),
+                name="ledger_one_drawdown_per_invoice",
+            ),
+            # A void gives an invoice's drawdown back once.
+            models.UniqueConstraint(
+                fields=["grant", "invoice"],
+                condition=Q(kind=LedgerKind.REVERSAL, credit_note__isnull=True),
+                name="ledger_one_void_reversal_per_invoice",
+            ),
+        ]
+        indexes = [models.Index(fields=["invoice"], name="ledger_invoice_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.grant.amount_display(self.amount)}"
+
+
+class RecurringGrant(models.Model):
+    """An allowance granted by beat on a schedule: e.g. 500.00 on the 1st of every month,
+    expiring after `valid_days`."""
+
+    class Every(models.TextChoices):
+        MONTH = "month", "Month"
+        QUARTER = "quarter", "Quarter"
+        YEAR = "year", "Year"
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="recurring_grants"
+    )
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=GrantKind.choices, default=GrantKind.PAID)
+    unit = models.CharField(max_length=10, choices=GrantUnit.choices, default=GrantUnit.MONEY)
+    currency = models.CharField(
+        max_length=3, choices=CURRENCY_CHOICES, validators=[validate_currency_code]
+    )
+    outcome_definition = models.ForeignKey(
+        "billing.OutcomeDefinition",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    amount = models.DecimalField(**MONEY)
+    every = models.CharField(max_length=10, choices=Every.choices, default=Every.MONTH)
+    starts_on = models.DateField(help_text="First grant's date (UTC midnight).")
+    ends_on = models.DateField(null=True, blank=True, help_text="Last date a grant is made.")
+    valid_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Each grant expires this many days after it starts."
+    )
+    priority = models.PositiveSmallIntegerField(default=100)
+    applies_to_fees = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["customer", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="recurring_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                name="recurring_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit=GrantUnit.MONEY, outcome_definition__isnull=True)
+                | Q(unit=GrantUnit.OUTCOMES, outcome_definition__isnull=False),
+                name="recurring_outcome_definition_iff_outcomes",
+            ),
+            currency_check("currency", "recurring_currency_iso4217"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Budget(models.Model):
+    """A customer's spend limit per period, or "credits only"; soft budgets alert at
+    50/80/100%, hard ones also make the balance endpoint answer `allowed: false`.
+    Signals are accepted either way and billed as overage."""
+
+    class Limit(models.TextChoices):
+        SPEND = "spend", "Spend limit per period"
+        CREDITS_ONLY = "credits_only", "Credits only"
+
+    class Enforcement(models.TextChoices):
+        SOFT = "soft", "Soft (alerts only)"
+        HARD = "hard", "Hard (balance says not allowed)"
+
+    THRESHOLDS = (50, 80, 100)
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="budget"
+    )
+    limit = models.CharField(max_length=12, choices=Limit.choices, default=Limit.SPEND)
+    amount = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Spend limits: the most a period may charge."
+    )
+    enforcement = models.CharField(
+        max_length=4, choices=Enforcement.choices, default=Enforcement.SOFT
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(limit="spend", amount__gt=0)
+                | Q(limit="credits_only", amount__isnull=True),
+                name="budget_amount_iff_spend_limit",
+            ),
+            models.CheckConstraint(
+                condition=Q(enforcement__in=["soft", "hard"]), name="budget_enforcement_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Budget of {self.customer}"
+
+
+class BudgetAlert(models.Model):
+    """A threshold crossed by a customer in one period: raised once (a unique key)."""
+
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
+    period_starts_at = models.DateTimeField()
+    threshold = models.PositiveSmallIntegerField()
+    used = models.DecimalField(**MONEY)
+    limit = models.DecimalField(**MONEY)
+    raised_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-raised_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["budget", "period_starts_at", "threshold"],
+                name="budget_alert_once_per_threshold_period",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.budget.customer}: {self.threshold}% of {self.period_starts_at:%Y-%m-%d}"
+
+
+class CustomerBalance(models.Model):
+    """The live balance the API serves, refreshed by beat (at most BALANCE_LAG_SECONDS
+    old; a request finding it older computes it at once without storing it). Money
+    figures are in the customer's currency; outcome grants are listed in `grants`."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="balance"
+    )
+    currency = models.CharField(max_length=3)
+    granted = models.DecimalField(**MONEY, default=Decimal(0))
+    used_closed = models.DecimalField(**MONEY, default=Decimal(0))
+    used_open = models.DecimalField(**MONEY, default=Decimal(0))
+    remaining = models.DecimalField(**MONEY, default=Decimal(0))
+    spend_open = models.DecimalField(**MONEY, default=Decimal(0))
+    overage_open = models.DecimalField(**MONEY, default=Decimal(0))
+    period_starts_at = models.DateTimeField(null=True, blank=True)
+    period_ends_at = models.DateTimeField(null=True, blank=True)
+    grants = models.JSONField(default=list, blank=True)
+    signals_seen = models.BigIntegerField(default=0, help_text="Highest signal id counted.")
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Balance of {self.customer}"
