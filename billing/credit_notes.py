@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from billing.credit_ledger import credits_return
 from billing.delivery import credit_note_delivery_create
 from billing.errors import ClosingError, CreditNoteError
 from billing.invoicing import document_number_next
@@ -42,6 +43,8 @@ from billing.money import ZERO, format_money, round_line
 from billing.receivables import MAX_AMOUNT
 from billing.taxes import rate_tax
 from customers.currencies import minor_unit
+
+Kind = InvoiceLine.Kind
 
 credit_note_issued = django.dispatch.Signal()
 SERIES = "credit_note"
@@ -78,8 +81,14 @@ def line_creditable_alone(invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]
     of the invoice's net (a spend cap's discount makes the lines add up to more than the
     invoice: 30,000 of outcomes capped at 20,000 credits at most 20,000)."""
     notes = CreditNote.objects.filter(invoice=invoice).aggregate(net=Sum("net"))["net"]
-    net_left = invoice.net - round_line(notes or ZERO, invoice.currency)
-    return [(line, min(left, net_left)) for line, left in line_creditable(invoice)]
+    creditable = line_creditable(invoice)
+    # Prepaid credits paid part of it: what they paid may be credited too (and given back).
+    credits = sum((-left for line, left in creditable if line.kind == Kind.CREDITS_APPLIED), ZERO)
+    net_left = invoice.net + credits - round_line(notes or ZERO, invoice.currency)
+    return [
+        (line, left if line.kind == Kind.CREDITS_APPLIED else min(left, net_left))
+        for line, left in creditable
+    ]
 
 
 # An amount as typed: digits, thousands separators in threes, a decimal point (no
@@ -130,6 +139,9 @@ def _credit_lines(invoice: Invoice, requests: list[CreditRequest] | None) -> lis
             raise CreditNoteError(f"{field}.invoice_line: the same line is named twice.")
         seen.add(request.invoice_line_id)
         line, left = by_id[request.invoice_line_id]
+        if line.kind == Kind.CREDITS_APPLIED:
+            picked.append(_credits_back(line, -left, request, invoice, field))
+            continue
         if left <= 0:
             raise CreditNoteError(
                 f"{field}.invoice_line: nothing is left to credit on “{line.description}”."
@@ -148,6 +160,25 @@ def _credit_lines(invoice: Invoice, requests: list[CreditRequest] | None) -> lis
     if not picked:
         raise CreditNoteError("lines: name at least one line to credit.")
     return picked
+
+
+def _credits_back(line, left, request, invoice, field) -> tuple:
+    """A `credits_applied` line: the amount is the prepaid credit given back (at most what
+    the line applied and was not given back yet); it is credited as a negative amount."""
+    currency = invoice.currency
+    if left <= 0:
+        raise CreditNoteError(
+            f"{field}.invoice_line: the credits of “{line.description}” were all given back."
+        )
+    amount = (
+        left if request.amount is None else _amount(request.amount, currency, f"{field}.amount")
+    )
+    if amount > left:
+        raise CreditNoteError(
+            f"{field}.amount: at most {format_money(left, currency)} {currency} of "
+            f"“{line.description}” is left to give back."
+        )
+    return (line, -amount)
 
 
 def _taxes(invoice: Invoice, lines: list[tuple]) -> list[CreditNoteTax]:
@@ -275,13 +306,17 @@ def credit_note_issue_once(
         net = sum((amount for _, amount in picked), ZERO)
         tax = sum((t.tax for t in taxes), ZERO)
         currency = invoice.currency
-        if net <= 0:
+        gives_back = any(amount < 0 and line.credit_grant_id for line, amount in picked)
+        if net < 0 or (net == 0 and not gives_back):
             raise CreditNoteError("lines: nothing is left to credit on this invoice.")
         if net + tax > invoice.amount_creditable:
             left = format_money(invoice.amount_creditable, currency)
+            hint = ""
+            if invoice.lines.filter(kind=Kind.CREDITS_APPLIED).exists():
+                hint = " Prepaid credits paid part of it: give them back on their line too."
             raise CreditNoteError(
                 f"lines: the credit note would credit {format_money(net + tax, currency)} "
-                f"{currency}; at most {left} {currency} is left of invoice {invoice.number}."
+                f"{currency}; at most {left} {currency} is left of invoice {invoice.number}." + hint
             )
         try:
             seller = seller_profile_complete()
@@ -323,6 +358,7 @@ def credit_note_issue_once(
         for t in taxes:
             t.credit_note = note
         CreditNoteTax.objects.bulk_create(taxes)
+        credits_return(credit_note=note, credited_lines=picked, at=now)
         invoice.amount_credited += note.total
         fields = ["amount_credited"]
         paid_off = invoice.amount_paid + invoice.amount_credited >= invoice.total

@@ -23,6 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
+from billing.credit_ledger import credits_as_drawn
 from billing.credit_notes import line_creditable
 from billing.errors import DisputeError
 from billing.invoicing import invoice_draft
@@ -89,6 +90,7 @@ def _check_as_issued(invoice: Invoice, prices: list[Price]) -> None:
         prices=prices,
         marks=_marks_as(invoice.pk, earlier),
         invoice_id=invoice.pk,
+        **credits_as_drawn(invoice),
     )
     stored: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
     descriptions = {}
@@ -115,13 +117,15 @@ def _check_as_issued(invoice: Invoice, prices: list[Price]) -> None:
 def _key(line) -> tuple:
     """A line of the draft and the invoice's line it recomputes (a spend cap split by tax
     rate sums into one: it never decreases, so it is never credited)."""
-    return (line.kind, line.price_id, line.adjusted_period_id)
+    return (line.kind, line.price_id, line.adjusted_period_id, line.credit_grant_id)
 
 
 def _split(amount: Decimal, weights: list[Decimal], currency: str) -> list[Decimal]:
     """`amount` in proportion to `weights`, at the minor unit, adding up exactly: each
     share rounded down, the units left to the largest remainders (equal weights when
     they are all 0)."""
+    if amount < 0:  # prepaid credits given back: the same split, negative
+        return [-share for share in _split(-amount, weights, currency)]
     unit = quantum(currency)
     total = sum(weights, ZERO)
     if total <= 0:
@@ -157,14 +161,20 @@ def dispute_credit_compute(*, invoice: Invoice, signal_ids: list[int]) -> Disput
     prices = prices_of(period.agreement)
     currency = invoice.currency
     _check_as_issued(invoice, prices)
+    credits = credits_as_drawn(invoice)
     before = invoice_draft(
-        period=period, prices=prices, marks=Marks.of_invoice(invoice.pk), invoice_id=invoice.pk
+        period=period,
+        prices=prices,
+        marks=Marks.of_invoice(invoice.pk),
+        invoice_id=invoice.pk,
+        **credits,
     )
     after = invoice_draft(
         period=period,
         prices=prices,
         marks=_marks_without(invoice.pk, signal_ids),
         invoice_id=invoice.pk,
+        **credits,
     )
     differences: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
     for line in before.lines:
@@ -172,11 +182,19 @@ def dispute_credit_compute(*, invoice: Invoice, signal_ids: list[int]) -> Disput
     for line in after.lines:
         differences[_key(line)] -= line.amount
     credit = DisputeCredit(invoice=invoice)
-    net = sum(differences.values(), ZERO)
+    left = {_key(line): (line, amount) for line, amount in line_creditable(invoice)}
+    # Prepaid credits the invoice no longer needs go back to their grants (a negative
+    # credit on their line, at most what is left of it to give back).
+    given_back = [
+        (left[key][0], max(d, left[key][1]))
+        for key, d in differences.items()
+        if key[0] == Kind.CREDITS_APPLIED and d < 0 and key in left and left[key][1] < 0
+    ]
+    back = sum((d for _, d in given_back), ZERO)
+    net = sum((d for k, d in differences.items() if k[0] != Kind.CREDITS_APPLIED), ZERO)
     if net <= 0:
         credit.shares = dict.fromkeys(signal_ids, ZERO)
         return credit
-    left = {_key(line): (line, amount) for line, amount in line_creditable(invoice)}
     decreases = [(left[key][0], d) for key, d in differences.items() if d > 0 and key in left]
     spread = _spread(decreases, min(net, sum((d for _, d in decreases), ZERO)), currency)
     credit.lines = [
@@ -184,6 +202,8 @@ def dispute_credit_compute(*, invoice: Invoice, signal_ids: list[int]) -> Disput
         for line, amount in spread
         if min(amount, left[_key(line)][1]) > 0
     ]
+    charged = sum((amount for _, amount in credit.lines), ZERO)
+    credit.lines += [(line, d) for line, d in given_back if d < 0 and -back <= charged]
     credit.shares = _shares(credit, signal_ids, prices)
     return credit
 

@@ -320,7 +320,9 @@ def _accept(*, dispute_id: int, user, note: str, now, up_to=None) -> Dispute:
                     dispute.credit_note = credit_note_issue(
                         invoice_id=invoice.pk,
                         reason=f"Dispute {dispute.pk}: {dispute.reason}",
-                        lines=[CreditRequest(line.pk, amount) for line, amount in credit.lines],
+                        lines=[
+                            CreditRequest(line.pk, abs(amount)) for line, amount in credit.lines
+                        ],
                         user=user,
                         now=now,
                     )

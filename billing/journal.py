@@ -63,6 +63,7 @@ FEE_KINDS = (
     InvoiceLine.Kind.MINIMUM_TRUE_UP,
     InvoiceLine.Kind.CAP_DISCOUNT,
 )
+PREPAID_KINDS = (InvoiceLine.Kind.CREDITS_APPLIED, InvoiceLine.Kind.CREDIT_PURCHASE)
 
 
 class JournalDocument(models.TextChoices):
@@ -110,6 +111,7 @@ class Accounts:
     tax: str
     receivables: str
     bank: str
+    prepaid: str
     by_definition: dict[int, str]
 
     @classmethod
@@ -121,6 +123,7 @@ class Accounts:
             tax=seller.tax_account_code,
             receivables=seller.receivables_account_code,
             bank=seller.bank_account_code,
+            prepaid=seller.prepaid_credits_account_code,
             by_definition=dict(
                 OutcomeDefinition.objects.exclude(account_code="").values_list("pk", "account_code")
             ),
@@ -128,7 +131,10 @@ class Accounts:
 
     def of_line(self, line: InvoiceLine) -> str:
         """Outcome and late-signal adjustment lines: their price's outcome definition's
-        account; fees, true-ups and spend cap discounts: the fee account."""
+        account; fees, true-ups and spend cap discounts: the fee account; credit purchases
+        and prepaid credits applied: the prepaid credits (liability) account."""
+        if line.kind in PREPAID_KINDS:
+            return self.prepaid
         if line.kind in FEE_KINDS:
             return self.fee
         definition_id = line.price.outcome_definition_id if line.price_id else None

@@ -16,7 +16,8 @@ from django.utils import timezone
 from agents.models import Cost, Signal
 from agents.traces import costs_linked
 from billing.attribution import costs_attribute
-from billing.credits import drawdowns_record, drawdowns_reverse, grants_live, top_ups_pending
+from billing.credit_ledger import drawdowns_record, drawdowns_reverse
+from billing.credits import grants_live, top_ups_pending
 from billing.errors import ClosingError
 from billing.invoicing import DraftInvoice, invoice_draft, invoice_lines_store
 from billing.margins import margin_figures_compute

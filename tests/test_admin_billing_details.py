@@ -48,6 +48,7 @@ def profile_data(**change) -> dict:
         "tax_account_code": "2200",
         "receivables_account_code": "1200",
         "bank_account_code": "1000",
+        "prepaid_credits_account_code": "2300",
     }
     return {**data, **change}
 

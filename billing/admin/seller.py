@@ -52,6 +52,7 @@ class SellerProfileForm(forms.ModelForm):
             "tax_account_code",
             "receivables_account_code",
             "bank_account_code",
+            "prepaid_credits_account_code",
         )
 
     def clean_logo_upload(self):
@@ -131,6 +132,7 @@ class SellerProfileAdmin(SimpleHistoryAdmin):
                     "tax_account_code",
                     "receivables_account_code",
                     "bank_account_code",
+                    "prepaid_credits_account_code",
                 ),
             },
         ),

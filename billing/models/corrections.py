@@ -58,7 +58,8 @@ class CreditNote(models.Model):
                 condition=~Q(reference=""),
                 name="credit_note_reference_once_per_invoice",
             ),
-            models.CheckConstraint(condition=Q(net__gt=0), name="credit_note_net_positive"),
+            # Zero when it only gives prepaid credits back (the charges they paid are credited).
+            models.CheckConstraint(condition=Q(net__gte=0), name="credit_note_net_non_negative"),
             models.CheckConstraint(condition=Q(tax__gte=0), name="credit_note_tax_non_negative"),
             models.CheckConstraint(
                 condition=Q(total=Round(models.F("net") + models.F("tax"), 8)),

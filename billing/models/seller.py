@@ -114,6 +114,12 @@ class SellerProfile(models.Model):
     bank_account_code = models.CharField(
         max_length=30, default="1000", help_text="Account payments are received into."
     )
+    prepaid_credits_account_code = models.CharField(
+        max_length=30,
+        default="2300",
+        help_text="Liability of prepaid credits: credit purchases book to it, credits "
+        "applied on invoices come out of it.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["logo"])
 

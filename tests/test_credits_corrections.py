@@ -1,0 +1,123 @@
+"""Credit notes and accepted disputes give prepaid credits back to the grants they came
+from (hand-computed); the ledger adds up."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from billing.credit_notes import CreditRequest, credit_note_issue
+from billing.disputes import dispute_accept, dispute_open
+from billing.errors import CreditNoteError
+from billing.models import CreditLedgerEntry
+from billing.services import period_close
+from tests import factories as f
+from tests.billing_helpers import World
+from tests.credit_helpers import grant, ledger_sum
+
+pytestmark = pytest.mark.django_db
+
+
+def closed(w):
+    invoice = period_close(period_id=w.period(1).pk)
+    return invoice, {line.kind: line for line in invoice.lines.all()}
+
+
+def test_a_full_credit_of_an_invoice_paid_by_credits_gives_them_all_back():
+    w = World(unit_price=D("10.00"))
+    g = grant(w.customer, "100.00")
+    w.signals(4)
+    invoice, _ = closed(w)
+    assert invoice.total == D("0.00")
+    note = credit_note_issue(invoice_id=invoice.pk, reason="wrong customer")
+    # outcome 40.00 credited, credits applied -40.00 given back: a 0.00 credit note.
+    assert sorted((line.invoice_line.kind, line.amount) for line in note.lines.all()) == [
+        ("credits_applied", D("-40.00")),
+        ("outcome", D("40.00")),
+    ]
+    assert (note.net, note.total) == (D("0.00"), D("0.00"))
+    g.refresh_from_db()
+    assert g.remaining == D("100.00") == ledger_sum(g)
+    back = g.entries.get(kind="reversal")
+    assert (back.amount, back.credit_note_id, back.invoice_id) == (D("40.00"), note.pk, invoice.pk)
+
+
+def test_a_partial_credit_gives_back_the_credits_named_and_credits_the_rest_in_money():
+    rate = f.TaxRateFactory(percent=D("20"))
+    w = World(unit_price=D("10.00"), agreement_kwargs={"tax_rate": rate})
+    g = grant(w.customer, "60.00")
+    w.signals(10)
+    invoice, by_kind = closed(w)
+    # 100.00 - 60.00 credits = 40.00 net, 8.00 tax, 48.00.
+    assert (invoice.net, invoice.tax, invoice.total) == (D("40.00"), D("8.00"), D("48.00"))
+    note = credit_note_issue(
+        invoice_id=invoice.pk,
+        reason="5 outcomes were tests",
+        lines=[
+            CreditRequest(by_kind["outcome"].pk, "50.00"),
+            CreditRequest(by_kind["credits_applied"].pk, "20.00"),
+        ],
+    )
+    # 50.00 - 20.00 = 30.00 net, 6.00 tax: 36.00 back in money, 20.00 of credits back.
+    assert (note.net, note.tax, note.total) == (D("30.00"), D("6.00"), D("36.00"))
+    g.refresh_from_db()
+    assert g.remaining == D("20.00") == ledger_sum(g)
+    invoice.refresh_from_db()
+    assert invoice.amount_due == D("12.00")
+
+
+def test_crediting_a_line_paid_by_credits_alone_is_refused_with_what_to_do():
+    w = World(unit_price=D("10.00"))
+    grant(w.customer, "100.00")
+    w.signals(4)
+    invoice, by_kind = closed(w)
+    with pytest.raises(CreditNoteError, match="give them back on their line too"):
+        credit_note_issue(
+            invoice_id=invoice.pk,
+            reason="x",
+            lines=[CreditRequest(by_kind["outcome"].pk, "10.00")],
+        )
+    with pytest.raises(CreditNoteError, match=r"at most 40\.00 USD"):
+        credit_note_issue(
+            invoice_id=invoice.pk,
+            reason="x",
+            lines=[
+                CreditRequest(by_kind["outcome"].pk, "40.00"),
+                CreditRequest(by_kind["credits_applied"].pk, "41.00"),
+            ],
+        )
+    assert not CreditLedgerEntry.objects.filter(kind="reversal").exists()
+
+
+def test_an_accepted_dispute_on_an_invoice_paid_by_credits_gives_the_outcome_back():
+    w = World(unit_price=D("10.00"))
+    g = grant(w.customer, "100.00")
+    signals = w.signals(4)
+    closed(w)
+    d = dispute_open(customer_id=w.customer.pk, signal_ids=[signals[0].pk], reason="dup")
+    d = dispute_accept(dispute_id=d.pk, note="ok")
+    note = d.credit_note
+    # 4 -> 3 outcomes: outcome 10.00 credited, 10.00 of credits given back, 0.00 in money.
+    assert sorted((line.invoice_line.kind, line.amount) for line in note.lines.all()) == [
+        ("credits_applied", D("-10.00")),
+        ("outcome", D("10.00")),
+    ]
+    assert note.total == D("0.00")
+    g.refresh_from_db()
+    assert g.remaining == D("70.00") == ledger_sum(g)
+    assert d.outcomes.get().credited == D("0.00")
+
+
+def test_an_accepted_dispute_on_an_invoice_partly_paid_by_credits_credits_money_first():
+    w = World(unit_price=D("10.00"))
+    g = grant(w.customer, "25.00")
+    signals = w.signals(4)
+    invoice, _ = closed(w)
+    assert invoice.total == D("15.00")  # 40.00 - 25.00
+    d = dispute_open(customer_id=w.customer.pk, signal_ids=[signals[0].pk], reason="dup")
+    note = dispute_accept(dispute_id=d.pk, note="ok").credit_note
+    # 30.00 still draws the 25.00 of credits: 10.00 credited in money, none given back.
+    assert [(line.invoice_line.kind, line.amount) for line in note.lines.all()] == [
+        ("outcome", D("10.00"))
+    ]
+    g.refresh_from_db()
+    assert g.remaining == D("0.00")
