@@ -4,6 +4,8 @@ Every entry names its document; grants are locked in id order before they change
 
 from decimal import Decimal
 
+from django.db.models import F
+
 from billing.credits import Draw, draw_order
 from billing.models import CreditGrant, CreditLedgerEntry
 from billing.money import ZERO
@@ -28,8 +30,7 @@ def drawdowns_record(*, invoice, draws: list[Draw], top_ups: list[CreditGrant], 
             )
         )
     if draws:
-        CreditGrant.objects.bulk_update([d.grant for d in draws], ["remaining"])
-        CreditLedgerEntry.objects.bulk_create(entries)
+        _apply(entries)
     if top_ups:
         CreditGrant.objects.filter(pk__in=[g.pk for g in top_ups]).update(purchase_invoice=invoice)
 
@@ -52,6 +53,17 @@ def credits_as_drawn(invoice) -> dict:
         "grants": sorted(grants, key=draw_order),
         "top_ups": list(CreditGrant.objects.filter(purchase_invoice=invoice).order_by("pk")),
     }
+
+
+def _apply(entries: list[CreditLedgerEntry]) -> None:
+    """Move each grant's balance by its entry, relative to the stored value (so that a
+    draw nobody locked for could never overdraw unnoticed: the grant's check refuses a
+    balance below zero), and write the entries."""
+    for entry in entries:
+        CreditGrant.objects.filter(pk=entry.grant_id).update(
+            remaining=F("remaining") + entry.amount
+        )
+    CreditLedgerEntry.objects.bulk_create(entries)
 
 
 def _locked(grant_ids) -> dict[int, CreditGrant]:
@@ -90,8 +102,7 @@ def drawdowns_reverse(*, invoice, at, user=None) -> None:
                 note=f"Invoice {invoice.number} voided",
             )
         )
-    CreditGrant.objects.bulk_update(list(grants.values()), ["remaining"])
-    CreditLedgerEntry.objects.bulk_create(entries)
+    _apply(entries)
     invoice.credit_purchases.update(purchase_invoice=None)
 
 
@@ -150,5 +161,4 @@ def credits_return(*, credit_note, credited_lines, at) -> None:
                 note=f"Credit note {credit_note.number}",
             )
         )
-    CreditGrant.objects.bulk_update(list(grants.values()), ["remaining"])
-    CreditLedgerEntry.objects.bulk_create(entries)
+    _apply(entries)
