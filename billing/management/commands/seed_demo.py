@@ -14,6 +14,7 @@ from django.utils import timezone
 from agents.models import Agent, Signal
 from agents.services import SignalInput, signals_ingest
 from billing.management.demo_billing import demo_billing_details
+from billing.management.demo_credits import demo_credits
 from billing.management.demo_traces import demo_scope, demo_spans_store
 from billing.models import (
     ExchangeRate,
@@ -247,6 +248,9 @@ class Command(BaseCommand):
             agents, outcomes = self._agents()
             customers = self._customers(agents, outcomes, today)
             demo_billing_details()
+            demo_credits(
+                start=(today.replace(day=1) - timedelta(days=45)).replace(day=1), today=today
+            )
             for base, quote, rate in FX:
                 ExchangeRate.objects.get_or_create(
                     base_currency=base,
