@@ -7,9 +7,9 @@ import pytest
 
 from billing.credit_notes import CreditRequest, credit_note_issue
 from billing.disputes import dispute_accept, dispute_open
-from billing.errors import CreditNoteError
+from billing.errors import CreditNoteError, StateError
 from billing.models import CreditLedgerEntry
-from billing.services import period_close
+from billing.services import invoice_void, period_close
 from tests import factories as f
 from tests.billing_helpers import World
 from tests.credit_helpers import grant, ledger_sum
@@ -39,6 +39,11 @@ def test_a_full_credit_of_an_invoice_paid_by_credits_gives_them_all_back():
     assert g.remaining == D("100.00") == ledger_sum(g)
     back = g.entries.get(kind="reversal")
     assert (back.amount, back.credit_note_id, back.invoice_id) == (D("40.00"), note.pk, invoice.pk)
+    # Its 0.00 credit note still stands: the invoice is credited, not voided.
+    with pytest.raises(StateError, match=r"has credit notes of 0\.00 USD"):
+        invoice_void(invoice_id=invoice.pk, reason="again")
+    g.refresh_from_db()
+    assert g.remaining == D("100.00")
 
 
 def test_a_partial_credit_gives_back_the_credits_named_and_credits_the_rest_in_money():

@@ -279,7 +279,7 @@ class Invoice(models.Model):
             raise StateError("Give a reason for voiding the invoice.")
         if self.status == self.Status.VOID:
             raise StateError(f"Invoice {self.number} is already void.")
-        if self.amount_credited:
+        if self.amount_credited or self.credit_notes.exists():  # 0.00: credits given back
             credited = format_money(self.amount_credited, self.currency)
             raise StateError(
                 f"Invoice {self.number} has credit notes of {credited} {self.currency}: "
