@@ -1,9 +1,11 @@
 """Credit notes and accepted disputes give prepaid credits back to the grants they came
 from (hand-computed); the ledger adds up."""
 
+import re
 from decimal import Decimal as D
 
 import pytest
+from django.urls import reverse
 
 from billing.credit_notes import CreditRequest, credit_note_issue
 from billing.disputes import dispute_accept, dispute_open
@@ -13,6 +15,7 @@ from billing.services import invoice_void, period_close
 from tests import factories as f
 from tests.billing_helpers import World
 from tests.credit_helpers import grant, ledger_sum
+from tests.receivables_helpers import staff
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +129,25 @@ def test_an_accepted_dispute_on_an_invoice_partly_paid_by_credits_credits_money_
     ]
     g.refresh_from_db()
     assert g.remaining == D("0.00")
+
+
+def test_finance_gives_credits_back_from_the_invoice_page(client):
+    w = World(unit_price=D("10.00"))
+    g = grant(w.customer, "100.00")
+    w.signals(4)
+    invoice, by_kind = closed(w)
+    client.force_login(staff("Finance"))
+    url = reverse("admin:billing_invoice_credit", args=[invoice.pk])
+    page = client.get(url).content.decode()
+    assert "Prepaid credits to give back to the grant: at most 40.00 USD" in page
+    token = re.search(r'name="token" value="([0-9a-f]+)"', page).group(1)
+    data = {
+        "token": token,
+        "reason": "two were tests",
+        f"line_{by_kind['outcome'].pk}": "20.00",
+        f"line_{by_kind['credits_applied'].pk}": "20.00",
+    }
+    response = client.post(url, data, follow=True)
+    assert "issued" in response.content.decode()
+    g.refresh_from_db()
+    assert g.remaining == D("80.00") == ledger_sum(g)

@@ -33,6 +33,7 @@ from billing.models import (
     CreditNoteTax,
     Invoice,
     InvoiceDelivery,
+    InvoiceLine,
 )
 from billing.money import format_money
 from billing.views import credit_note_pdf_response
@@ -58,14 +59,25 @@ class CreditNoteForm(forms.Form):
 
     def __init__(self, *args, creditable, currency: str, **kwargs):
         super().__init__(*args, **kwargs)
+        # A prepaid credits line (negative): what is left to give back to its grant.
+        creditable = [
+            (line, -left if line.kind == InvoiceLine.Kind.CREDITS_APPLIED else left)
+            for line, left in creditable
+        ]
         self.creditable = [(line, left) for line, left in creditable if left > 0]
         for line, left in self.creditable:
+            help_text = (
+                f"Left: {format_money(left, currency)} {currency}. "
+                f'An amount (net), "{ALL}" for all of it, or blank.'
+            )
+            if line.kind == InvoiceLine.Kind.CREDITS_APPLIED:
+                help_text = (
+                    f"Prepaid credits to give back to the grant: at most "
+                    f"{format_money(left, currency)} {currency} (lowers the credit note). "
+                    f'An amount, "{ALL}", or blank.'
+                )
             self.fields[LINE_FIELD.format(line.pk)] = forms.CharField(
-                required=False,
-                max_length=40,
-                label=line.description,
-                help_text=f"Left: {format_money(left, currency)} {currency}. "
-                f'An amount (net), "{ALL}" for all of it, or blank.',
+                required=False, max_length=40, label=line.description, help_text=help_text
             )
 
     def line_rows(self):
