@@ -8,6 +8,8 @@ from billing.models import CreditGrant, OutcomeDefinition
 from customers.currencies import minor_unit
 from customers.models import Customer
 
+LIMIT = Decimal("1e12")  # below the stored precision (20 digits, 8 decimal places)
+
 
 def grant_problems(*, customer: Customer, values: dict) -> dict[str, str]:
     """{field: what to fix} for a grant of `customer` with these values (model field
@@ -29,26 +31,28 @@ def grant_problems(*, customer: Customer, values: dict) -> dict[str, str]:
                 f"Agreement “{other[0]}” of this customer is not in {currency}: make the "
                 "agreement and the customer the same currency first."
             )
+    places = minor_unit(customer.currency)  # a grant in another currency is refused above
     if amount is None:
         problems["amount"] = "Give the amount granted."
     elif not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
         problems["amount"] = "The amount must be a positive number."
-    elif unit == CreditGrant.Unit.MONEY and amount != round(amount, minor_unit(currency)):
-        problems["amount"] = (
-            f"{currency} has {minor_unit(currency)} decimal places: round the amount to them."
-        )
-    elif amount >= Decimal("1e12"):
+    elif amount >= LIMIT:
         problems["amount"] = "The amount must be below 1,000,000,000,000."
+    elif unit == CreditGrant.Unit.MONEY and amount != round(amount, places):
+        problems["amount"] = f"{currency} has {places} decimal places: round the amount to them."
+    elif amount != round(amount, 8):
+        problems["amount"] = "At most 8 decimal places."
     price = values.get("purchase_price")
     if price is not None and (
         not isinstance(price, Decimal)
         or not price.is_finite()
         or price < 0
-        or price != round(price, minor_unit(currency))
-        or price >= Decimal("1e12")
+        or price >= LIMIT
+        or price != round(price, places)
     ):
         problems["purchase_price"] = (
-            f"The purchase price must be zero or more, in {currency}'s minor unit."
+            "The purchase price must be zero or more, below 1,000,000,000,000, with "
+            f"{places} decimal places at most."
         )
     definition = values.get("outcome_definition")
     if unit == CreditGrant.Unit.OUTCOMES:

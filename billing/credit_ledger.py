@@ -4,11 +4,14 @@ Every entry names its document; grants are locked in id order before they change
 
 from decimal import Decimal
 
-from django.db.models import F
+from django.db.models import F, Sum
 
 from billing.credits import Draw, draw_order
-from billing.models import CreditGrant, CreditLedgerEntry
-from billing.money import ZERO
+from billing.errors import CreditNoteError
+from billing.models import CreditGrant, CreditLedgerEntry, CreditNoteLine, InvoiceLine
+from billing.money import ZERO, format_money, round_line
+
+Kind = InvoiceLine.Kind
 
 
 def drawdowns_record(*, invoice, draws: list[Draw], top_ups: list[CreditGrant], at) -> None:
@@ -118,15 +121,34 @@ def _returned(invoice) -> dict[int, tuple[Decimal, Decimal]]:
 
 
 def credits_return(*, credit_note, credited_lines, at) -> None:
-    """A credit note that credits `credits_applied` lines (negative amounts) gives that
-    value back to their grants: money as is, outcomes in proportion to the line's value.
-    `credited_lines`: (invoice line, amount credited) pairs. Inside its transaction."""
-    wanted = [(line, -amount) for line, amount in credited_lines if line.credit_grant_id]
-    wanted = [(line, value) for line, value in wanted if value > 0]
-    if not wanted:
+    """What a credit note does to prepaid credits (`credited_lines`: its (invoice line,
+    amount credited) pairs), inside its transaction, the grants locked in id order:
+    - a `credits_applied` line credited (a negative amount) gives that value back to its
+      grant: money as is, outcomes in proportion to the line's value;
+    - a `credit_purchase` line credited takes the credits bought back off the top-up, in
+      proportion to the price credited (all that is left of them when the line is
+      credited in full); refused when they were used already."""
+    back = [
+        (line, -amount)
+        for line, amount in credited_lines
+        if line.kind == Kind.CREDITS_APPLIED and amount < 0
+    ]
+    bought = [
+        (line, amount)
+        for line, amount in credited_lines
+        if line.kind == Kind.CREDIT_PURCHASE and amount > 0
+    ]
+    if not back and not bought:
         return
+    grants = _locked({line.credit_grant_id for line, _ in back + bought})
+    entries = _given_back(credit_note, back, grants, at) + _cancelled(
+        credit_note, bought, grants, at
+    )
+    _apply(entries)
+
+
+def _given_back(credit_note, back, grants, at) -> list[CreditLedgerEntry]:
     invoice = credit_note.invoice
-    grants = _locked({line.credit_grant_id for line, _ in wanted})
     drawn = {
         e.grant_id: e
         for e in CreditLedgerEntry.objects.filter(
@@ -135,7 +157,7 @@ def credits_return(*, credit_note, credited_lines, at) -> None:
     }
     returned = _returned(invoice)
     entries = []
-    for line, value in wanted:
+    for line, value in back:
         grant = grants[line.credit_grant_id]
         draw = drawn[grant.pk]
         units_before, value_before = returned.get(grant.pk, (ZERO, ZERO))
@@ -161,4 +183,48 @@ def credits_return(*, credit_note, credited_lines, at) -> None:
                 note=f"Credit note {credit_note.number}",
             )
         )
-    _apply(entries)
+    return entries
+
+
+def _cancelled(credit_note, bought, grants, at) -> list[CreditLedgerEntry]:
+    currency = credit_note.currency
+    entries = []
+    for line, credited in bought:
+        grant = grants[line.credit_grant_id]
+        cancelled = -(
+            grant.entries.filter(kind=CreditLedgerEntry.Kind.CANCELLATION).aggregate(
+                s=Sum("amount")
+            )["s"]
+            or ZERO
+        )
+        line_credited = CreditNoteLine.objects.filter(invoice_line=line).aggregate(s=Sum("amount"))[
+            "s"
+        ]
+        if line_credited >= line.amount:  # credited in full: all that is left of it
+            units = grant.amount - cancelled
+        else:
+            units = grant.amount * credited / line.amount
+            if grant.unit == CreditGrant.Unit.MONEY:
+                units = round_line(units, currency)
+        if units > grant.remaining:
+            most = round_line(line.amount * grant.remaining / grant.amount, currency)
+            raise CreditNoteError(
+                f"lines: the credits bought with “{line.description}” were used: "
+                f"{grant.amount_display(grant.remaining)} left of them, so at most "
+                f"{format_money(most, currency)} {currency} of the purchase can be credited."
+            )
+        grant.remaining -= units
+        entries.append(
+            CreditLedgerEntry(
+                grant=grant,
+                kind=CreditLedgerEntry.Kind.CANCELLATION,
+                amount=-units,
+                value=-credited,
+                balance_after=grant.remaining,
+                invoice=credit_note.invoice,
+                credit_note=credit_note,
+                at=at,
+                note=f"Credit note {credit_note.number}: purchase credited",
+            )
+        )
+    return entries

@@ -181,6 +181,23 @@ def _credits_back(line, left, request, invoice, field) -> tuple:
     return (line, -amount)
 
 
+def _refuse_negative_rate(picked: list[tuple], currency: str) -> None:
+    """Credits given back at one tax rate must not exceed the charges credited at that
+    rate: otherwise a charge taxed at 20% could be cancelled against one at 0%."""
+    nets: dict = {}
+    for line, amount in picked:
+        key = line.tax_rate_id
+        name = line.tax_rate.name if line.tax_rate_id else "no tax"
+        nets[key] = (name, nets.get(key, ("", ZERO))[1] + amount)
+    for name, net in nets.values():
+        if net < 0:
+            raise CreditNoteError(
+                f"lines: at {name} the credit note would give back "
+                f"{format_money(-net, currency)} {currency} more prepaid credits than it "
+                "credits charges at that rate; credit the charges those credits paid."
+            )
+
+
 def _taxes(invoice: Invoice, lines: list[tuple]) -> list[CreditNoteTax]:
     """The tax reversed per rate of the invoice (see the module's docstring)."""
     invoice_taxes = {t.tax_rate_id: t for t in InvoiceTax.objects.filter(invoice=invoice)}
@@ -306,6 +323,7 @@ def credit_note_issue_once(
         net = sum((amount for _, amount in picked), ZERO)
         tax = sum((t.tax for t in taxes), ZERO)
         currency = invoice.currency
+        _refuse_negative_rate(picked, currency=invoice.currency)
         gives_back = any(amount < 0 and line.credit_grant_id for line, amount in picked)
         if net < 0 or (net == 0 and not gives_back):
             raise CreditNoteError("lines: nothing is left to credit on this invoice.")

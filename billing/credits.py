@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from billing.models import CreditGrant, CreditLedgerEntry, InvoiceLine, Price
@@ -52,25 +52,44 @@ def draw_order(grant: CreditGrant):
     return (grant.expires_at or NEVER, grant.priority, grant.effective_at, grant.pk or 0)
 
 
-def grants_live(*, customer_id: int, period, lock: bool = False) -> list[CreditGrant]:
-    """The customer's grants the period's invoice may draw, in drawing order. With lock
-    (a close), their rows are locked in id order first, so two closes of one customer
-    draw one after the other and each credit once."""
+def grants_live(*, customer_id: int, period) -> list[CreditGrant]:
+    """The customer's grants the period's invoice may draw, in drawing order (a
+    preview's: nothing locked)."""
     grants = CreditGrant.objects.live_for(
         customer_id=customer_id, starts_at=period.starts_at, ends_at=period.ends_at
     ).select_related("outcome_definition")
-    if lock:
-        grants = grants.select_for_update(of=("self",)).order_by("pk")
     return sorted(grants, key=draw_order)
 
 
-def top_ups_pending(*, customer_id: int, lock: bool = False) -> list[CreditGrant]:
+def grants_lock(*, customer_id: int, period) -> tuple[list[CreditGrant], list[CreditGrant]]:
+    """A close's (live grants in drawing order, pending top-ups), both locked by one
+    statement in id order (as voids, credit notes and expiry lock them), so two closes
+    of one customer draw one after the other and each credit once."""
+    live = CreditGrant.objects.live_for(
+        customer_id=customer_id, starts_at=period.starts_at, ends_at=period.ends_at
+    )
+    pending = CreditGrant.objects.filter(
+        customer_id=customer_id, source=CreditGrant.Source.TOP_UP, purchase_invoice__isnull=True
+    )
+    locked = list(
+        CreditGrant.objects.select_for_update(of=("self",))
+        .select_related("outcome_definition")
+        .filter(Q(pk__in=live.values("pk")) | Q(pk__in=pending.values("pk")))
+        .order_by("pk")
+    )
+    live_ids = set(live.values_list("pk", flat=True))
+    pending_ids = set(pending.values_list("pk", flat=True))
+    return (
+        sorted((g for g in locked if g.pk in live_ids), key=draw_order),
+        [g for g in locked if g.pk in pending_ids],
+    )
+
+
+def top_ups_pending(*, customer_id: int) -> list[CreditGrant]:
     """Top-ups not yet billed: the next invoice of the customer bills them."""
     grants = CreditGrant.objects.filter(
         customer_id=customer_id, source=CreditGrant.Source.TOP_UP, purchase_invoice__isnull=True
     )
-    if lock:
-        grants = grants.select_for_update(of=("self",))
     return list(grants.order_by("pk"))
 
 
@@ -154,7 +173,10 @@ def credits_plan(*, lines, prices: Iterable[Price], grants, currency: str) -> li
                 else:
                     value = _outcome_value(price, line, start, covered, currency)
                 bucket = outcome.get(_rate_key(line))
-                value = min(value, bucket[1] if bucket else ZERO)
+                room = bucket[1] if bucket else ZERO
+                if value > room:  # a money grant or a cap took part of it: fewer outcomes
+                    covered = covered * room / value
+                    value = room
                 if value <= 0:
                     continue
                 single = {_rate_key(line): bucket}
@@ -225,17 +247,18 @@ def grants_expire(*, now=None) -> int:
         agreement__customer_id=OuterRef("customer_id"),
         starts_at__lt=OuterRef("expires_at"),
     )
-    candidates = (
+    due = (
         CreditGrant.objects.filter(expires_at__lte=now, remaining__gt=0)
         .annotate(waiting=Exists(waiting))
         .filter(waiting=False)
-        .values_list("pk", flat=True)
     )
     count = 0
-    for grant_id in list(candidates):
+    for grant_id in list(due.values_list("pk", flat=True)):
         with transaction.atomic():
+            # Locked and read again: a void committed since may have given credits
+            # back and left a period awaiting its reissue (which draws them).
             grant = CreditGrant.objects.select_for_update().get(pk=grant_id)
-            if grant.remaining <= 0:
+            if grant.remaining <= 0 or not due.filter(pk=grant_id).exists():
                 continue
             left = grant.remaining
             grant.remaining = ZERO

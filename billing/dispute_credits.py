@@ -117,7 +117,10 @@ def _check_as_issued(invoice: Invoice, prices: list[Price]) -> None:
 def _key(line) -> tuple:
     """A line of the draft and the invoice's line it recomputes (a spend cap split by tax
     rate sums into one: it never decreases, so it is never credited)."""
-    return (line.kind, line.price_id, line.adjusted_period_id, line.credit_grant_id)
+    rate = None
+    if line.kind == Kind.CREDITS_APPLIED:  # a grant's credits are one line per tax rate
+        rate = line.tax_rate.pk if line.tax_rate else None
+    return (line.kind, line.price_id, line.adjusted_period_id, line.credit_grant_id, rate)
 
 
 def _split(amount: Decimal, weights: list[Decimal], currency: str) -> list[Decimal]:

@@ -31,6 +31,7 @@ from django.db.models.functions import Coalesce
 
 from billing.exports import cell_text
 from billing.models import (
+    CreditGrant,
     CreditNote,
     CreditNoteLine,
     Invoice,
@@ -112,6 +113,8 @@ class Accounts:
     receivables: str
     bank: str
     prepaid: str
+    promotional: str
+    promotional_grants: frozenset[int]
     by_definition: dict[int, str]
 
     @classmethod
@@ -124,6 +127,12 @@ class Accounts:
             receivables=seller.receivables_account_code,
             bank=seller.bank_account_code,
             prepaid=seller.prepaid_credits_account_code,
+            promotional=seller.promotional_credits_account_code,
+            promotional_grants=frozenset(
+                CreditGrant.objects.filter(kind=CreditGrant.Kind.PROMOTIONAL).values_list(
+                    "pk", flat=True
+                )
+            ),
             by_definition=dict(
                 OutcomeDefinition.objects.exclude(account_code="").values_list("pk", "account_code")
             ),
@@ -132,8 +141,11 @@ class Accounts:
     def of_line(self, line: InvoiceLine) -> str:
         """Outcome and late-signal adjustment lines: their price's outcome definition's
         account; fees, true-ups and spend cap discounts: the fee account; credit purchases
-        and prepaid credits applied: the prepaid credits (liability) account."""
+        and paid credits applied: the prepaid credits (liability) account; promotional
+        credits applied: the promotional credits (discount) account."""
         if line.kind in PREPAID_KINDS:
+            if line.credit_grant_id in self.promotional_grants:
+                return self.promotional
             return self.prepaid
         if line.kind in FEE_KINDS:
             return self.fee

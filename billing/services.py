@@ -17,7 +17,7 @@ from agents.models import Cost, Signal
 from agents.traces import costs_linked
 from billing.attribution import costs_attribute
 from billing.credit_ledger import drawdowns_record, drawdowns_reverse
-from billing.credits import grants_live, top_ups_pending
+from billing.credits import grants_live, grants_lock, top_ups_pending
 from billing.errors import ClosingError
 from billing.invoicing import DraftInvoice, invoice_draft, invoice_lines_store
 from billing.margins import margin_figures_compute
@@ -165,8 +165,7 @@ def period_close(
         for price in prices:
             marks_insert(invoice=invoice, period=period, price=price)
         marks = Marks.of_invoice(invoice.pk)
-        top_ups = top_ups_pending(customer_id=customer.pk, lock=True)
-        grants = grants_live(customer_id=customer.pk, period=period, lock=True)
+        grants, top_ups = grants_lock(customer_id=customer.pk, period=period)
         draft = invoice_draft(
             period=period,
             prices=prices,

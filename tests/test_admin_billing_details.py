@@ -49,6 +49,7 @@ def profile_data(**change) -> dict:
         "receivables_account_code": "1200",
         "bank_account_code": "1000",
         "prepaid_credits_account_code": "2300",
+        "promotional_credits_account_code": "4900",
     }
     return {**data, **change}
 

@@ -56,3 +56,16 @@ def test_credits_applied_and_a_top_up_book_to_the_prepaid_credits_account():
     ]
     # The prepaid account (2300): +90.00 bought, -20.00 applied = 70.00.
     assert sorted(rows) == [("2300", "70.00"), ("4000", "50.00")]
+
+
+def test_promotional_credits_book_to_the_discount_account():
+    w = World(unit_price=D("10.00"))
+    grant(w.customer, "20.00", kind="promotional")
+    w.signals(5)
+    period_close(period_id=w.period(1).pk, now=datetime(2026, 2, 2, tzinfo=UTC))
+    rows = [
+        (r["account_code"], r["net"])
+        for r in journal_dicts(date(2026, 2, 1), date(2026, 2, 28))
+        if r["document_type"] == "invoice"
+    ]
+    assert sorted(rows) == [("4000", "50.00"), ("4900", "-20.00")]

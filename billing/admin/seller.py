@@ -53,6 +53,7 @@ class SellerProfileForm(forms.ModelForm):
             "receivables_account_code",
             "bank_account_code",
             "prepaid_credits_account_code",
+            "promotional_credits_account_code",
         )
 
     def clean_logo_upload(self):
@@ -133,6 +134,7 @@ class SellerProfileAdmin(SimpleHistoryAdmin):
                     "receivables_account_code",
                     "bank_account_code",
                     "prepaid_credits_account_code",
+                    "promotional_credits_account_code",
                 ),
             },
         ),

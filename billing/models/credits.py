@@ -173,6 +173,7 @@ class LedgerKind(models.TextChoices):
     DRAWDOWN = "drawdown", "Drawdown (invoice)"
     EXPIRY = "expiry", "Expiry write-off"
     REVERSAL = "reversal", "Reversal (void or credit note)"
+    CANCELLATION = "cancellation", "Cancellation (top-up credited)"
 
 
 class CreditLedgerEntry(models.Model):
@@ -184,7 +185,7 @@ class CreditLedgerEntry(models.Model):
     Kind = LedgerKind
 
     grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="entries")
-    kind = models.CharField(max_length=10, choices=LedgerKind.choices)
+    kind = models.CharField(max_length=12, choices=LedgerKind.choices)
     amount = models.DecimalField(**MONEY)
     value = models.DecimalField(**MONEY, default=Decimal(0))
     balance_after = models.DecimalField(**MONEY)
@@ -222,7 +223,8 @@ class CreditLedgerEntry(models.Model):
                 condition=Q(kind=LedgerKind.GRANT, amount__gt=0)
                 | Q(kind=LedgerKind.DRAWDOWN, amount__lt=0, invoice__isnull=False)
                 | Q(kind=LedgerKind.EXPIRY, amount__lt=0)
-                | Q(kind=LedgerKind.REVERSAL, amount__gt=0, invoice__isnull=False),
+                | Q(kind=LedgerKind.REVERSAL, amount__gt=0, invoice__isnull=False)
+                | Q(kind=LedgerKind.CANCELLATION, amount__lt=0, credit_note__isnull=False),
                 name="ledger_sign_and_document_per_kind",
             ),
             models.UniqueConstraint(

@@ -117,8 +117,13 @@ class SellerProfile(models.Model):
     prepaid_credits_account_code = models.CharField(
         max_length=30,
         default="2300",
-        help_text="Liability of prepaid credits: credit purchases book to it, credits "
+        help_text="Liability of prepaid credits: credit purchases book to it, paid credits "
         "applied on invoices come out of it.",
+    )
+    promotional_credits_account_code = models.CharField(
+        max_length=30,
+        default="4900",
+        help_text="Discounts: promotional credits applied on invoices book to it.",
     )
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["logo"])

@@ -50,11 +50,11 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
             "payment_terms_days, invoice_footer, invoice_number_format, updated_at, "
             "credit_note_number_format, outcome_account_code, fee_account_code, "
             "tax_account_code, receivables_account_code, bank_account_code, "
-            "prepaid_credits_account_code) VALUES "
+            "prepaid_credits_account_code, promotional_credits_account_code) VALUES "
             "(1, 'Bench Ltd', '1 Bench St', '', 'London', '', 'EC1A 1BB', 'GB', 'GB980780684', "
             "'', '', '', '', 'IBAN GB33 BUKB 2020 1555 5555 55', 30, '', "
             "'INV-{year}-{seq:06d}', now(), 'CN-{year}-{seq:06d}', '4000', '4100', '2200', "
-            "'1200', '1000', '2300') ON CONFLICT (id) DO NOTHING"
+            "'1200', '1000', '2300', '4900') ON CONFLICT (id) DO NOTHING"
         )
         agent = conn.execute(
             "INSERT INTO agents_agent (external_id, name, description, active, created_at, "
