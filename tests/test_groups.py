@@ -46,3 +46,29 @@ def test_viewer_cannot_save_in_admin(client):
     client.force_login(user_in("Viewers"))
     assert client.get("/admin/billing/priceagreement/").status_code == 200
     assert client.get("/admin/billing/priceagreement/add/").status_code == 403
+
+
+def test_prepaid_credits_finance_grants_account_managers_keep_budgets():
+    finance, managers, viewers = (
+        user_in(name) for name in ("Finance", "Account managers", "Viewers")
+    )
+    assert finance.has_perms(
+        [
+            "billing.add_creditgrant",
+            "billing.change_creditgrant",
+            "billing.add_recurringgrant",
+            "billing.change_budget",
+            "billing.delete_budget",
+            "billing.view_creditledgerentry",
+        ]
+    )
+    assert managers.has_perms(
+        ["billing.view_creditgrant", "billing.view_creditledgerentry", "billing.change_budget"]
+    )
+    assert not managers.has_perm("billing.add_creditgrant")
+    assert not managers.has_perm("billing.add_recurringgrant")
+    assert not managers.has_perm("billing.delete_budget")
+    assert viewers.has_perms(["billing.view_creditgrant", "billing.view_budgetalert"])
+    for user in (finance, managers, viewers):
+        assert not user.has_perm("billing.delete_creditgrant")
+        assert not user.has_perm("billing.change_creditledgerentry")

@@ -1,1 +1,9 @@
-from billing.admin import agreements, disputes, invoices, margins, seller  # noqa: F401 - registers
+from billing.admin import (  # noqa: F401 - registers
+    agreements,
+    credit_budgets,
+    credit_grants,
+    disputes,
+    invoices,
+    margins,
+    seller,
+)

@@ -1,0 +1,358 @@
+"""Prepaid credit grants and their ledger in the admin. Finance creates a grant here:
+the form applies the checks every surface applies (billing.credit_grants.grant_problems,
+each message on its field) and credits.grant_create writes it with its opening ledger
+entry. What was granted (customer, unit, currency, amount, kind, source, price) never
+changes afterwards; `remaining` moves only with ledger entries; nothing is deleted."""
+
+from django import forms
+from django.contrib import admin
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from billing.admin.credit_pages import (
+    amount_text,
+    credit_page_urls,
+    customer_credits_url,
+    document_link,
+    nowrap,
+)
+from billing.credit_grants import grant_problems
+from billing.credits import grant_create
+from billing.models import CreditGrant, CreditLedgerEntry
+from billing.money import format_money
+from config.admin_tools import (
+    DECIMAL_WIDGETS,
+    CappedCountPaginator,
+    InputFilter,
+    ReadOnlyAdmin,
+    time_column,
+)
+
+Kind = CreditLedgerEntry.Kind
+# What the add form asks; customer, unit, currency, outcome, amount, kind, source and
+# purchase price are fixed once the grant exists.
+ADD_FIELDS = (
+    "customer",
+    "name",
+    "kind",
+    "source",
+    "unit",
+    "currency",
+    "outcome_definition",
+    "amount",
+    "purchase_price",
+    "effective_at",
+    "expires_at",
+    "priority",
+    "applies_to_fees",
+    "note",
+)
+FIXED = (
+    "customer",
+    "kind",
+    "source",
+    "unit",
+    "currency",
+    "outcome_definition",
+    "amount_shown",
+    "remaining_shown",
+    "purchase_price",
+    "purchase_invoice",
+    "reference",
+    "recurring",
+    "created_by",
+    "created_at",
+    "credits_link",
+)
+GRANTED = ("unit", "currency", "outcome_definition", "amount", "purchase_price")
+CHOSEN_SOURCES = (CreditGrant.Source.ADMIN, CreditGrant.Source.TOP_UP)
+
+
+class CreditGrantForm(forms.ModelForm):
+    class Meta:
+        model = CreditGrant
+        fields = ADD_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "currency" in self.fields:
+            self.fields["currency"].required = False
+            self.fields["currency"].help_text = "Empty: the customer's currency."
+        if "source" in self.fields:
+            self.fields["source"].choices = [
+                choice for choice in CreditGrant.Source.choices if choice[0] in CHOSEN_SOURCES
+            ]
+            self.fields[
+                "source"
+            ].help_text = (
+                "A top-up is billed on the customer's next invoice (at its purchase price)."
+            )
+
+    def clean(self):
+        data = super().clean()
+        customer = data.get("customer") if "customer" in self.fields else self.instance.customer
+        if customer is None:
+            return data  # the customer field says what to fix
+        if "currency" in self.fields and not data.get("currency"):
+            data["currency"] = customer.currency
+        values = {name: getattr(self.instance, name, None) for name in ADD_FIELDS}
+        if not self.instance.pk:
+            values = {}
+        values.update(data)
+        problems = grant_problems(customer=customer, values=values)
+        source = values.get("source") or CreditGrant.Source.ADMIN
+        if values.get("purchase_price") is not None and source != CreditGrant.Source.TOP_UP:
+            problems.setdefault(
+                "purchase_price",
+                "Only a top-up is invoiced: clear the purchase price or choose Top-up.",
+            )
+        for name, message in problems.items():
+            if name in self.errors:
+                continue  # its own error says it already
+            if name in self.fields:
+                self.add_error(name, message)
+            elif not self.instance.pk:
+                self.add_error(None, message)
+        return data
+
+
+class GrantStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("live", "Live (effective, credits left)"),
+            ("later", "Not yet effective"),
+            ("used", "Used up"),
+            ("expired", "Expired"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        not_expired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        if self.value() == "live":
+            return queryset.filter(not_expired, effective_at__lte=now, remaining__gt=0)
+        if self.value() == "later":
+            return queryset.filter(effective_at__gt=now)
+        if self.value() == "used":
+            return queryset.filter(remaining=0).exclude(entries__kind=Kind.EXPIRY)
+        if self.value() == "expired":
+            return queryset.filter(expires_at__lte=now)
+        return queryset
+
+
+class CustomerFilter(InputFilter):
+    title = "customer external id"
+    parameter_name = "customer"
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.lookup: self.value().strip()})
+        return queryset
+
+    lookup = "customer__external_id"
+
+
+class LedgerCustomerFilter(CustomerFilter):
+    lookup = "grant__customer__external_id"
+
+
+class LedgerEntryInline(admin.TabularInline):
+    """The grant's ledger, oldest first; never edited."""
+
+    model = CreditLedgerEntry
+    fields = (
+        "at_shown",
+        "kind",
+        "amount_shown",
+        "value_shown",
+        "balance_shown",
+        "document",
+        "note",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("at", "pk")
+    verbose_name_plural = "Ledger (amounts in the grant's unit; value in money)"
+    at_shown = time_column("at", description="at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("grant", "invoice", "credit_note")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="amount")
+    def amount_shown(self, entry):
+        return nowrap(amount_text(entry.grant, entry.amount))
+
+    @admin.display(description="value")
+    def value_shown(self, entry):
+        return nowrap(f"{format_money(entry.value, entry.grant.currency)} {entry.grant.currency}")
+
+    @admin.display(description="balance after")
+    def balance_shown(self, entry):
+        return nowrap(amount_text(entry.grant, entry.balance_after))
+
+    @admin.display(description="invoice / credit note")
+    def document(self, entry):
+        return document_link(entry)
+
+
+@admin.register(CreditGrant)
+class CreditGrantAdmin(SimpleHistoryAdmin):
+    form = CreditGrantForm
+    formfield_overrides = DECIMAL_WIDGETS
+    list_display = (
+        "customer",
+        "name",
+        "kind",
+        "unit",
+        "amount_shown",
+        "remaining_shown",
+        "effective",
+        "expires",
+        "source",
+        "credits_link",
+    )
+    list_filter = (GrantStateFilter, "kind", "unit", "source", "currency", CustomerFilter)
+    list_select_related = ("customer",)
+    search_fields = ("name", "customer__name", "customer__external_id", "reference")
+    autocomplete_fields = ("customer", "outcome_definition")
+    inlines = [LedgerEntryInline]
+    effective = time_column("effective_at", description="effective", date_only=True)
+    expires = time_column("expires_at", description="expires", date_only=True)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, grant):
+        return nowrap(amount_text(grant, grant.amount))
+
+    @admin.display(description="remaining", ordering="remaining")
+    def remaining_shown(self, grant):
+        return nowrap(amount_text(grant, grant.remaining))
+
+    @admin.display(description="credits")
+    def credits_link(self, grant):
+        return format_html(
+            '<a href="{}">Balance and burn-down</a>', customer_credits_url(grant.customer_id)
+        )
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("effective_at", timezone.now())
+        return initial
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [
+                (None, {"fields": ("customer", "name", "kind", "source", "note")}),
+                ("Granted", {"fields": GRANTED}),
+                (
+                    "When and in which order",
+                    {"fields": ("effective_at", "expires_at", "priority", "applies_to_fees")},
+                ),
+            ]
+        return [
+            (None, {"fields": ("customer", "name", "kind", "source", "note", "credits_link")}),
+            (
+                "Granted (fixed once created)",
+                {
+                    "fields": (
+                        "unit",
+                        "currency",
+                        "outcome_definition",
+                        "amount_shown",
+                        "remaining_shown",
+                        "purchase_price",
+                        "purchase_invoice",
+                        "recurring",
+                        "reference",
+                    )
+                },
+            ),
+            (
+                "When and in which order",
+                {"fields": ("effective_at", "expires_at", "priority", "applies_to_fees")},
+            ),
+            ("Created", {"fields": ("created_by", "created_at")}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        fixed = list(FIXED)
+        entries = set(obj.entries.values_list("kind", flat=True))
+        if entries - {Kind.GRANT}:
+            fixed.append("effective_at")  # drawn (or written off) from that date on
+        if Kind.EXPIRY in entries:
+            fixed.append("expires_at")  # written off: a later expiry would not bring it back
+        return fixed
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj._history_user = request.user
+        if change:
+            # Onto the row as it is now, locked, and only the edited columns: a close may
+            # have drawn the grant since the page was read, and its `remaining` must not
+            # be written back (nor recorded stale in the history).
+            if form.changed_data:
+                with transaction.atomic():
+                    current = CreditGrant.objects.select_for_update().get(pk=obj.pk)
+                    for name in form.changed_data:
+                        setattr(current, name, getattr(obj, name))
+                    current._history_user = request.user
+                    current.save(update_fields=form.changed_data)
+                obj.remaining = current.remaining
+            return
+        fields = {name: form.cleaned_data[name] for name in ADD_FIELDS if name != "customer"}
+        grant = grant_create(customer=form.cleaned_data["customer"], user=request.user, **fields)
+        for model_field in CreditGrant._meta.concrete_fields:
+            setattr(obj, model_field.attname, getattr(grant, model_field.attname))
+        obj._state.adding, obj._state.db = False, grant._state.db
+
+    def get_urls(self):
+        return [*credit_page_urls(self), *super().get_urls()]
+
+
+@admin.register(CreditLedgerEntry)
+class CreditLedgerEntryAdmin(ReadOnlyAdmin):
+    """Every movement of every grant, newest first (a grant's own page lists its own)."""
+
+    list_display = (
+        "at_shown",
+        "customer",
+        "grant",
+        "kind",
+        "amount_shown",
+        "value_shown",
+        "balance_shown",
+        "document",
+    )
+    list_filter = ("kind", "grant__unit", LedgerCustomerFilter)
+    list_select_related = ("grant__customer", "invoice", "credit_note")
+    search_fields = ("grant__name", "grant__customer__external_id", "invoice__number", "note")
+    ordering = ("-at", "-pk")
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    at_shown = time_column("at", description="at")
+    amount_shown = LedgerEntryInline.amount_shown
+    value_shown = LedgerEntryInline.value_shown
+    balance_shown = LedgerEntryInline.balance_shown
+    document = LedgerEntryInline.document
+
+    @admin.display(description="customer", ordering="grant__customer__name")
+    def customer(self, entry):
+        return entry.grant.customer
