@@ -2,7 +2,7 @@
 they are drawn, and each grant's burn-down (credits left against days left). Reads only:
 no row is written or locked.
 
-The rate (docs/credits_admin.md): what the customer's money grants were drawn, net of
+The rate (docs/credits-admin.md): what the customer's money grants were drawn, net of
 reversals (voids, credit notes), by ledger entries dated in the last RATE_DAYS days,
 divided by RATE_DAYS. Expiry write-offs are not use and do not count. Drawdowns are
 written when a period closes, so the rate follows closed periods only; the open period's

@@ -65,10 +65,20 @@ FIXED = (
     "recurring",
     "created_by",
     "created_at",
-    "credits_link",
+    "credits_page",
 )
 GRANTED = ("unit", "currency", "outcome_definition", "amount", "purchase_price")
 CHOSEN_SOURCES = (CreditGrant.Source.ADMIN, CreditGrant.Source.TOP_UP)
+
+
+def short_label(field: str):
+    """A choice column without its explanation: `Paid`, not `Paid (prepaid commitment…)`."""
+
+    @admin.display(description=field, ordering=field)
+    def column(model_admin, obj):
+        return nowrap(getattr(obj, f"get_{field}_display")().split(" (")[0])
+
+    return column
 
 
 class CreditGrantForm(forms.ModelForm):
@@ -167,7 +177,7 @@ class LedgerEntryInline(admin.TabularInline):
     model = CreditLedgerEntry
     fields = (
         "at_shown",
-        "kind",
+        "kind_shown",
         "amount_shown",
         "value_shown",
         "balance_shown",
@@ -196,6 +206,8 @@ class LedgerEntryInline(admin.TabularInline):
 
     @admin.display(description="value")
     def value_shown(self, entry):
+        if entry.grant.unit == CreditGrant.Unit.OUTCOMES and not entry.value:
+            return "—"  # outcomes granted or lapsed have no money value
         return nowrap(f"{format_money(entry.value, entry.grant.currency)} {entry.grant.currency}")
 
     @admin.display(description="balance after")
@@ -212,24 +224,43 @@ class CreditGrantAdmin(SimpleHistoryAdmin):
     form = CreditGrantForm
     formfield_overrides = DECIMAL_WIDGETS
     list_display = (
-        "customer",
+        "customer_name",
         "name",
-        "kind",
-        "unit",
+        "kind_shown",
+        "unit_shown",
         "amount_shown",
         "remaining_shown",
         "effective",
         "expires",
-        "source",
+        "source_shown",
         "credits_link",
     )
-    list_filter = (GrantStateFilter, "kind", "unit", "source", "currency", CustomerFilter)
+    list_filter = (
+        GrantStateFilter,
+        "kind",
+        "unit",
+        "source",
+        ("currency", admin.AllValuesFieldListFilter),
+        CustomerFilter,
+    )
     list_select_related = ("customer",)
     search_fields = ("name", "customer__name", "customer__external_id", "reference")
     autocomplete_fields = ("customer", "outcome_definition")
     inlines = [LedgerEntryInline]
     effective = time_column("effective_at", description="effective", date_only=True)
     expires = time_column("expires_at", description="expires", date_only=True)
+
+    # The list shows the short labels ("Paid", "Top-up"): the long ones are the filters'.
+    kind_shown = short_label("kind")
+    source_shown = short_label("source")
+
+    @admin.display(description="customer", ordering="customer__name")
+    def customer_name(self, grant):
+        return grant.customer.name
+
+    @admin.display(description="unit", ordering="unit")
+    def unit_shown(self, grant):
+        return grant.unit.capitalize()
 
     @admin.display(description="amount", ordering="amount")
     def amount_shown(self, grant):
@@ -241,8 +272,14 @@ class CreditGrantAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="credits")
     def credits_link(self, grant):
+        url = customer_credits_url(grant.customer_id)
+        return format_html('<a href="{}" title="Balance and burn-down">credits</a>', url)
+
+    @admin.display(description="credits of the customer")
+    def credits_page(self, grant):
+        url = customer_credits_url(grant.customer_id)
         return format_html(
-            '<a href="{}">Balance and burn-down</a>', customer_credits_url(grant.customer_id)
+            '<a href="{}">Balance, burn-down and forecast of {}</a>', url, grant.customer.name
         )
 
     def get_changeform_initial_data(self, request):
@@ -261,7 +298,7 @@ class CreditGrantAdmin(SimpleHistoryAdmin):
                 ),
             ]
         return [
-            (None, {"fields": ("customer", "name", "kind", "source", "note", "credits_link")}),
+            (None, {"fields": ("customer", "name", "kind", "source", "note", "credits_page")}),
             (
                 "Granted (fixed once created)",
                 {
@@ -334,8 +371,8 @@ class CreditLedgerEntryAdmin(ReadOnlyAdmin):
     list_display = (
         "at_shown",
         "customer",
-        "grant",
-        "kind",
+        "grant_name",
+        "kind_shown",
         "amount_shown",
         "value_shown",
         "balance_shown",
@@ -352,7 +389,12 @@ class CreditLedgerEntryAdmin(ReadOnlyAdmin):
     value_shown = LedgerEntryInline.value_shown
     balance_shown = LedgerEntryInline.balance_shown
     document = LedgerEntryInline.document
+    kind_shown = LedgerEntryInline.kind_shown
 
     @admin.display(description="customer", ordering="grant__customer__name")
     def customer(self, entry):
-        return entry.grant.customer
+        return entry.grant.customer.name
+
+    @admin.display(description="grant", ordering="grant__name")
+    def grant_name(self, entry):
+        return entry.grant.name

@@ -38,7 +38,8 @@
         data: points(chart.forecast),
         borderColor: "#dc2626",
         backgroundColor: "#dc2626",
-        borderDash: [2, 3],
+        borderWidth: 3,
+        borderDash: [4, 3],
         pointRadius: 0,
       });
     }
@@ -54,6 +55,7 @@
             type: "linear",
             reverse: chart.expires,
             min: chart.expires ? 0 : undefined,
+            max: chart.expires ? Number(chart.balance[0].x) : undefined,
             title: {
               display: true,
               text: chart.expires ? "days left in the grant" : "days since the grant took effect",
