@@ -190,6 +190,7 @@ class LedgerEntryInline(admin.TabularInline):
     ordering = ("at", "pk")
     verbose_name_plural = "Ledger (amounts in the grant's unit; value in money)"
     at_shown = time_column("at", description="at")
+    kind_shown = short_label("kind")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("grant", "invoice", "credit_note")
