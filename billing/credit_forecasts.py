@@ -21,14 +21,15 @@ from django.db.models import Q, Sum
 
 from billing.credits import draw_order
 from billing.models import CreditGrant, CreditLedgerEntry
-from billing.money import ZERO, round_line
+from billing.money import ZERO, format_quantity, round_line
 from customers.currencies import minor_unit
 
 RATE_DAYS = 30
 RUNNING_OUT_DAYS = 14
 # A forecast further out than this says "not within ten years".
 HORIZON = timedelta(days=3650)
-DAY = Decimal(86400)
+DAY = Decimal(86400)  # seconds
+MICRO = Decimal(1_000_000)
 
 
 @dataclass
@@ -55,6 +56,13 @@ class Forecast:
         if self.runs_out_at is None:
             return None
         return (self.runs_out_at - self.now).days
+
+    @property
+    def starts_later(self) -> datetime | None:
+        """When credits take effect, for a customer with none in effect today."""
+        if self.remaining > 0 or not self.grants:
+            return None
+        return min(g.effective_at for g in self.grants)
 
     @property
     def runs_out_by_expiry(self) -> bool:
@@ -97,6 +105,8 @@ def _run_out(forecast: Forecast) -> None:
     live grant lapses, or a later grant takes effect."""
     rate, now = forecast.rate, forecast.now
     left = {g.pk: g.remaining for g in forecast.grants}
+    if forecast.remaining <= 0:
+        return  # none in effect today: out already, not running out
     if rate <= 0:  # nothing is drawn: each grant lapses whole at its expiry
         for grant in forecast.grants:
             if grant.expires_at is not None:
@@ -115,7 +125,7 @@ def _run_out(forecast: Forecast) -> None:
             break
         drawn = live[0]  # forecast.grants is in drawing order
         forecast.starts.setdefault(drawn.pk, t)
-        used_up = t + timedelta(seconds=int(left[drawn.pk] / rate * DAY))
+        used_up = t + timedelta(microseconds=int(left[drawn.pk] / rate * DAY * MICRO))
         later = [g.effective_at for g in forecast.grants if left[g.pk] > 0 and g.effective_at > t]
         lapsing = [g.expires_at for g in live if g.expires_at is not None]
         step_to = min([used_up, *later, *lapsing])
@@ -123,7 +133,7 @@ def _run_out(forecast: Forecast) -> None:
             left[drawn.pk] = ZERO
             forecast.ends[drawn.pk] = (used_up, ZERO)
         else:
-            left[drawn.pk] -= rate * Decimal((step_to - t).total_seconds()) / DAY
+            left[drawn.pk] -= rate * _days(step_to, t, places=None)
         for grant in live:
             if grant.expires_at is not None and grant.expires_at <= step_to and left[grant.pk] > 0:
                 forecast.ends[grant.pk] = (grant.expires_at, left[grant.pk])
@@ -177,8 +187,10 @@ def customers_running_out(*, now: datetime, within_days: int = RUNNING_OUT_DAYS)
     return sorted(rows, key=lambda row: (row[1].runs_out_at, row[0].name, row[0].pk))
 
 
-def _days(later: datetime, earlier: datetime) -> Decimal:
-    return round(Decimal((later - earlier).total_seconds()) / DAY, 2)
+def _days(later: datetime, earlier: datetime, places: int | None = 2) -> Decimal:
+    """Days between two times, exact (to the microsecond), rounded to `places`."""
+    days = Decimal((later - earlier) // timedelta(microseconds=1)) / MICRO / DAY
+    return days if places is None else round(days, places)
 
 
 def burndown(grant: CreditGrant, *, now: datetime, forecast: Forecast | None = None) -> dict:
@@ -196,7 +208,7 @@ def burndown(grant: CreditGrant, *, now: datetime, forecast: Forecast | None = N
     def y(amount: Decimal) -> Decimal:
         if grant.unit == CreditGrant.Unit.MONEY:
             return round_line(amount, grant.currency)
-        return amount.normalize()
+        return Decimal(format_quantity(amount))  # 500, not 5E+2
 
     entries = list(grant.entries.order_by("at", "pk").values_list("kind", "at", "balance_after"))
     points = [{"x": x(grant.effective_at), "y": y(grant.amount), "at": grant.effective_at}]

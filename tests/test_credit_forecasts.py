@@ -100,6 +100,18 @@ def test_a_later_grant_extends_the_credits_unless_there_is_a_gap(effective, runs
     assert forecast.runs_out_at == runs_out
 
 
+def test_a_customer_with_no_credits_in_effect_today_is_out_not_running_out(client, at_now):
+    w, _, _ = drawn("0.00")  # January used all 300.00
+    grant(w.customer, "300.00", name="Next", effective_at=datetime(2026, 3, 1, tzinfo=UTC))
+    forecast = credit_forecast(customer=w.customer, now=NOW)
+    assert (forecast.remaining, forecast.rate, forecast.runs_out_at) == (0, D("10.00"), None)
+    assert customers_running_out(now=NOW) == []
+    client.force_login(staff("Finance"))
+    url = reverse("admin:billing_creditgrant_customer", args=[w.customer.pk])
+    html = client.get(url).content.decode()
+    assert "None in effect today" in html and "takes effect on 2026-03-01" in html
+
+
 def test_drawdowns_older_than_30_days_and_expiries_are_not_the_rate():
     w, _, _ = drawn("300.00")
     grant(w.customer, "50.00", name="Unused", expires_at=datetime(2026, 2, 1, tzinfo=UTC))

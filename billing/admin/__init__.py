@@ -2,6 +2,7 @@ from billing.admin import (  # noqa: F401 - registers
     agreements,
     credit_budgets,
     credit_grants,
+    credit_ledger,
     disputes,
     invoices,
     margins,
