@@ -44,5 +44,5 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("billing", "0023_credit_returns_and_prepaid_account")]
+    dependencies = [("billing", "0023_credit_returns_and_credit_accounts")]
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
