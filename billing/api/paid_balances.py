@@ -66,7 +66,8 @@ def credit_balances(balance: CustomerBalance) -> list[dict]:
         )
         pool["rows"].append(row)
     result = []
-    for pool in pools.values():
+    money_first = sorted(pools.values(), key=lambda p: p["creditsCurrencyId"] != balance.currency)
+    for pool in money_first:
         rows = pool.pop("rows")
         grants = [_grant(row) for row in rows]
         available = sum((Decimal(r["available"]) for r in rows), Decimal(0))
