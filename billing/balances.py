@@ -164,21 +164,19 @@ def lag_bound() -> int:
     return settings.BALANCE_LAG_SECONDS
 
 
-def balance_current(customer: Customer, *, now: datetime) -> CustomerBalance:
+def balance_current(
+    customer: Customer, *, stored: CustomerBalance | None, now: datetime
+) -> CustomerBalance:
     """The stored balance while it is younger than BALANCE_LAG_SECONDS, else one
-    computed at once and not stored (a read never writes). `customer.balance` may have
-    been read with it (select_related)."""
-    try:
-        stored = customer.balance
-    except CustomerBalance.DoesNotExist:
-        stored = None
+    computed at once and not stored (a read never writes). `customer` needs only its id
+    and currency (selectors.balance_lookup's)."""
     if (
         stored is not None
         and stored.currency == customer.currency
         and (now - stored.computed_at).total_seconds() < lag_bound()
     ):
         return stored
-    return balance_compute(customer, now=now)
+    return balance_compute(Customer.objects.get(pk=customer.pk), now=now)
 
 
 def budget_of(customer: Customer) -> Budget | None:

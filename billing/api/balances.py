@@ -9,10 +9,10 @@ customer, and one that does not exist, answer the same 404: a key learns nothing
 customers it does not bill.
 
 Built for agents asking before each action: one indexed query (customer, stored
-balance, budget and the key's right to it together), the cached key check, the body
-as a plain dict (OpenAPI from BalanceOut, which the tests check the body against)."""
+balance, budget and the key's right to it together: selectors.balance_lookup), the
+cached key check, the body as a plain dict (OpenAPI from BalanceOut, which the tests
+check the body against)."""
 
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
@@ -27,9 +27,10 @@ from agents.api.field_checks import text_problem
 from agents.api.paid_v2 import printable
 from agents.api.staff_authentication import StaffTokenAuthentication
 from agents.models import Agent, AgentAPIKey
-from billing.balances import balance_allowed, balance_current, budget_of, lag_bound
-from billing.models import Budget, CustomerBalance, Price
+from billing.balances import balance_allowed, balance_current, lag_bound
+from billing.models import Budget, CustomerBalance
 from billing.money import margin_percent, round_line
+from billing.selectors import balance_lookup
 from config.openapi import FIELD_ERRORS_OR_DETAIL, RETRY_LATER, detail
 from customers.models import Customer
 
@@ -66,19 +67,6 @@ class BalanceReaders(BasePermission):
 def key_agent(request) -> Agent | None:
     """The agent whose key made the request; None for staff and organisation keys."""
     return request.auth.agent if isinstance(request.auth, AgentAPIKey) else None
-
-
-def customer_for_balance(*, agent: Agent | None, **lookup) -> Customer | None:
-    """The customer named by `lookup` (external_id=..., or pk=...) with its stored
-    balance and budget, in one query; None if there is none, or if `agent` is given and
-    none of the customer's agreements prices an outcome of that agent."""
-    customers = Customer.objects.select_related("balance", "budget").filter(**lookup)
-    if agent is not None:
-        bills = Price.objects.filter(
-            agreement__customer=OuterRef("pk"), outcome_definition__agent=agent
-        )
-        customers = customers.filter(Exists(bills))
-    return next(iter(customers), None)
 
 
 def not_found(label: str, value: str, agent: Agent | None) -> exceptions.NotFound:
@@ -258,11 +246,11 @@ class CustomerBalanceView(APIView):
     def get(self, request, external_id: str):
         no_parameters(request)
         agent = key_agent(request)
-        customer = None
+        found = None
         if not text_problem(external_id) and len(external_id) <= 200:
-            customer = customer_for_balance(agent=agent, external_id=external_id)
-        if customer is None:
+            found = balance_lookup(agent_id=agent and agent.pk, external_id=external_id)
+        if found is None:
             raise not_found("external id", external_id, agent)
         now = timezone.now()
-        balance = balance_current(customer, now=now)
-        return Response(balance_body(customer, balance, budget_of(customer), now))
+        balance = balance_current(found.customer, stored=found.stored, now=now)
+        return Response(balance_body(found.customer, balance, found.budget, now))

@@ -23,10 +23,11 @@ from rest_framework.response import Response
 
 from agents.api.field_checks import text_problem
 from agents.api.paid_v2 import EXTERNAL_ID, ID, MAX_ID_DIGITS, CatalogueView
-from billing.api.balances import customer_for_balance, key_agent, no_parameters, not_found
-from billing.balances import balance_allowed, balance_current, budget_of, lag_bound
+from billing.api.balances import key_agent, no_parameters, not_found
+from billing.balances import balance_allowed, balance_current, lag_bound
 from billing.models import CreditGrant, CustomerBalance
 from billing.money import json_number
+from billing.selectors import balance_lookup
 from customers.currencies import CURRENCY_CHOICES
 
 CURRENCY_NAMES = {code: label.split(" — ", 1)[1] for code, label in CURRENCY_CHOICES}
@@ -143,23 +144,24 @@ class CreditBalancesView(CatalogueView):
     def get(self, request, **kwargs):
         no_parameters(request)
         agent = key_agent(request)
-        customer = None
+        agent_id = agent and agent.pk
+        found = None
         if "external_id" in kwargs:
             value, label = kwargs["external_id"], "external id"
             if not text_problem(value) and len(value) <= 200:
-                customer = customer_for_balance(agent=agent, external_id=value)
+                found = balance_lookup(agent_id=agent_id, external_id=value)
         else:
             value, label = kwargs["id"], "id"
             if value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS:
-                customer = customer_for_balance(agent=agent, pk=int(value))
-        if customer is None:
+                found = balance_lookup(agent_id=agent_id, pk=int(value))
+        if found is None:
             raise not_found(label, value, agent)
         now = timezone.now()
-        balance = balance_current(customer, now=now)
+        balance = balance_current(found.customer, stored=found.stored, now=now)
         return Response(
             {
                 "data": credit_balances(balance),
-                "allowed": balance_allowed(balance, budget_of(customer)),
+                "allowed": balance_allowed(balance, found.budget),
                 "asOf": balance.computed_at.isoformat(),
                 "ageSeconds": round(max((now - balance.computed_at).total_seconds(), 0.0), 3),
                 "lagBoundSeconds": lag_bound(),
