@@ -10,6 +10,7 @@ attached to the customer later, a grant, a close, an agreement change) is caught
 The API never serves a balance older than BALANCE_LAG_SECONDS, whatever beat does."""
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -124,16 +125,23 @@ def balance_refresh(*, now: datetime | None = None) -> int:
     """Recompute and store the balances due (balances_due), raising budget alerts.
     Safe to run twice or concurrently: the store is an upsert, alerts are unique. With
     `now` (tests) every balance is computed at that instant; otherwise each at the time
-    its computation starts. Returns the number of balances stored."""
+    its computation starts. A run stops once it has worked BALANCE_REFRESH_SECONDS, so
+    runs do not pile up: the next one goes on with the oldest balances. Returns the
+    number of balances stored."""
+    started = time.monotonic()
     due = balances_due(now=now or timezone.now())
     stored = 0
     for customer_id, last_signal, last_cost in due:
         try:
             _refresh_one(customer_id, last_signal, last_cost, now=now or timezone.now())
+            stored += 1
         except Exception:  # one customer's problem never holds up the others' balances
             logger.exception("could not refresh the balance of customer %s", customer_id)
-            continue
-        stored += 1
+        if time.monotonic() - started > settings.BALANCE_REFRESH_SECONDS:
+            break
+    logger.info(
+        "refreshed %s of %s balances due in %.3f s", stored, len(due), time.monotonic() - started
+    )
     return stored
 
 

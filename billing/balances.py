@@ -18,9 +18,10 @@ Figures, in the customer's currency (all at the currency's minor unit, as invoic
 Open periods: per agreement, each calendar period started before now without a live
 invoice: the current one, and earlier ones still waiting (grace, a void awaiting its
 reissue), which close, and draw, first. Each is rated by services.invoice_preview (the
-same rating and invoicing as a close, read-only); credits are drawn from one set of
-grants across all of them, in the order they will close (end, then start, then
-agreement), so two agreements never count one credit twice. Outcome grants are listed
+same rating, invoicing and drawing as a close, read-only), given copies of the grants
+that earlier periods have drawn down: one set of credits across all of them, in the
+order they will close (end, then start, then agreement), so that two periods or two
+agreements never count one credit twice. Outcome grants are listed
 in `grants`, in outcomes."""
 
 import copy
@@ -31,9 +32,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Q
 
-from billing.credits import credits_plan, draw_order
+from billing.credits import draw_order
 from billing.errors import ClosingError
-from billing.models import BillingPeriod, Budget, CreditGrant, CustomerBalance, InvoiceLine
+from billing.models import BillingPeriod, Budget, CreditGrant, CustomerBalance
 from billing.money import ZERO, format_quantity, round_line
 from billing.periods import periods_unsettled_before
 from billing.services import invoice_preview
@@ -90,16 +91,13 @@ def balance_compute(customer: Customer, *, now: datetime) -> CustomerBalance:
     use: dict[int, _Use] = {}
     spend_open = credits_open = spend_period = ZERO
     for period in periods:
+        live = sorted((g for g in planned.values() if _live_for(g, period)), key=draw_order)
         try:
-            draft = invoice_preview(period=period)
+            draft = invoice_preview(period=period, grants=live, margins=False)
         except ClosingError as error:  # e.g. an agreement in another currency
             logger.warning("balance of %s leaves out %s: %s", customer.external_id, period, error)
             continue
-        lines = [line for line in draft.lines if line.kind != InvoiceLine.Kind.CREDITS_APPLIED]
-        live = sorted((g for g in planned.values() if _live_for(g, period)), key=draw_order)
-        for draw in credits_plan(
-            lines=lines, prices=draft.prices, grants=live, currency=draft.currency
-        ):
+        for draw in draft.draws:  # draws of the copies: what later periods find is less
             draw.grant.remaining -= draw.units
             entry = use.setdefault(draw.grant.pk, _Use())
             entry.units += draw.units

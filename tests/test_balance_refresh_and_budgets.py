@@ -200,3 +200,15 @@ def test_a_credits_only_budget_alerts_on_the_credits_used(django_capture_on_comm
         (50, D("170.00"), D("200.00")),
         (80, D("170.00"), D("200.00")),
     ]
+
+
+def test_a_run_stops_after_its_time_and_the_next_goes_on_with_the_oldest(settings):
+    first, second = World(unit_price=D("10.00")), World(unit_price=D("10.00"))
+    settings.BALANCE_REFRESH_SECONDS = 0  # every run stops after one balance
+    assert balance_refresh(now=T0) == 1
+    assert balance_refresh(now=T0) == 1
+    assert balance_refresh(now=T0) == 0
+    assert {b.customer_id for b in CustomerBalance.objects.all()} == {
+        first.customer.pk,
+        second.customer.pk,
+    }
