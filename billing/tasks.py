@@ -5,6 +5,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from billing.alerts import margin_alert_email, margin_alert_raised
+from billing.balance_refresh import balance_refresh
 from billing.delivery import deliveries_due, delivery_send, reminders_create
 from billing.documents import PdfRenderError, credit_note_pdf_store, invoice_pdf_store
 from billing.margins import margin_alert_raise, margin_figures_refresh
@@ -52,6 +53,14 @@ def close_period_task(self, period_id: int) -> int | None:
 def refresh_margins_task(invoice_id: int) -> int:
     """Recompute an issued invoice's margin figures after late costs; safe to run twice."""
     return margin_figures_refresh(invoice_id=invoice_id)
+
+
+@shared_task(name="billing.tasks.refresh_balances")
+def refresh_balances() -> int:
+    """Beat (every BALANCE_REFRESH_SECONDS): recompute the stored balances that changed
+    or are getting old, and raise budget alerts once per threshold and period. Safe to
+    run twice or concurrently (an upsert per customer; alerts have a unique key)."""
+    return balance_refresh()
 
 
 @shared_task

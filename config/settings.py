@@ -225,7 +225,18 @@ CLOSE_DUE_PERIODS_INTERVAL = timedelta(
 # PostgreSQL statement_timeout inside a close: a close whose client died stops within
 # this time and releases the period's lock.
 CLOSING_STATEMENT_TIMEOUT_SECONDS = env.int("CLOSING_STATEMENT_TIMEOUT_SECONDS", default=600)
+# The live balance (billing/balances.py): beat recomputes changed customers every
+# BALANCE_REFRESH_SECONDS; the API serves a stored balance only while it is younger than
+# BALANCE_LAG_SECONDS (the bound its responses state), else computes one at once.
+BALANCE_REFRESH_SECONDS = env.int("BALANCE_REFRESH_SECONDS", default=10)
+BALANCE_LAG_SECONDS = env.int("BALANCE_LAG_SECONDS", default=30)
 CELERY_BEAT_SCHEDULE = {
+    "refresh-balances": {
+        "task": "billing.tasks.refresh_balances",
+        "schedule": timedelta(seconds=BALANCE_REFRESH_SECONDS),
+        # A run still queued when the next is due is dropped: never a backlog.
+        "options": {"expires": BALANCE_REFRESH_SECONDS},
+    },
     "close-due-periods": {
         "task": "billing.tasks.close_due_periods",
         "schedule": CLOSE_DUE_PERIODS_INTERVAL,

@@ -73,6 +73,7 @@ GROUP_MIGRATIONS = (
     ("billing.migrations.0019_credit_note_documents", "groups_forwards"),
     ("billing.migrations.0020_disputes", "forwards"),
     ("billing.migrations.0024_credits_admin_groups", "forwards"),
+    ("billing.migrations.0025_balances", "forwards"),
     ("webhooks.migrations.0002_groups", "forwards"),
 )
 

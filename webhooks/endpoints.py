@@ -6,20 +6,19 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.alerts import finance_recipients
 from webhooks.events import deliveries_created
 from webhooks.models import Delivery, Endpoint, Event, secret_new
 
 logger = logging.getLogger(__name__)
 
 State = Delivery.State
-FINANCE_GROUP = "Finance"
 
 
 class ReplayError(ValueError):
@@ -67,14 +66,6 @@ def endpoint_failed(*, endpoint_id: int, at: datetime, error: str) -> bool:
         endpoint = Endpoint.objects.get(pk=endpoint_id)
         _finance_tell_disabled(endpoint)
     return bool(disabled)
-
-
-def finance_recipients() -> list[str]:
-    users = get_user_model().objects.filter(
-        groups__name=FINANCE_GROUP, is_active=True, email__gt=""
-    )
-    emails = [*users.values_list("email", flat=True).distinct(), *settings.FINANCE_EMAILS]
-    return sorted(set(emails))
 
 
 def _finance_tell_disabled(endpoint: Endpoint) -> None:

@@ -24,6 +24,7 @@ class EventType(models.TextChoices):
     DISPUTE_RESOLVED = "dispute.resolved", "dispute.resolved"
     PERIOD_CLOSED = "period.closed", "period.closed"
     MARGIN_ALERT = "margin.alert", "margin.alert"
+    BUDGET_THRESHOLD = "budget.threshold", "budget.threshold"
 
 
 def secret_new() -> str:

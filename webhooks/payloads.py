@@ -7,8 +7,8 @@ link, and a webhook receiver is not the customer.
 
 from decimal import Decimal
 
-from billing.alerts import alert_payload
-from billing.models import BillingPeriod, CreditNote, Dispute, Invoice, MarginAlert
+from billing.alerts import alert_payload, budget_alert_payload
+from billing.models import BillingPeriod, BudgetAlert, CreditNote, Dispute, Invoice, MarginAlert
 from billing.money import round_line
 
 
@@ -122,3 +122,8 @@ def margin_alert_data(alert_id: int) -> dict:
     data = alert_payload(alert)
     del data["event"]  # the event's type says it
     return {"object": "margin_alert", "id": alert.pk, **data}
+
+
+def budget_alert_data(alert_id: int) -> dict:
+    alert = BudgetAlert.objects.select_related("budget__customer").get(pk=alert_id)
+    return budget_alert_payload(alert)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from celery import current_app
 from django.dispatch import receiver
 
-from billing.alerts import margin_alert_raised
+from billing.alerts import budget_alert_raised, margin_alert_raised
 from billing.credit_notes import credit_note_issued
 from billing.disputes import dispute_opened, dispute_resolved
 from billing.models import BillingPeriod, CreditNote, Invoice
@@ -131,6 +131,15 @@ def record_margin_alert(sender, alert_id: int, **kwargs) -> None:
         EventType.MARGIN_ALERT,
         f"margin.alert:{alert_id}",
         lambda: payloads.margin_alert_data(alert_id),
+    )
+
+
+@receiver(budget_alert_raised)
+def record_budget_threshold(sender, alert_id: int, **kwargs) -> None:
+    _record(
+        EventType.BUDGET_THRESHOLD,
+        f"budget.threshold:{alert_id}",
+        lambda: payloads.budget_alert_data(alert_id),
     )
 
 

@@ -6,6 +6,8 @@ from django.urls import include, path, re_path
 from agents.api.paid_v2 import UnsupportedPaidEndpoint
 
 urlpatterns = [
+    # Before the customers' paths, whose external id would swallow `/credits/balances`.
+    path("", include("billing.api.paid_balance_urls")),
     path("", include("customers.api.paid_urls")),
     path("", include("agents.api.paid_product_urls")),
     path("", include("billing.api.paid_urls")),

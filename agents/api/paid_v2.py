@@ -347,7 +347,7 @@ class UnsupportedPaidEndpoint(APIView):
         raise exceptions.NotFound(
             printable(
                 f"{request.method} /api/v2/{kwargs.get('rest', '')} is not served here: this "
-                "back-office implements Paid's customers, contacts, products, orders and "
-                "invoices (see docs/paid-api.md)."
+                "back-office implements Paid's customers, contacts, products, orders, "
+                "invoices and credit balances (see docs/paid-api.md)."
             )
         )

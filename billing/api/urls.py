@@ -1,6 +1,8 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+import agents.api.paid_v2  # noqa: F401 (registers the external_id path converter)
+from billing.api.balances import CustomerBalanceView
 from billing.api.credit_notes import CreditNoteById, InvoiceCreditNotes
 from billing.api.payments import InvoicePayments
 from billing.api.views import InvoiceViewSet, MarginViewSet
@@ -16,5 +18,10 @@ urlpatterns = [
         name="invoice-credit-notes",
     ),
     path("v1/credit-notes/<int:pk>", CreditNoteById.as_view(), name="credit-note"),
+    path(
+        "v1/customers/<external_id:external_id>/balance",
+        CustomerBalanceView.as_view(),
+        name="customer-balance",
+    ),
     *router.urls,
 ]

@@ -1,4 +1,5 @@
 from billing.models.agreements import Price, PriceAgreement, PriceTier
+from billing.models.balances import Budget, BudgetAlert, CustomerBalance
 from billing.models.corrections import (
     CreditNote,
     CreditNoteLine,
@@ -6,14 +7,7 @@ from billing.models.corrections import (
     Dispute,
     DisputedOutcome,
 )
-from billing.models.credits import (
-    Budget,
-    BudgetAlert,
-    CreditGrant,
-    CreditLedgerEntry,
-    CustomerBalance,
-    RecurringGrant,
-)
+from billing.models.credits import CreditGrant, CreditLedgerEntry, RecurringGrant
 from billing.models.documents import CreditNoteDocument, InvoiceDelivery, InvoiceDocument
 from billing.models.fx import ExchangeRate
 from billing.models.invoices import (

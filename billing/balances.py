@@ -1,0 +1,199 @@
+"""The live balance of a customer: its prepaid credits, what its open periods would draw
+from them if they closed now, and whether its budget allows more. Computed here, stored
+by beat (balance_refresh.py), served by the API (api/balances.py).
+
+Figures, in the customer's currency (all at the currency's minor unit, as invoices are):
+- `granted`: the amounts of its money grants in the balance: those live now (effective,
+  not expired), and any an open period would draw (a grant that expired during the
+  period, or starts later in it, is drawn at close as credits.py says);
+- `used_closed`: what issued invoices drew from them, net of reversals (void, credit
+  notes): amount - remaining, which is their ledger's drawdowns + reversals (expiry
+  entries come only after a grant is out of the balance);
+- `used_open`: what the open periods' invoices would draw from them now;
+- `remaining` = granted - used_closed - used_open;
+- `spend_open`: the open periods' charges (net before credits: DraftInvoice.charges);
+- `overage_open`: the part of spend_open no credit (money or outcomes) covers;
+- `spend_period`: the charges of the current period(s) alone, what a spend limit measures.
+
+Open periods: per agreement, each calendar period started before now without a live
+invoice: the current one, and earlier ones still waiting (grace, a void awaiting its
+reissue), which close, and draw, first. Each is rated by services.invoice_preview (the
+same rating, invoicing and drawing as a close, read-only), given copies of the grants
+that earlier periods have drawn down: one set of credits across all of them, in the
+order they will close (end, then start, then agreement), so that two periods or two
+agreements never count one credit twice. Outcome grants are listed
+in `grants`, in outcomes."""
+
+import copy
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Q
+
+from billing.credits import draw_order
+from billing.errors import ClosingError
+from billing.models import BillingPeriod, Budget, CreditGrant, CustomerBalance
+from billing.money import ZERO, format_quantity, round_line
+from billing.periods import periods_unsettled_before
+from billing.services import invoice_preview
+from customers.models import Customer
+
+logger = logging.getLogger(__name__)
+Unit = CreditGrant.Unit
+
+
+def periods_open(*, customer: Customer, now: datetime) -> list[BillingPeriod]:
+    """Every calendar period of the customer's agreements started before `now` without a
+    live invoice (unsaved instances for periods not created yet), in closing order."""
+    periods = []
+    for agreement in customer.agreements.filter(starts_on__lte=now.date()):
+        agreement.customer = customer
+        periods += periods_unsettled_before(BillingPeriod(agreement=agreement, starts_at=now))
+    return sorted(periods, key=lambda p: (p.ends_at, p.starts_at, p.agreement_id))
+
+
+def _live_for(grant: CreditGrant, period: BillingPeriod) -> bool:
+    """credits.grants_live's rule (CreditGrant.objects.live_for), on grants in memory."""
+    return (
+        grant.remaining > 0
+        and grant.effective_at < period.ends_at
+        and (grant.expires_at is None or grant.expires_at > period.starts_at)
+    )
+
+
+def _live_now(grant: CreditGrant, now: datetime) -> bool:
+    return grant.effective_at <= now and (grant.expires_at is None or grant.expires_at > now)
+
+
+class _Use:
+    """What the open periods draw from one grant: units in its unit, value in money."""
+
+    def __init__(self):
+        self.units = ZERO
+        self.value = ZERO
+
+
+def balance_compute(customer: Customer, *, now: datetime) -> CustomerBalance:
+    """The customer's balance at `now`, unsaved. Writes nothing: each period is rated by
+    invoice_preview, whose transaction the database keeps read-only and rolls back."""
+    currency = customer.currency
+    periods = periods_open(customer=customer, now=now)
+    since = min((p.starts_at for p in periods), default=now)
+    grants = list(
+        CreditGrant.objects.filter(customer=customer, currency=currency)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=since))
+        .select_related("outcome_definition")
+    )
+    # Copies whose `remaining` goes down as the periods draw, in closing order.
+    planned = {g.pk: copy.copy(g) for g in grants}
+    use: dict[int, _Use] = {}
+    spend_open = credits_open = spend_period = ZERO
+    for period in periods:
+        live = sorted((g for g in planned.values() if _live_for(g, period)), key=draw_order)
+        try:
+            draft = invoice_preview(period=period, grants=live, margins=False)
+        except ClosingError as error:  # e.g. an agreement in another currency
+            logger.warning("balance of %s leaves out %s: %s", customer.external_id, period, error)
+            continue
+        for draw in draft.draws:  # draws of the copies: what later periods find is less
+            draw.grant.remaining -= draw.units
+            entry = use.setdefault(draw.grant.pk, _Use())
+            entry.units += draw.units
+            entry.value += draw.value
+            credits_open += draw.value
+        spend_open += draft.charges
+        if period.ends_at > now:
+            spend_period += draft.charges
+    in_balance = sorted((g for g in grants if _live_now(g, now) or g.pk in use), key=draw_order)
+    money = [g for g in in_balance if g.unit == Unit.MONEY]
+    granted = sum((g.amount for g in money), ZERO)
+    used_closed = sum((g.amount - g.remaining for g in money), ZERO)
+    used_open = sum((use[g.pk].value for g in money if g.pk in use), ZERO)
+    current = [p for p in periods if p.ends_at > now]
+    return CustomerBalance(
+        customer=customer,
+        currency=currency,
+        granted=granted,
+        used_closed=used_closed,
+        used_open=used_open,
+        remaining=granted - used_closed - used_open,
+        spend_open=spend_open,
+        overage_open=max(spend_open - credits_open, ZERO),
+        spend_period=spend_period,
+        period_starts_at=min((p.starts_at for p in current), default=None),
+        period_ends_at=max((p.ends_at for p in current), default=None),
+        grants=[_grant_row(g, use.get(g.pk) or _Use(), currency) for g in in_balance],
+        computed_at=now,
+    )
+
+
+def _grant_row(grant: CreditGrant, use: _Use, currency: str) -> dict:
+    """One grant as the API shows it: money at the minor unit, outcomes as a quantity."""
+    if grant.unit == Unit.MONEY:
+
+        def show(value):
+            return str(round_line(value, currency) + 0)
+    else:
+        show = format_quantity
+    used_closed = grant.amount - grant.remaining
+    definition = grant.outcome_definition
+    return {
+        "id": grant.pk,
+        "name": grant.name,
+        "kind": grant.kind,
+        "unit": grant.unit,
+        "outcome_definition_id": definition.pk if definition else None,
+        "outcome": definition.name if definition else None,
+        "amount": show(grant.amount),
+        "used_closed": show(used_closed),
+        "used_open": show(use.units),
+        "available": show(grant.remaining - use.units),
+        "value_open": str(round_line(use.value, currency) + 0),
+        "effective_at": grant.effective_at.isoformat(),
+        "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
+        "applies_to_fees": grant.applies_to_fees,
+    }
+
+
+# --- Reading ---------------------------------------------------------------------------
+def lag_bound() -> int:
+    return settings.BALANCE_LAG_SECONDS
+
+
+def balance_current(
+    customer: Customer, *, stored: CustomerBalance | None, now: datetime
+) -> CustomerBalance:
+    """The stored balance while it is younger than BALANCE_LAG_SECONDS, else one
+    computed at once and not stored (a read never writes). `customer` needs only its id
+    and currency (selectors.balance_lookup's)."""
+    if (
+        stored is not None
+        and stored.currency == customer.currency
+        and (now - stored.computed_at).total_seconds() < lag_bound()
+    ):
+        return stored
+    return balance_compute(Customer.objects.get(pk=customer.pk), now=now)
+
+
+def budget_of(customer: Customer) -> Budget | None:
+    try:
+        return customer.budget
+    except Budget.DoesNotExist:
+        return None
+
+
+def credits_left(balance: CustomerBalance) -> bool:
+    """Money left, or outcomes left on an outcome grant."""
+    return balance.remaining > 0 or any(
+        row["unit"] == Unit.OUTCOMES and Decimal(row["available"]) > 0 for row in balance.grants
+    )
+
+
+def balance_allowed(balance: CustomerBalance, budget: Budget | None) -> bool:
+    """allowed = not (hard and (period spend >= limit, or credits only and no credit
+    left)); no budget allows everything. Signals are accepted either way."""
+    if budget is None:
+        return True
+    return budget.allows(spend_period=balance.spend_period, credits_left=credits_left(balance))
