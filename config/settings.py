@@ -316,6 +316,10 @@ SPECTACULAR_SETTINGS = {
     # Paid's order fields billingFrequency and billingFrequencyOverride.frequency: one enum.
     "ENUM_NAME_OVERRIDES": {
         "BillingFrequencyEnum": "billing.api.paid_order_requests.FREQUENCIES",
+        "CreditGrantKindEnum": "billing.models.credits.GrantKind",
+        "CreditGrantUnitEnum": "billing.models.credits.GrantUnit",
+        "CreditGrantSourceEnum": "billing.models.credits.GrantSource",
+        "CreditLedgerKindEnum": "billing.models.credits.LedgerKind",
     },
 }
 

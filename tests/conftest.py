@@ -72,6 +72,7 @@ GROUP_MIGRATIONS = (
     ("billing.migrations.0016_invoice_document_permissions", "forwards"),
     ("billing.migrations.0019_credit_note_documents", "groups_forwards"),
     ("billing.migrations.0020_disputes", "forwards"),
+    ("billing.migrations.0023_credit_grant_permissions", "forwards"),
     ("webhooks.migrations.0002_groups", "forwards"),
 )
 

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from billing.api.credit_grants import CreditGrantById, CustomerCreditGrants
 from billing.api.credit_notes import CreditNoteById, InvoiceCreditNotes
 from billing.api.payments import InvoicePayments
 from billing.api.views import InvoiceViewSet, MarginViewSet
@@ -16,5 +17,12 @@ urlpatterns = [
         name="invoice-credit-notes",
     ),
     path("v1/credit-notes/<int:pk>", CreditNoteById.as_view(), name="credit-note"),
+    # Any external id, slashes included (agents.api.paid_v2 registers the converter).
+    path(
+        "v1/customers/<external_id:external_id>/credit-grants",
+        CustomerCreditGrants.as_view(),
+        name="customer-credit-grants",
+    ),
+    path("v1/credit-grants/<int:pk>", CreditGrantById.as_view(), name="credit-grant"),
     *router.urls,
 ]
