@@ -242,6 +242,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.requeue_webhook_deliveries",
         "schedule": timedelta(minutes=1),
     },
+    "create-recurring-credit-grants": {
+        "task": "billing.tasks.create_recurring_grants",
+        "schedule": timedelta(hours=1),
+    },
+    "expire-credit-grants": {
+        "task": "billing.tasks.expire_credit_grants",
+        "schedule": timedelta(hours=1),
+    },
     "attach-unattributed-signals": {
         "task": "agents.tasks.attach_unattributed_signals",
         "schedule": ATTACH_UNATTRIBUTED_INTERVAL,
