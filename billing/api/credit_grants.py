@@ -16,6 +16,7 @@ from django import forms
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
@@ -32,7 +33,6 @@ from agents.api.paid_fields import (
     Text,
     WholeNumber,
 )
-from agents.api.paid_v2 import EXTERNAL_ID
 from billing.api.payments import MAX_ID
 from billing.credit_grants import REFERENCE_MAX, grant_create_once, top_up_request
 from billing.credit_notes import AMOUNT_TEXT
@@ -43,9 +43,17 @@ from config.openapi import FIELD_ERRORS, FIELD_ERRORS_OR_DETAIL, detail
 from customers.models import Customer
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+EXTERNAL_ID = OpenApiParameter(
+    "external_id",
+    str,
+    OpenApiParameter.PATH,
+    description="The customer's external id (the id agents send as customer_id).",
+    examples=[OpenApiExample("A customer", value="cus_01")],
+)
 PLACES = 8  # amounts are stored with 8 decimal places (billing.money.MONEY)
 
 
+@extend_schema_field({"type": "string", "pattern": AMOUNT_TEXT.pattern, "maxLength": 40})
 class AmountText(Text):
     """An amount as typed, as a string: digits, thousands separators in threes, a
     decimal point ("1250.50", "1,250.50"); no sign, no exponent ("1e3" is refused)."""

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+import agents.api.paid_v2  # noqa: F401 - registers the external_id path converter
 from billing.api.credit_grants import CreditGrantById, CustomerCreditGrants
 from billing.api.credit_notes import CreditNoteById, InvoiceCreditNotes
 from billing.api.payments import InvoicePayments
@@ -17,7 +18,7 @@ urlpatterns = [
         name="invoice-credit-notes",
     ),
     path("v1/credit-notes/<int:pk>", CreditNoteById.as_view(), name="credit-note"),
-    # Any external id, slashes included (agents.api.paid_v2 registers the converter).
+    # Any external id, slashes included.
     path(
         "v1/customers/<external_id:external_id>/credit-grants",
         CustomerCreditGrants.as_view(),
