@@ -1,14 +1,51 @@
 """Creating prepaid credit grants: the checks every surface (admin, staff API, top-ups,
 recurring allowances) applies before credits.grant_create writes a grant and its opening
-ledger entry."""
+ledger entry; a grant created once per client reference (the staff API's
+Idempotency-Key); top-ups, which the customer's next invoice bills as a
+`credit_purchase` line (credits.top_ups_pending)."""
 
+from datetime import datetime
 from decimal import Decimal
 
-from billing.models import CreditGrant, OutcomeDefinition
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from billing.credits import grant_create
+from billing.errors import GrantError
+from billing.models import BillingPeriod, CreditGrant, OutcomeDefinition
 from customers.currencies import minor_unit
 from customers.models import Customer
 
 LIMIT = Decimal("1e12")  # below the stored precision (20 digits, 8 decimal places)
+REFERENCE_MAX = CreditGrant._meta.get_field("reference").max_length
+# What a grant is when a request leaves a field out (the currency: the customer's).
+GRANT_DEFAULTS = {
+    "kind": CreditGrant.Kind.PAID,
+    "unit": CreditGrant.Unit.MONEY,
+    "outcome_definition": None,
+    "purchase_price": None,
+    "expires_at": None,
+    "priority": 100,
+    "applies_to_fees": False,
+    "note": "",
+}
+# The fields a retry repeats for its reference to answer the grant created first
+# (effective_at too when the request gives it; left out, it is the time of the request).
+REPLAYED = (
+    "name",
+    "kind",
+    "unit",
+    "currency",
+    "outcome_definition",
+    "amount",
+    "purchase_price",
+    "expires_at",
+    "priority",
+    "applies_to_fees",
+    "note",
+    "source",
+)
 
 
 def grant_problems(*, customer: Customer, values: dict) -> dict[str, str]:
@@ -73,3 +110,126 @@ def grant_problems(*, customer: Customer, values: dict) -> dict[str, str]:
     if not str(values.get("name") or "").strip():
         problems["name"] = "Give the grant a name (it is shown on invoices)."
     return problems
+
+
+def top_up_problems(*, customer: Customer, values: dict) -> dict[str, str]:
+    """{field: what to fix} for a purchase price: only a top-up has one, and an outcome
+    top-up needs one (its amount is outcomes, not money); a top-up needs an invoice
+    ahead to bill it."""
+    problems: dict[str, str] = {}
+    top_up = values.get("source") == CreditGrant.Source.TOP_UP
+    if not top_up:
+        if values.get("purchase_price") is not None:
+            problems["purchase_price"] = (
+                "Only a top-up (billed on the next invoice) has a purchase price."
+            )
+        return problems
+    if values.get("unit") == CreditGrant.Unit.OUTCOMES and values.get("purchase_price") is None:
+        problems["purchase_price"] = (
+            "An outcome top-up needs its purchase price: what the customer is invoiced for "
+            "the outcomes."
+        )
+    today = timezone.now().date()
+    billing_ahead = (
+        customer.agreements.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today)).exists()
+        or BillingPeriod.objects.unsettled().filter(agreement__customer=customer).exists()
+    )
+    if not billing_ahead:
+        problems["top_up"] = (
+            f"Customer {customer.external_id} has no agreement whose next invoice would bill "
+            "the top-up: add or extend an agreement first."
+        )
+    return problems
+
+
+def _differences(grant: CreditGrant, values: dict) -> list[str]:
+    fields = [*REPLAYED, *(["effective_at"] if values.get("effective_at") else [])]
+    differ = []
+    for name in fields:
+        stored = getattr(grant, f"{name}_id" if name == "outcome_definition" else name)
+        sent = values.get(name)
+        if getattr(sent, "pk", sent) != stored:
+            differ.append(name)
+    return differ
+
+
+def _replayed(grant: CreditGrant, values: dict) -> tuple[CreditGrant, bool]:
+    differ = _differences(grant, values)
+    if differ:
+        raise GrantError(
+            {
+                "reference": f"Grant {grant.pk} was created with this reference by another "
+                f"request ({', '.join(differ)} differ): send a new reference for a new grant."
+            },
+            conflict=True,
+        )
+    return grant, False
+
+
+def grant_create_once(
+    *,
+    customer: Customer,
+    values: dict,
+    reference: str = "",
+    user=None,
+    at: datetime | None = None,
+) -> tuple[CreditGrant, bool]:
+    """Create the grant `values` describe (model field names, `source` included; left
+    out: GRANT_DEFAULTS, the customer's currency, effective now), with its opening
+    ledger entry; (grant, True). With a `reference`, once per customer: the same request
+    again answers the grant created first, (grant, False), however many are sent at
+    once (a unique key); the reference with other values is refused. GrantError names
+    each field to fix; nothing is written then."""
+    at = at or timezone.now()
+    given = {name: value for name, value in values.items() if value is not None}
+    values = {**GRANT_DEFAULTS, "currency": customer.currency, **given}
+    if reference:
+        first = CreditGrant.objects.filter(customer=customer, reference=reference).first()
+        if first is not None:
+            return _replayed(first, values)
+    values.setdefault("effective_at", at)
+    problems = {
+        **top_up_problems(customer=customer, values=values),
+        **grant_problems(customer=customer, values={**values, "reference": reference}),
+    }
+    if len(reference) > REFERENCE_MAX:
+        problems["reference"] = f"At most {REFERENCE_MAX} characters."
+    if problems:
+        raise GrantError(problems)
+    try:
+        with transaction.atomic():
+            grant = grant_create(customer=customer, user=user, at=at, reference=reference, **values)
+    except IntegrityError:
+        # The same reference sent twice at once: the other request created it.
+        first = CreditGrant.objects.filter(customer=customer, reference=reference).first()
+        if not reference or first is None:
+            raise
+        return _replayed(first, {**values, "effective_at": given.get("effective_at")})
+    return grant, True
+
+
+def top_up_request(
+    *,
+    customer: Customer,
+    amount: Decimal,
+    purchase_price: Decimal | None = None,
+    name: str = "Top-up",
+    reference: str = "",
+    user=None,
+    at: datetime | None = None,
+    **fields,
+) -> tuple[CreditGrant, bool]:
+    """A top-up: a paid grant usable at once, billed on the customer's next invoice as a
+    `credit_purchase` line at `purchase_price` (None: its amount) with the agreement's
+    tax. A void of that invoice puts it back to pending; the reissue bills it again.
+    `fields`: other grant fields (unit, outcome_definition, expires_at, ...)."""
+    values = {
+        **fields,
+        "name": name,
+        "amount": amount,
+        "purchase_price": purchase_price,
+        "source": CreditGrant.Source.TOP_UP,
+    }
+    return grant_create_once(
+        customer=customer, values=values, reference=reference, user=user, at=at
+    )

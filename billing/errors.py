@@ -25,3 +25,13 @@ class CreditNoteError(BillingError):
 class DisputeError(BillingError):
     """A dispute that cannot be opened, accepted or rejected as asked; the message starts
     with the field (reason, outcome, invoice, note, dispute)."""
+
+
+class GrantError(BillingError):
+    """A credit grant that cannot be created as asked: `problems` maps each field to
+    what to fix; `conflict` when its reference names another grant's request."""
+
+    def __init__(self, problems: dict[str, str], *, conflict: bool = False):
+        self.problems = problems
+        self.conflict = conflict
+        super().__init__("; ".join(f"{field}: {text}" for field, text in problems.items()))

@@ -6,11 +6,13 @@ from django.utils import timezone
 
 from billing.alerts import margin_alert_email, margin_alert_raised
 from billing.balance_refresh import balance_refresh
+from billing.credits import grants_expire
 from billing.delivery import deliveries_due, delivery_send, reminders_create
 from billing.documents import PdfRenderError, credit_note_pdf_store, invoice_pdf_store
 from billing.margins import margin_alert_raise, margin_figures_refresh
 from billing.models import BillingPeriod, InvoiceDelivery, InvoiceDocument, MarginAlert
 from billing.periods import periods_create_due, periods_due
+from billing.recurring_grants import recurring_grants_create
 from billing.services import period_close
 
 logger = logging.getLogger(__name__)
@@ -139,3 +141,18 @@ def render_credit_note_pdf(credit_note_id: int) -> str:
     """Render and store the credit note's PDF if it has none; safe to run twice (stored
     once: an existing document is kept)."""
     return credit_note_pdf_store(credit_note_id).sha256
+
+
+# --- Prepaid credits (billing/credits.py, billing/recurring_grants.py) ----------------
+@shared_task(name="billing.tasks.create_recurring_grants")
+def create_recurring_grants() -> int:
+    """Beat (hourly): the grants recurring allowances owe by now, missed ones included;
+    safe to run twice or twice at once (each date's grant is created once: a unique key)."""
+    return recurring_grants_create(now=timezone.now())
+
+
+@shared_task(name="billing.tasks.expire_credit_grants")
+def expire_credit_grants() -> int:
+    """Beat (hourly): write off what is left of expired grants, once each (row lock and
+    re-read); a grant waits while an earlier period of its customer may still draw it."""
+    return grants_expire(now=timezone.now())

@@ -253,6 +253,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.requeue_webhook_deliveries",
         "schedule": timedelta(minutes=1),
     },
+    "create-recurring-credit-grants": {
+        "task": "billing.tasks.create_recurring_grants",
+        "schedule": timedelta(hours=1),
+    },
+    "expire-credit-grants": {
+        "task": "billing.tasks.expire_credit_grants",
+        "schedule": timedelta(hours=1),
+    },
     "attach-unattributed-signals": {
         "task": "agents.tasks.attach_unattributed_signals",
         "schedule": ATTACH_UNATTRIBUTED_INTERVAL,
@@ -327,6 +335,10 @@ SPECTACULAR_SETTINGS = {
     # Paid's order fields billingFrequency and billingFrequencyOverride.frequency: one enum.
     "ENUM_NAME_OVERRIDES": {
         "BillingFrequencyEnum": "billing.api.paid_order_requests.FREQUENCIES",
+        "CreditGrantKindEnum": "billing.models.credits.GrantKind",
+        "CreditGrantUnitEnum": "billing.models.credits.GrantUnit",
+        "CreditGrantSourceEnum": "billing.models.credits.GrantSource",
+        "CreditLedgerKindEnum": "billing.models.credits.LedgerKind",
     },
 }
 

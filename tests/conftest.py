@@ -74,6 +74,7 @@ GROUP_MIGRATIONS = (
     ("billing.migrations.0020_disputes", "forwards"),
     ("billing.migrations.0024_credits_admin_groups", "forwards"),
     ("billing.migrations.0025_balances", "forwards"),
+    ("billing.migrations.0026_credit_grant_permissions", "forwards"),
     ("webhooks.migrations.0002_groups", "forwards"),
 )
 

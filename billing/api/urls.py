@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 import agents.api.paid_v2  # noqa: F401 (registers the external_id path converter)
 from billing.api.balances import CustomerBalanceView
+from billing.api.credit_grants import CreditGrantById, CustomerCreditGrants
 from billing.api.credit_notes import CreditNoteById, InvoiceCreditNotes
 from billing.api.payments import InvoicePayments
 from billing.api.views import InvoiceViewSet, MarginViewSet
@@ -23,5 +24,12 @@ urlpatterns = [
         CustomerBalanceView.as_view(),
         name="customer-balance",
     ),
+    # Any external id, slashes included.
+    path(
+        "v1/customers/<external_id:external_id>/credit-grants",
+        CustomerCreditGrants.as_view(),
+        name="customer-credit-grants",
+    ),
+    path("v1/credit-grants/<int:pk>", CreditGrantById.as_view(), name="credit-grant"),
     *router.urls,
 ]

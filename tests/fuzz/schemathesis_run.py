@@ -2,17 +2,19 @@
 fresh PostgreSQL database (run by .ci/run; alone: `python tests/fuzz/schemathesis_run.py`).
 
 Agents' endpoints (POST) are fuzzed with an agent API key, staff reads (GET) and
-Finance's writes (payments, credit notes: POST) with a staff token, Paid's v2 catalogue
-(every method) with an organisation key; the demo's due periods are closed first, so
-there are invoices to pay and credit. Any 5xx, or a response that does not match the
-schema, fails the run. Bounded: FUZZ_SECONDS per pass (default 75; the staff writes
-get a third of it), a fixed FUZZ_SEED (default 1); FUZZ_DATABASE names the throwaway
-database (default fuzz_schemathesis).
+Finance's writes (payments, credit notes, credit grants: POST) with a staff token,
+Paid's v2 catalogue (every method) with an organisation key; the demo's due periods are
+closed first, so there are invoices to pay and credit, and the customer credit grant
+paths name a demo customer (a random external id would only ever be a 404). Any 5xx,
+or a response that does not match the schema, fails the run. Bounded: FUZZ_SECONDS per
+pass (default 75; the staff writes get a third of it), a fixed FUZZ_SEED (default 1);
+FUZZ_DATABASE names the throwaway database (default fuzz_schemathesis).
 """
 
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +27,13 @@ PORT = int(os.environ.get("FUZZ_PORT", "8790"))
 DATABASE = os.environ.get("FUZZ_DATABASE", "fuzz_schemathesis")
 CATALOGUE = "^/api/v2/(customers|contacts|products|orders|invoices)/"
 CHECKS = "not_a_server_error,response_schema_conformance"
+
+# The customer paths of credit grants name a customer seed_demo creates.
+CONFIG = """
+[[operations]]
+include-operation-id-regex = "^(create|list)CustomerCreditGrants?$"
+parameters = { "path.external_id" = "cus_01" }
+"""
 
 STAFF_USER = """
 from django.contrib.auth.models import User
@@ -42,6 +51,8 @@ def main() -> int:
     org_key = manage(env, "create_agent_key", "--organisation").strip().splitlines()[-1]
     manage(env, "shell", "-c", STAFF_USER)
     staff_token = manage(env, "create_staff_token", "fuzz-staff").strip().splitlines()[-1]
+    config = Path(tempfile.mkdtemp()) / "schemathesis.toml"
+    config.write_text(CONFIG)
     server = Server(env, port=PORT)
     failed = False
     try:
@@ -53,10 +64,10 @@ def main() -> int:
                 SECONDS,
             ),
             (
-                "staff POST endpoints (payments, credit notes)",
+                "staff POST endpoints (payments, credit notes, credit grants)",
                 [
                     "--include-operation-id-regex",
-                    "^(recordInvoicePayment|issueInvoiceCreditNote)$",
+                    "^(recordInvoicePayment|issueInvoiceCreditNote|createCustomerCreditGrant)$",
                 ],
                 f"Authorization: Token {staff_token}",
                 str(max(int(SECONDS) // 3, 10)),
@@ -79,6 +90,8 @@ def main() -> int:
             run = subprocess.run(
                 [
                     str(Path(sys.executable).parent / "schemathesis"),
+                    "--config-file",
+                    str(config),
                     "run",
                     f"{server.url}/api/schema/?format=json",
                     "--url",
