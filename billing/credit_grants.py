@@ -88,8 +88,8 @@ def grant_problems(*, customer: Customer, values: dict) -> dict[str, str]:
         or price != round(price, places)
     ):
         problems["purchase_price"] = (
-            "The purchase price must be zero or more, below 1,000,000,000,000, with "
-            f"{places} decimal places at most."
+            "The purchase price must be zero or more, below 1,000,000,000,000, in "
+            f"{customer.currency}'s minor unit ({places} decimal places at most)."
         )
     definition = values.get("outcome_definition")
     if unit == CreditGrant.Unit.OUTCOMES:
