@@ -23,6 +23,8 @@ from agents.models import Cost, Signal
 from billing.alerts import budget_alert_email, budget_alert_raised
 from billing.balances import balance_compute, budget_of
 from billing.models import Budget, BudgetAlert, CreditGrant, CustomerBalance, PriceAgreement
+from billing.services import ANALYSED_MODELS
+from config.db import statistics_ensure
 from customers.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -129,6 +131,9 @@ def balance_refresh(*, now: datetime | None = None) -> int:
     runs do not pile up: the next one goes on with the oldest balances. Returns the
     number of balances stored."""
     started = time.monotonic()
+    # The previews rate as a close does: on a fresh database, with tables nobody has
+    # analysed yet, the planner must not guess (services.ANALYSED_MODELS, as a close).
+    statistics_ensure(ANALYSED_MODELS)
     due = balances_due(now=now or timezone.now())
     stored = 0
     for customer_id, last_signal, last_cost in due:
