@@ -5,11 +5,12 @@ Every entry names its document; grants are locked in id order before they change
 from decimal import Decimal
 
 from django.db.models import F, Sum
+from django.db.models.functions import Round
 
 from billing.credits import Draw, draw_order
 from billing.errors import CreditNoteError
 from billing.models import CreditGrant, CreditLedgerEntry, CreditNoteLine, InvoiceLine
-from billing.money import ZERO, format_money, round_line
+from billing.money import MONEY, ZERO, format_money, round_line
 
 Kind = InvoiceLine.Kind
 
@@ -61,10 +62,11 @@ def credits_as_drawn(invoice) -> dict:
 def _apply(entries: list[CreditLedgerEntry]) -> None:
     """Move each grant's balance by its entry, relative to the stored value (so that a
     draw nobody locked for could never overdraw unnoticed: the grant's check refuses a
-    balance below zero), and write the entries."""
+    balance below zero), and write the entries. Rounded to the stored places: SQLite adds
+    decimals as floats (0.51 + 0.06 = 0.5700000000000001, over a 0.57 grant)."""
     for entry in entries:
         CreditGrant.objects.filter(pk=entry.grant_id).update(
-            remaining=F("remaining") + entry.amount
+            remaining=Round(F("remaining") + entry.amount, precision=MONEY["decimal_places"])
         )
     CreditLedgerEntry.objects.bulk_create(entries)
 

@@ -27,6 +27,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing.credit_ledger import credits_return
+from billing.credit_note_credits import credits_follow, merged, refuse_negative_rate
 from billing.delivery import credit_note_delivery_create
 from billing.errors import ClosingError, CreditNoteError
 from billing.invoicing import document_number_next
@@ -73,7 +74,8 @@ def line_credited(invoice: Invoice) -> dict[int, Decimal]:
 def line_creditable(invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]:
     """Each line of the invoice with the net left to credit on it (0 when none)."""
     credited = line_credited(invoice)
-    return [(line, line.amount - credited.get(line.pk, ZERO)) for line in invoice.lines.all()]
+    lines = invoice.lines.select_related("price", "credit_grant", "tax_rate")
+    return [(line, line.amount - credited.get(line.pk, ZERO)) for line in lines]
 
 
 def line_creditable_alone(invoice: Invoice) -> list[tuple[InvoiceLine, Decimal]]:
@@ -159,7 +161,8 @@ def _credit_lines(invoice: Invoice, requests: list[CreditRequest] | None) -> lis
         picked.append((line, amount))
     if not picked:
         raise CreditNoteError("lines: name at least one line to credit.")
-    return picked
+    # Credits paid charges first: crediting them gives credits back, not money.
+    return merged(picked, credits_follow(line_creditable(invoice), picked))
 
 
 def _credits_back(line, left, request, invoice, field) -> tuple:
@@ -179,23 +182,6 @@ def _credits_back(line, left, request, invoice, field) -> tuple:
             f"“{line.description}” is left to give back."
         )
     return (line, -amount)
-
-
-def _refuse_negative_rate(picked: list[tuple], currency: str) -> None:
-    """Credits given back at one tax rate must not exceed the charges credited at that
-    rate: otherwise a charge taxed at 20% could be cancelled against one at 0%."""
-    nets: dict = {}
-    for line, amount in picked:
-        key = line.tax_rate_id
-        name = line.tax_rate.name if line.tax_rate_id else "no tax"
-        nets[key] = (name, nets.get(key, ("", ZERO))[1] + amount)
-    for name, net in nets.values():
-        if net < 0:
-            raise CreditNoteError(
-                f"lines: at {name} the credit note would give back "
-                f"{format_money(-net, currency)} {currency} more prepaid credits than it "
-                "credits charges at that rate; credit the charges those credits paid."
-            )
 
 
 def _taxes(invoice: Invoice, lines: list[tuple]) -> list[CreditNoteTax]:
@@ -242,11 +228,21 @@ REFERENCE_MAX = CreditNote._meta.get_field("reference").max_length
 
 
 def _same_request(note: CreditNote, lines: list[CreditRequest] | None) -> bool:
-    """Whether `lines` asks for what `note` credited (an amount of None: anything left)."""
+    """Whether `lines` asks for what `note` credited (an amount of None: anything left;
+    credits given back with the charges they paid were not named)."""
     if lines is None:
         return True
     credited = dict(note.lines.values_list("invoice_line_id", "amount"))
-    if set(credited) != {r.invoice_line_id for r in lines}:
+    followed = set(
+        note.lines.filter(invoice_line__kind=Kind.CREDITS_APPLIED).values_list(
+            "invoice_line_id", flat=True
+        )
+    )
+    if (
+        not {r.invoice_line_id for r in lines}
+        <= set(credited)
+        <= ({r.invoice_line_id for r in lines} | followed)
+    ):
         return False
     return all(r.amount is None or credited[r.invoice_line_id] == r.amount for r in lines)
 
@@ -323,7 +319,7 @@ def credit_note_issue_once(
         net = sum((amount for _, amount in picked), ZERO)
         tax = sum((t.tax for t in taxes), ZERO)
         currency = invoice.currency
-        _refuse_negative_rate(picked, currency=invoice.currency)
+        refuse_negative_rate(picked, currency=invoice.currency)
         gives_back = any(amount < 0 and line.credit_grant_id for line, amount in picked)
         if net < 0 or (net == 0 and not gives_back):
             raise CreditNoteError("lines: nothing is left to credit on this invoice.")

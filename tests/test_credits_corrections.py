@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 from django.urls import reverse
 
-from billing.credit_notes import CreditRequest, credit_note_issue
+from billing.credit_notes import CreditRequest, credit_note_issue, credit_note_issue_once
 from billing.disputes import dispute_accept, dispute_open
 from billing.errors import CreditNoteError, StateError
 from billing.models import CreditLedgerEntry
@@ -73,27 +73,82 @@ def test_a_partial_credit_gives_back_the_credits_named_and_credits_the_rest_in_m
     assert invoice.amount_due == D("12.00")
 
 
-def test_crediting_a_line_paid_by_credits_alone_is_refused_with_what_to_do():
+def test_crediting_a_line_paid_by_credits_gives_the_credits_back_not_money():
     w = World(unit_price=D("10.00"))
-    grant(w.customer, "100.00")
+    g = grant(w.customer, "100.00")
     w.signals(4)
     invoice, by_kind = closed(w)
-    with pytest.raises(CreditNoteError, match="give them back on their line too"):
-        credit_note_issue(
-            invoice_id=invoice.pk,
-            reason="x",
-            lines=[CreditRequest(by_kind["outcome"].pk, "10.00")],
-        )
-    with pytest.raises(CreditNoteError, match=r"at most 40\.00 USD"):
+    note = credit_note_issue(
+        invoice_id=invoice.pk,
+        reason="one outcome was a test",
+        lines=[CreditRequest(by_kind["outcome"].pk, "10.00")],
+    )
+    # The outcome was paid by credits: 10.00 of them go back, nothing in money.
+    assert sorted((line.invoice_line.kind, line.amount) for line in note.lines.all()) == [
+        ("credits_applied", D("-10.00")),
+        ("outcome", D("10.00")),
+    ]
+    assert note.total == D("0.00")
+    g.refresh_from_db()
+    assert g.remaining == D("70.00") == ledger_sum(g)
+    with pytest.raises(CreditNoteError, match=r"at most 30\.00 USD"):
         credit_note_issue(
             invoice_id=invoice.pk,
             reason="x",
             lines=[
-                CreditRequest(by_kind["outcome"].pk, "40.00"),
-                CreditRequest(by_kind["credits_applied"].pk, "41.00"),
+                CreditRequest(by_kind["outcome"].pk, "30.00"),
+                CreditRequest(by_kind["credits_applied"].pk, "31.00"),
             ],
         )
-    assert not CreditLedgerEntry.objects.filter(kind="reversal").exists()
+    assert CreditLedgerEntry.objects.filter(kind="reversal").count() == 1
+
+
+def test_an_outcome_paid_by_credits_beside_a_cash_fee_is_credited_in_credits():
+    # Found in review: a 4.00 ticket paid by credits, a 500.00 fee paid in money;
+    # crediting the ticket alone refunded 4.00 of money and left the credits spent.
+    w = World(unit_price=D("4.00"), agreement_kwargs={"platform_fee": D("500.00")})
+    g = grant(w.customer, "4.00")  # outcome charges only
+    w.signals(1)
+    invoice, by_kind = closed(w)
+    assert (invoice.net, invoice.total) == (D("500.00"), D("500.00"))
+    request = dict(
+        invoice_id=invoice.pk,
+        reason="the ticket was not resolved",
+        lines=[CreditRequest(by_kind["outcome"].pk)],
+        reference="ticket-1",
+    )
+    note, created = credit_note_issue_once(**request)
+    assert created and (note.net, note.total) == (D("0.00"), D("0.00"))
+    g.refresh_from_db()
+    assert g.remaining == D("4.00") == ledger_sum(g)
+    invoice.refresh_from_db()
+    assert invoice.amount_due == D("500.00")
+    # The same request again (its reference) is the same note, not a second one.
+    assert credit_note_issue_once(**request) == (note, False)
+
+
+def test_credits_that_also_paid_fees_may_stay_on_the_fee_when_an_outcome_is_credited():
+    # 300.00 of credits (fees too) paid the 4.00 ticket and 296.00 of the 500.00 fee;
+    # crediting the ticket leaves them on the fee: the customer paid 204.00 in money
+    # for 500.00 of fee, so the 4.00 credited comes back in money.
+    w = World(unit_price=D("4.00"), agreement_kwargs={"platform_fee": D("500.00")})
+    g = grant(w.customer, "300.00", applies_to_fees=True)
+    w.signals(1)
+    invoice, by_kind = closed(w)
+    assert invoice.total == D("204.00")
+    note = credit_note_issue(
+        invoice_id=invoice.pk, reason="x", lines=[CreditRequest(by_kind["outcome"].pk)]
+    )
+    assert note.total == D("4.00")
+    g.refresh_from_db()
+    assert g.remaining == D("0.00")
+    # Crediting the fee as well now gives the 300.00 back, and 200.00 more in money.
+    note = credit_note_issue(
+        invoice_id=invoice.pk, reason="y", lines=[CreditRequest(by_kind["platform_fee"].pk)]
+    )
+    assert note.total == D("200.00")
+    g.refresh_from_db()
+    assert g.remaining == D("300.00") == ledger_sum(g)
 
 
 def test_an_accepted_dispute_on_an_invoice_paid_by_credits_gives_the_outcome_back():
