@@ -4,7 +4,7 @@ ledger entry; a grant created once per client reference (the staff API's
 Idempotency-Key); top-ups, which the customer's next invoice bills as a
 `credit_purchase` line (credits.top_ups_pending)."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -13,11 +13,14 @@ from django.utils import timezone
 
 from billing.credits import grant_create
 from billing.errors import GrantError
-from billing.models import BillingPeriod, CreditGrant, OutcomeDefinition
+from billing.models import BillingPeriod, CreditGrant, OutcomeDefinition, Price
 from customers.currencies import minor_unit
 from customers.models import Customer
 
 LIMIT = Decimal("1e12")  # below the stored precision (20 digits, 8 decimal places)
+# How far ahead a grant's dates may go: a commitment runs a few years; 9999-12-31 is a
+# typo for "never expires" (leave the expiry empty), and a chart cannot draw it.
+YEARS_AHEAD = 10
 REFERENCE_MAX = CreditGrant._meta.get_field("reference").max_length
 # What a grant is when a request leaves a field out (the currency: the customer's).
 GRANT_DEFAULTS = {
@@ -97,6 +100,13 @@ def grant_problems(*, customer: Customer, values: dict) -> dict[str, str]:
             problems["outcome_definition"] = "An outcome grant names the outcome it covers."
         elif not isinstance(definition, OutcomeDefinition):
             problems["outcome_definition"] = "Unknown outcome definition."
+        elif not Price.objects.filter(
+            agreement__customer=customer, outcome_definition=definition
+        ).exists():
+            problems["outcome_definition"] = (
+                f"No agreement of customer {customer.external_id} prices “{definition.name}”: "
+                "its credits could never be drawn. Price the outcome in an agreement first."
+            )
     elif definition is not None:
         problems["outcome_definition"] = "Only an outcome grant names an outcome definition."
     effective_at, expires_at = values.get("effective_at"), values.get("expires_at")
@@ -104,6 +114,13 @@ def grant_problems(*, customer: Customer, values: dict) -> dict[str, str]:
         problems["effective_at"] = "Give the date the grant takes effect."
     elif expires_at is not None and expires_at <= effective_at:
         problems["expires_at"] = "The expiry must be after the effective date."
+    latest = datetime(timezone.now().year + YEARS_AHEAD, 1, 1, tzinfo=UTC)
+    for field, when in (("effective_at", effective_at), ("expires_at", expires_at)):
+        if field not in problems and when is not None and when >= latest:
+            problems[field] = (
+                f"Must be before {latest:%Y-%m-%d} ({YEARS_AHEAD} years ahead at most); "
+                "leave the expiry empty for credits that never expire."
+            )
     for field in ("name", "note", "reference"):
         if "\x00" in str(values.get(field) or ""):
             problems[field] = "Remove the NUL character from the text."

@@ -197,11 +197,21 @@ def test_an_outcome_grant_and_a_yen_grant(finance, world):
         ({"name": "x\x00", "amount": "1"}, "name", "NUL"),
         ({"name": "x", "amount": "1", "reference": "r" * 201}, "reference", "200"),
         ({"name": "x", "amount": "1", "top_up": "true"}, "top_up", "true or false"),
+        ({"name": "x", "amount": "1", "expires_at": "2999-12-31"}, "expires_at", "years ahead"),
+        ({"name": "x", "amount": "1", "effective_at": "2200-01-01"}, "effective_at", "years"),
+        (
+            {"name": "x", "amount": "5", "unit": "outcomes", "outcome_definition": "UNPRICED"},
+            "outcome_definition",
+            "No agreement of customer",
+        ),
     ],
 )
 def test_bad_input_names_the_field_and_stores_nothing(finance, world, body, field, text):
     if body.get("outcome_definition") == "OUTCOME":
         body = {**body, "outcome_definition": world.outcome.pk}
+    if body.get("outcome_definition") == "UNPRICED":  # the agent's, priced for nobody
+        filing = f.OutcomeDefinitionFactory(agent=world.agent, name="Filing", event_name="filed")
+        body = {**body, "outcome_definition": filing.pk}
     response = post(finance, world.customer, body)
     assert response.status_code == 400, response.content
     assert text in " ".join(response.json()[field]), response.json()

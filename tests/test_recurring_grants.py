@@ -104,6 +104,7 @@ def test_quarters_years_the_end_date_and_inactive_allowances():
 def test_an_outcome_allowance_grants_outcomes_of_its_definition():
     customer = f.CustomerFactory()
     outcome = f.OutcomeDefinitionFactory()
+    f.PriceFactory(agreement=f.PriceAgreementFactory(customer=customer), outcome_definition=outcome)
     r = allowance(customer, unit="outcomes", outcome_definition=outcome, amount=D("100"))
     recurring_grants_create(now=at(2026, 1, 2))
     g = r.grants.get()
