@@ -1,6 +1,6 @@
 """The admin's rule for the staff API: a staff user with the model's permission."""
 
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import DjangoModelPermissions
 
 VIEW = ["%(app_label)s.view_%(model_name)s"]
@@ -15,6 +15,12 @@ class StaffModelPermissions(DjangoModelPermissions):
     def has_permission(self, request, view):
         user = request.user
         if not (user and user.is_authenticated):
+            scheme = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[0]
+            if scheme.lower() == "bearer":  # an agent's or the organisation's API key
+                raise NotAuthenticated(
+                    "The staff API does not take API keys (Bearer); send a staff user's "
+                    "token as `Authorization: Token <key>`."
+                )
             return False  # DRF answers "Authentication credentials were not provided."
         if not user.is_staff:
             raise PermissionDenied("The staff API needs a user with staff status.")

@@ -1,8 +1,8 @@
 """Demo data a person can explore: agents, customers, agreements in every pricing model,
-and the last 60 days of signals. Idempotent: a second run changes nothing."""
+and signals since the month before last. Idempotent: a second run changes nothing."""
 
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -230,11 +230,20 @@ DEMO_USERS = [
     ("viewer", "viewer", "Viewers", False),
 ]
 SIGNAL_COUNT = 50_000
-DAYS = 60
+
+
+def demo_start(today: date) -> date:
+    """The month before last: its agreements start then, so that last month is a closed
+    period full of signals, and the signals spread from then to now (every month the
+    demo bills has some, whatever the day of the month)."""
+    return (today.replace(day=1) - timedelta(days=45)).replace(day=1)
 
 
 class Command(BaseCommand):
-    help = "Create demo agents, customers, agreements and 60 days of signals (idempotent)."
+    help = (
+        "Create demo agents, customers, agreements and signals since the month before last "
+        "(idempotent)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--signals", type=int, default=SIGNAL_COUNT)
@@ -248,9 +257,7 @@ class Command(BaseCommand):
             agents, outcomes = self._agents()
             customers = self._customers(agents, outcomes, today)
             demo_billing_details()
-            demo_credits(
-                start=(today.replace(day=1) - timedelta(days=45)).replace(day=1), today=today
-            )
+            demo_credits(start=demo_start(today), today=today)
             for base, quote, rate in FX:
                 ExchangeRate.objects.get_or_create(
                     base_currency=base,
@@ -261,8 +268,9 @@ class Command(BaseCommand):
         if Signal.objects.filter(idempotency_key__startswith="demo-").exists():
             self.stdout.write("Demo signals already present: nothing to add.")
         else:
-            stored = self._signals(agents, customers, signals)
-            self.stdout.write(f"Stored {stored} demo signals over the last {DAYS} days.")
+            start = demo_start(today)
+            stored = self._signals(agents, customers, signals, start)
+            self.stdout.write(f"Stored {stored} demo signals since {start:%Y-%m-%d}.")
         self._users()
 
     def _agents(self):
@@ -286,8 +294,7 @@ class Command(BaseCommand):
         return agents, outcomes
 
     def _customers(self, agents, outcomes, today: date):
-        # The month before last, so that last month is a closed period full of signals.
-        start = (today.replace(day=1) - timedelta(days=45)).replace(day=1)
+        start = demo_start(today)
         customers = {}
         for external_id, name, currency, cadence, fees, prices in CUSTOMERS:
             customer, _ = Customer.objects.get_or_create(
@@ -323,9 +330,10 @@ class Command(BaseCommand):
             customers[external_id] = (customer, list(prices))
         return customers
 
-    def _signals(self, agents, customers, count: int) -> int:
+    def _signals(self, agents, customers, count: int, start: date) -> int:
         rng = random.Random(42)
         now = timezone.now()
+        span = (now - datetime.combine(start, time.min, tzinfo=UTC)).total_seconds() - 60
         pairs = [
             (ext, agent_id) for ext, (_, agent_ids) in customers.items() for agent_id in agent_ids
         ]
@@ -338,7 +346,7 @@ class Command(BaseCommand):
                 customer_ext, agent_id = UNATTRIBUTED_ID, "support-resolver"
             else:
                 customer_ext, agent_id = pairs[rng.randrange(len(pairs))]
-            occurred = now - timedelta(seconds=rng.uniform(60, DAYS * 86400))
+            occurred = now - timedelta(seconds=rng.uniform(60, span))
             event, data, workflow_id = self._event(rng, agent_id)
             if agent_id == "support-resolver" and customer_ext != UNATTRIBUTED_ID:
                 del data["llm_cost"]
