@@ -361,3 +361,21 @@ def test_finance_token_creates_and_a_viewer_token_reads(client, world):
     auth = {"HTTP_AUTHORIZATION": f"Token {viewer_token}"}
     refused = post(client, world.customer, {"name": "y", "amount": "1"}, **auth)
     assert refused.status_code == 403 and "add_creditgrant" in refused.json()["detail"]
+
+
+def test_the_schema_says_which_fields_may_be_null(finance, world):
+    # A client generated from /api/schema/ must accept the nulls a grant read returns
+    # (schemathesis found these declared as plain strings).
+    g = grant(world.customer, "50.00")
+    data = finance.get(f"/api/v1/credit-grants/{g.pk}").json()
+    nulls = {k for k, v in data.items() if v is None}
+    entry_nulls = {k for k, v in data["entries"][0].items() if v is None}
+    assert {"created_by", "purchase_invoice_number"} <= nulls
+    assert {"invoice_number", "credit_note_number"} <= entry_nulls
+    schemas = finance.get("/api/schema/", HTTP_ACCEPT="application/json").json()["components"][
+        "schemas"
+    ]
+    for name, fields in (("CreditGrantWithLedgerOut", nulls), ("LedgerEntryOut", entry_nulls)):
+        properties = schemas[name]["properties"]
+        not_nullable = {k for k in fields if not properties[k].get("nullable")}
+        assert not_nullable == set(), (name, not_nullable)

@@ -156,8 +156,10 @@ class LedgerEntryOut(serializers.ModelSerializer):
     amount = serializers.SerializerMethodField(help_text="In the grant's unit; negative takes.")
     value = serializers.SerializerMethodField(help_text="What it is worth in money.")
     balance_after = serializers.SerializerMethodField()
-    invoice_number = serializers.CharField(source="invoice.number", default=None)
-    credit_note_number = serializers.CharField(source="credit_note.number", default=None)
+    invoice_number = serializers.CharField(source="invoice.number", default=None, allow_null=True)
+    credit_note_number = serializers.CharField(
+        source="credit_note.number", default=None, allow_null=True
+    )
 
     class Meta:
         model = CreditLedgerEntry
@@ -195,9 +197,10 @@ class CreditGrantOut(serializers.ModelSerializer):
     purchase_invoice_number = serializers.CharField(
         source="purchase_invoice.number",
         default=None,
+        allow_null=True,
         help_text="Top-ups: the invoice that bills it; null while it waits for one.",
     )
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
     ledger = serializers.SerializerMethodField(help_text="This grant with its ledger entries.")
 
     class Meta:

@@ -115,7 +115,7 @@ class CreditNoteOut(serializers.ModelSerializer):
     net = serializers.SerializerMethodField()
     tax = serializers.SerializerMethodField()
     total = serializers.SerializerMethodField()
-    issued_by = serializers.CharField(source="issued_by.username", default=None)
+    issued_by = serializers.CharField(source="issued_by.username", default=None, allow_null=True)
     lines = CreditNoteLineOut(many=True, read_only=True)
     taxes = CreditNoteTaxOut(many=True, read_only=True)
     invoice_amount_due = serializers.SerializerMethodField()

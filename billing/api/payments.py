@@ -67,7 +67,9 @@ class PaymentIn(StrictSerializer):
 
 class PaymentOut(serializers.ModelSerializer):
     amount = serializers.SerializerMethodField()
-    recorded_by = serializers.CharField(source="recorded_by.username", default=None)
+    recorded_by = serializers.CharField(
+        source="recorded_by.username", default=None, allow_null=True
+    )
     invoice_status = serializers.CharField(source="invoice.status")
     invoice_amount_due = serializers.SerializerMethodField()
 
