@@ -80,9 +80,9 @@ def budget_alert_payload(alert: BudgetAlert) -> dict:
     }
 
 
-def budget_alert_email(*, alert: BudgetAlert) -> None:
-    """Tell Finance a customer reached a threshold of its budget (logged when Finance
-    has no e-mail address)."""
+def budget_alert_email(*, alert: BudgetAlert) -> bool:
+    """Tell Finance a customer reached a threshold of its budget; False (and logged)
+    when Finance has no e-mail address. SMTP errors are raised."""
     budget = alert.budget
     customer = budget.customer
     currency = customer.currency
@@ -101,7 +101,7 @@ def budget_alert_email(*, alert: BudgetAlert) -> None:
     recipients = finance_recipients()
     if not recipients:
         logger.error("budget alert %s: no Finance e-mail to tell", alert.pk)
-        return
+        return False
     send_mail(
         subject=f"Budget {alert.threshold}% reached: {customer.name} ({customer.external_id})",
         message=f"{customer.name} ({customer.external_id}) has used {what} in the period "
@@ -112,3 +112,4 @@ def budget_alert_email(*, alert: BudgetAlert) -> None:
         from_email=None,
         recipient_list=recipients,
     )
+    return True

@@ -113,14 +113,60 @@ def budget_alerts_raise(*, budget: Budget, balance: CustomerBalance) -> list[Bud
 
 
 def budget_alert_notify(alert_id: int) -> None:
-    """E-mail Finance and send budget_alert_raised (the webhook event). After commit; a
-    failure is logged and never stops the refresh of other customers."""
-    alert = BudgetAlert.objects.select_related("budget__customer").get(pk=alert_id)
-    try:
-        budget_alert_email(alert=alert)
-    except Exception:
-        logger.exception("could not e-mail budget alert %s", alert_id)
+    """Send budget_alert_raised (the webhook event; the webhooks app retries its
+    deliveries) and e-mail Finance. After commit; a failure never stops the refresh of
+    other customers."""
     budget_alert_raised.send(sender=BudgetAlert, alert_id=alert_id)
+    budget_alert_email_send(alert_id)
+
+
+# An e-mail that failed is tried again by the next refreshes, the n-th retry no sooner
+# than 2^n - 1 minutes after the alert was raised (1, 3, 7, ... 127 minutes), then given
+# up (logged each time; the alert stays in the admin and its webhook event was sent).
+EMAIL_ATTEMPTS = 8
+
+
+def budget_alert_email_send(alert_id: int) -> bool:
+    """E-mail Finance about one alert unless it has been: the row is locked while
+    sending (a concurrent run skips it) and `emailed_at` set once it worked; a failure
+    counts an attempt. True when this call sent it."""
+    with transaction.atomic():
+        alert = (
+            BudgetAlert.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("budget__customer")
+            .filter(pk=alert_id, emailed_at__isnull=True)
+            .first()
+        )
+        if alert is None:
+            return False
+        try:
+            sent = budget_alert_email(alert=alert)
+        except Exception:
+            logger.exception("could not e-mail budget alert %s", alert_id)
+            sent = False
+        if sent:
+            alert.emailed_at = timezone.now()
+        alert.email_attempts += 1
+        alert.save(update_fields=["emailed_at", "email_attempts"])
+    return sent
+
+
+def budget_alert_emails_retry(*, now: datetime | None = None) -> int:
+    """Beat, before each refresh: send the alert e-mails that failed and are due for
+    another try (EMAIL_ATTEMPTS), and any whose first try never ran (a process stopped
+    between the commit and the e-mail). Returns the number sent."""
+    now = now or timezone.now()
+    waiting = BudgetAlert.objects.filter(
+        emailed_at__isnull=True,
+        email_attempts__lt=EMAIL_ATTEMPTS,
+        raised_at__gte=now - timedelta(minutes=2**EMAIL_ATTEMPTS),
+    ).values_list("pk", "raised_at", "email_attempts")
+    due = [
+        pk
+        for pk, raised_at, attempts in waiting
+        if now >= raised_at + timedelta(minutes=2**attempts - 1)
+    ]
+    return sum(budget_alert_email_send(pk) for pk in due)
 
 
 def balance_refresh(*, now: datetime | None = None) -> int:

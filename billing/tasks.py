@@ -5,7 +5,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from billing.alerts import margin_alert_email, margin_alert_raised
-from billing.balance_refresh import balance_refresh
+from billing.balance_refresh import balance_refresh, budget_alert_emails_retry
 from billing.credits import grants_expire
 from billing.delivery import deliveries_due, delivery_send, reminders_create
 from billing.documents import PdfRenderError, credit_note_pdf_store, invoice_pdf_store
@@ -61,7 +61,9 @@ def refresh_margins_task(invoice_id: int) -> int:
 def refresh_balances() -> int:
     """Beat (every BALANCE_REFRESH_SECONDS): recompute the stored balances that changed
     or are getting old, and raise budget alerts once per threshold and period. Safe to
-    run twice or concurrently (an upsert per customer; alerts have a unique key)."""
+    run twice or concurrently (an upsert per customer; alerts have a unique key). First,
+    the alert e-mails that failed are tried again (budget_alert_emails_retry)."""
+    budget_alert_emails_retry()
     return balance_refresh()
 
 

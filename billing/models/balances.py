@@ -84,6 +84,10 @@ class BudgetAlert(models.Model):
     used = models.DecimalField(**MONEY)
     limit = models.DecimalField(**MONEY)
     raised_at = models.DateTimeField()
+    emailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Finance was e-mailed; empty until it worked."
+    )
+    email_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-raised_at"]
