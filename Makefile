@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing bench-margins bench-validation bench-traces fuzz clean
+.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing bench-margins bench-validation bench-traces bench-balance fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-ingestion bench-closing bench-margins bench-validation bench-traces
+bench: bench-ingestion bench-closing bench-margins bench-validation bench-traces bench-balance
 
 # Benchmarks need PostgreSQL on 127.0.0.1:5432 (BENCH_PG to change) and Redis.
 bench-ingestion: install
@@ -52,6 +52,10 @@ bench-closing: install
 # The same 1,000,000 signals spread over 3 monthly periods, with dashboard and API reads.
 bench-margins: install
 	BENCH_MONTHS=3 BENCH_FIRST_CLOSE=0 $(BIN)/python tests/benchmarks/closing.py
+
+# 1,000 customers with credits and budgets, 1,000,000 signals this month (needs wrk).
+bench-balance: install
+	$(BIN)/python tests/benchmarks/balance.py
 
 bench-validation: install
 	$(BIN)/python tests/benchmarks/validation.py

@@ -275,6 +275,23 @@ def _balance_statement(by: str, scoped: bool) -> tuple[str, list[tuple]]:
     return sql, columns
 
 
+def _prepared_cursor():
+    """On PostgreSQL, a cursor that binds parameters on the server, so that psycopg
+    prepares a statement it runs often (after prepare_threshold runs, once per
+    connection): the lookup's planning took longer than its execution (measured: 1.4 ms
+    against 0.25 ms). Django's cursors bind on the client, which never prepares. Wrapped
+    as Django wraps its own (errors, query logging and counting)."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
+
+    connection.cursor().close()  # connects, and checks the connection's health, as usual
+    raw = psycopg.Cursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)
+    return connection.make_cursor(raw)
+
+
 def balance_lookup(*, agent_id: int | None, **lookup) -> BalanceLookup | None:
     """The customer named by `lookup` (external_id=... or pk=...) with its stored balance
     and budget, in one indexed query; None if there is none, or if `agent_id` is given
@@ -282,7 +299,7 @@ def balance_lookup(*, agent_id: int | None, **lookup) -> BalanceLookup | None:
     ((by, value),) = lookup.items()
     sql, columns = _balance_statement(by, agent_id is not None)
     params = [value] if agent_id is None else [value, agent_id]
-    with connection.cursor() as cursor:
+    with _prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

@@ -101,6 +101,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's cursors bind parameters on the client and never prepare; the few hot reads
+    # that ask for a server-binding cursor (selectors.balance_lookup) are prepared after 5
+    # runs on a connection. Off (DATABASE_PREPARED_STATEMENTS=false) behind a pooler in
+    # transaction mode, which cannot keep them.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        5 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -272,3 +272,21 @@ def test_a_paid_id_that_names_nothing_is_a_404(client, world, raw):
     assert response.status_code == 404
     assert response.json() == {"detail": f"No customer with id '{raw}'."}
     assert written_rows() == before
+
+
+def test_the_lookup_is_prepared_on_postgres(client, world, on_postgres):
+    """Planning the lookup took four times its execution: after a few requests it runs
+    as a statement the connection prepared, and answers the same."""
+    from django.db import connection
+
+    auth = f"Bearer {agent_key(world.agent)}"
+    bodies = [
+        balance_get(client, world.customer.external_id, at=LATER, auth=auth).json()
+        for _ in range(7)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("billing_customerbalance" in sql for sql in prepared)
+    assert all(body["customer"] == world.customer.external_id for body in bodies)
+    assert len({body["remaining"] for body in bodies}) == 1

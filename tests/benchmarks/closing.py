@@ -39,8 +39,20 @@ SIGNALS = int(os.environ.get("BENCH_SIGNALS", 1_000_000))
 JAN = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def seed(database_url: str, customers: int, signals: int, analyse: bool = True) -> None:
+def seed(
+    database_url: str,
+    customers: int,
+    signals: int,
+    analyse: bool = True,
+    *,
+    start: datetime = JAN,
+    until: datetime | None = None,
+) -> None:
+    """Agreements starting on `start`'s day; signals spread from `start` to `until`
+    (default: MONTHS months later), their costs at `start`."""
     import psycopg
+
+    until = until or datetime(start.year, start.month + MONTHS, 1, tzinfo=UTC)
 
     with psycopg.connect(database_url) as conn:
         conn.execute(  # closing refuses without a complete seller profile
@@ -87,9 +99,9 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
             agreement = conn.execute(
                 "INSERT INTO billing_priceagreement (customer_id, name, currency, starts_on, "
                 "cadence, platform_fee, minimum_commitment, grace_period, payment_terms_days, "
-                "notes, created_at, dispute_window_days) VALUES (%s, %s, 'USD', '2026-01-01', "
+                "notes, created_at, dispute_window_days) VALUES (%s, %s, 'USD', %s, "
                 "'monthly', 100, 50, interval '1 day', 30, '', now(), 30) RETURNING id",
-                (customer, f"Deal {i}"),
+                (customer, f"Deal {i}", start.date()),
             ).fetchone()[0]
             model = models[i % 4]
             price = conn.execute(
@@ -113,7 +125,7 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
                 )
         conn.commit()
         rng = random.Random(3)
-        span = (datetime(2026, 1 + MONTHS, 1, tzinfo=UTC) - JAN).total_seconds() - 1
+        span = (until - start).total_seconds() - 1
         with conn.cursor().copy(
             "COPY agents_signal (id, agent_id, customer_id, external_customer_id, event_name, "
             "occurred_at, received_at, data) FROM STDIN"
@@ -122,7 +134,7 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
                 c = rng.randint(1, customers)
                 roll = rng.random()
                 status = "ok" if roll < 0.8 else "partial" if roll < 0.9 else "failed"
-                at = JAN + timedelta(seconds=rng.randint(0, int(span)))
+                at = start + timedelta(seconds=rng.randint(0, int(span)))
                 data = {"status": status, "llm_cost": 0.01, "amount": rng.randint(10, 500)}
                 copy.write_row((i, agent, c, f"cus_{c}", "done", at, at, json.dumps(data)))
         with conn.cursor().copy(
@@ -144,8 +156,8 @@ def seed(database_url: str, customers: int, signals: int, analyse: bool = True) 
                         "",
                         "",
                         False,
-                        JAN,
-                        JAN,
+                        start,
+                        start,
                         "{}",
                         "",
                     )
