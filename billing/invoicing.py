@@ -150,10 +150,13 @@ def invoice_draft(
     invoice_id: int | None = None,
     grants=(),
     top_ups=(),
+    as_issued=None,
 ) -> DraftInvoice:
     """The lines of the period's invoice from its marks (`invoice_id`: the invoice being
     issued, whose marks are not "billed before"), the top-ups it bills and the prepaid
-    credits it draws from `grants` (in drawing order, as they stand: credits.py)."""
+    credits it draws from `grants` (in drawing order, as they stand: credits.py).
+    `as_issued` (an issued invoice, simulations.py): late signals are charged against
+    what earlier invoices had billed when it was issued."""
     agreement = period.agreement
     currency = agreement.currency
     if agreement.customer.currency != currency:
@@ -199,6 +202,7 @@ def invoice_draft(
             late_totals=late_totals,
             currency=currency,
             invoice_id=invoice_id,
+            as_issued=as_issued,
         )
 
     full_end = period_full_end(period)
@@ -253,7 +257,9 @@ def _by_period(item):
     return (price_id, period_id or 0)
 
 
-def _adjustment_lines(*, price, marks, late_totals, currency, invoice_id) -> list[DraftLine]:
+def _adjustment_lines(
+    *, price, marks, late_totals, currency, invoice_id, as_issued=None
+) -> list[DraftLine]:
     """Late signals of earlier periods (`late_totals`: theirs by period): charged at what
     their period's total would have cost with them, less what that period was charged."""
     lines = []
@@ -262,7 +268,10 @@ def _adjustment_lines(*, price, marks, late_totals, currency, invoice_id) -> lis
             continue
         origin = BillingPeriod.objects.get(pk=origin_id)
         billed_before = Marks.billed_before(
-            price_id=price.pk, period_id=origin.pk, exclude_invoice_id=invoice_id
+            price_id=price.pk,
+            period_id=origin.pk,
+            exclude_invoice_id=invoice_id,
+            as_issued=as_issued,
         )
         before = totals(billed_before).get((price.pk, origin.pk), NO_MARKS)
         after = {k: (before[k] or 0) + (late[k] or 0) for k in before}

@@ -3,6 +3,7 @@
 Amounts here are exact; rounding happens once per invoice line (round_line).
 """
 
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 from itertools import pairwise
@@ -22,11 +23,18 @@ class PricingModel(TextChoices):
     COST_PLUS = "cost_plus", "Cost plus markup"
 
 
-Tier = tuple[Decimal, Decimal | None, Decimal]  # from, up to (exclusive, None = no end), unit
+# A tier: (from, up to, unit price). It holds the quantities above `from` up to and
+# including `up to` (None: no end); the first tier holds 0 too. As Stripe's and Lago's
+# `up_to`: "up to 100 @ 1.00, above @ 0.80" charges 100 units at 1.00 under volume pricing.
+# (Until migration 0028 an upper bound was exclusive; it moved the bounds of volume tiers
+# stored before down by 0.00000001, the quantities' precision, so that every invoice
+# issued under them is reproduced.)
+Tier = tuple[Decimal, Decimal | None, Decimal]
 
 
 def graduated_charge(quantity: Decimal, tiers: Sequence[Tier]) -> Decimal:
-    """Each unit at the price of the tier it falls in."""
+    """Each unit at the price of the tier it falls in (the bounds' inclusiveness makes no
+    difference here: the units up to a bound are charged at its tier's price)."""
     total = ZERO
     for start, end, unit in tiers:
         if quantity <= start:
@@ -37,12 +45,11 @@ def graduated_charge(quantity: Decimal, tiers: Sequence[Tier]) -> Decimal:
 
 
 def volume_tier(quantity: Decimal, tiers: Sequence[Tier]) -> Tier:
-    """The tier the total quantity reaches."""
-    reached = tiers[0]
+    """The tier the total quantity falls in: the first whose upper bound it does not pass."""
     for tier in tiers:
-        if quantity >= tier[0]:
-            reached = tier
-    return reached
+        if tier[1] is None or quantity <= tier[1]:
+            return tier
+    return tiers[-1]
 
 
 def volume_charge(quantity: Decimal, tiers: Sequence[Tier]) -> Decimal:
@@ -51,18 +58,16 @@ def volume_charge(quantity: Decimal, tiers: Sequence[Tier]) -> Decimal:
 
 
 def volume_drops(tiers: Sequence[Tier]) -> list[tuple[Decimal, Decimal, Decimal]]:
-    """The tier boundaries where one more outcome costs less in total under volume pricing:
-    (boundary, total for boundary - 1 outcomes, total for boundary outcomes) for each
-    boundary of at least 1 where the second total is below the first. Tiers ascend."""
+    """Where one more outcome costs less in total under volume pricing: (the first whole
+    number of outcomes in a tier, the total for one fewer, the total for it) for each tier
+    after the first where the second total is below the first. Tiers ascend."""
     drops = []
-    for _, after in pairwise(tiers):
-        boundary = after[0]
-        if boundary < 1:
-            continue
-        below = volume_charge(boundary - 1, tiers)
-        at = volume_charge(boundary, tiers)
+    for before, _ in pairwise(tiers):
+        first = math.floor(before[1]) + 1  # the first whole quantity above the bound
+        below = volume_charge(Decimal(first - 1), tiers)
+        at = volume_charge(Decimal(first), tiers)
         if at < below:
-            drops.append((boundary, below, at))
+            drops.append((Decimal(first), below, at))
     return drops
 
 

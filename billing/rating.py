@@ -248,16 +248,21 @@ class Marks:
         return cls(f"SELECT {columns} FROM {table} WHERE invoice_id = %s", (invoice_id,))
 
     @classmethod
-    def billed_before(cls, *, price_id: int, period_id: int, exclude_invoice_id) -> "Marks":
-        """What issued invoices billed for a price and period (other than `exclude`)."""
+    def billed_before(cls, *, price_id, period_id, exclude_invoice_id, as_issued=None) -> "Marks":
+        """What issued invoices billed for a price and period (other than `exclude`); with
+        `as_issued` (simulations), what they had when it was issued: earlier invoices,
+        void ones only if voided after it."""
         columns = ", ".join(f"m.{_q(name)}" for name in MARK_COLUMNS)
-        return cls(
+        sql = (
             f"SELECT {columns} FROM {_q(BilledSignal._meta.db_table)} m "
             f"JOIN {_q(Invoice._meta.db_table)} i ON i.id = m.invoice_id "
-            "WHERE m.price_id = %s AND m.period_id = %s AND i.status <> %s "
-            "AND m.invoice_id <> %s",
-            (price_id, period_id, Invoice.Status.VOID, exclude_invoice_id or 0),
+            "WHERE m.price_id = %s AND m.period_id = %s AND m.invoice_id <> %s AND "
         )
+        params = (price_id, period_id, exclude_invoice_id or 0, Invoice.Status.VOID)
+        if as_issued is None:
+            return cls(sql + "i.status <> %s", params)
+        sql += "i.id < %s AND (i.status <> %s OR i.voided_at > %s)"
+        return cls(sql, (*params[:3], as_issued.pk, *params[3:], as_issued.issued_at))
 
     @classmethod
     def preview(cls, *, period: BillingPeriod, prices, unsettled_from=None) -> "Marks":

@@ -69,7 +69,7 @@ def seller_profile_complete() -> SellerProfile:
 
 
 @contextmanager
-def _closing_session(*, read_only: bool = False) -> Iterator[None]:
+def closing_session(*, read_only: bool = False) -> Iterator[None]:
     """A transaction with the planner settings closing was measured with (PostgreSQL).
 
     Each query of a close touches one agreement's rows, found by index:
@@ -116,7 +116,7 @@ def period_close(
     """
     now = now or timezone.now()
     statistics_ensure(ANALYSED_MODELS)
-    with _closing_session():
+    with closing_session():
         earlier_unsettled = (
             BillingPeriod.objects.unsettled()
             .filter(agreement=OuterRef("agreement"), starts_at__lt=OuterRef("starts_at"))
@@ -210,7 +210,7 @@ def invoice_preview(
     `grants` (in drawing order, `remaining` as given) stands for the customer's live
     grants: the live balance passes what earlier open periods would leave of them
     (billing/balances.py), and needs no margins (`margins=False` leaves them empty)."""
-    with _closing_session(read_only=True):
+    with closing_session(read_only=True):
         prices = prices_of(period.agreement)
         unsettled = periods_unsettled_before(period)
         marks = Marks.preview(

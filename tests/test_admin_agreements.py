@@ -148,7 +148,7 @@ def test_volume_tiers_that_drop_are_saved_with_a_warning(manager_client):
     )
     response = manager_client.post(URL, data, follow=True)
     messages = [str(m) for m in response.context["messages"]]
-    assert any("drops at 100" in m for m in messages), messages
+    assert any("drops at 101 outcomes (100 cost 100.00" in m for m in messages), messages
 
 
 def test_negative_platform_fee_and_reversed_dates_rejected(manager_client):

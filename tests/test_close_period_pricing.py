@@ -62,8 +62,11 @@ def test_graduated_tiers_with_a_fractional_ratio_partial():
     assert outcome.amount == D("10.63")
 
 
-@pytest.mark.parametrize(("n", "expected"), [(9, "9.00"), (10, "5.00"), (15, "7.50")])
+@pytest.mark.parametrize(
+    ("n", "expected"), [(9, "9.00"), (10, "10.00"), (11, "5.50"), (15, "7.50")]
+)
 def test_volume_tiers_at_the_boundary(n, expected):
+    """Up to 10 @ 1.00, above @ 0.50: the 10th outcome is still in the first tier."""
     w = World(model="volume", tiers=[(0, 10, D("1.00")), (10, None, D("0.50"))])
     w.signals(n)
     assert lines(close(w), "outcome")[0].amount == D(expected)

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -62,17 +63,48 @@ def test_with_falling_prices_graduated_is_never_below_volume(tiers, q):
     assert graduated_charge(q, tiers) >= volume_charge(q, tiers)
 
 
-def test_volume_may_drop_at_a_tier_boundary():
+def test_volume_may_drop_past_a_tier_boundary():
     tiers = [(Decimal(0), Decimal(100), Decimal(1)), (Decimal(100), None, Decimal("0.5"))]
-    assert volume_charge(Decimal(99), tiers) > volume_charge(Decimal(100), tiers)
+    assert volume_charge(Decimal(100), tiers) == 100  # the bound is in its tier
+    assert volume_charge(Decimal(101), tiers) == Decimal("50.5")
 
 
-def test_volume_drops_names_the_boundary_and_both_totals():
+def test_volume_drops_names_the_first_quantity_past_the_bound_and_both_totals():
     tiers = [(Decimal(0), Decimal(100), Decimal(1)), (Decimal(100), None, Decimal("0.5"))]
-    assert volume_drops(tiers) == [(Decimal(100), Decimal(99), Decimal(50))]
-    # 0.99 each from 100: 99 outcomes cost 99, 100 cost 99 -> no drop
-    tiers[1] = (Decimal(100), None, Decimal("0.99"))
+    assert volume_drops(tiers) == [(Decimal(101), Decimal(100), Decimal("50.5"))]
+    # 0.995 each above 100: 100 outcomes cost 100, 101 cost 100.495 -> no drop
+    tiers[1] = (Decimal(100), None, Decimal("0.995"))
     assert volume_drops(tiers) == []
+    # A bound of 99.99999999 (a tier migrated from [0, 100)): 100 is the first past it.
+    tiers = [
+        (Decimal(0), Decimal("99.99999999"), Decimal(1)),
+        (Decimal("99.99999999"), None, Decimal("0.5")),
+    ]
+    assert volume_drops(tiers) == [(Decimal(100), Decimal(99), Decimal(50))]
+
+
+@pytest.mark.parametrize(
+    ("quantity", "volume", "graduated"),
+    [
+        # up to 100 @ 1.00, up to 500 @ 0.80, above @ 0.50
+        ("0", "0", "0"),
+        ("1", "1.00", "1.00"),
+        ("100", "100.00", "100.00"),
+        ("100.25", "80.20", "100.20"),  # a partial past the bound: 100 + 0.25 x 0.80
+        ("101", "80.80", "100.80"),
+        ("500", "400.00", "420.00"),  # 100 + 400 x 0.80
+        ("501", "250.50", "420.50"),
+    ],
+)
+def test_inclusive_bounds_by_hand(quantity, volume, graduated):
+    tiers = [
+        (Decimal(0), Decimal(100), Decimal("1.00")),
+        (Decimal(100), Decimal(500), Decimal("0.80")),
+        (Decimal(500), None, Decimal("0.50")),
+    ]
+    q = Decimal(quantity)
+    assert volume_charge(q, tiers) == Decimal(volume)
+    assert graduated_charge(q, tiers) == Decimal(graduated)
 
 
 @given(falling_tiers(), st.integers(1, 2100))

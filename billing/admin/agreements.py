@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from billing.admin.simulations import simulation_urls
 from billing.models import (
     ExchangeRate,
     MarginFigure,
@@ -233,6 +234,20 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
     )
     platform_fee_display = money_column("platform_fee", code=True)
 
+    def get_urls(self):
+        return [*simulation_urls(self), *super().get_urls()]
+
+    @admin.display(description="pricing lab")
+    def simulate_link(self, obj):
+        if not obj.pk:
+            return "Save the agreement; once a period is closed, simulate a change of price."
+        url = reverse("admin:billing_priceagreement_simulate", args=[obj.pk])
+        return format_html(
+            '<a class="button" href="{}" id="simulate-link">Simulate a change</a> replays the '
+            "closed periods under other prices, read only.",
+            url,
+        )
+
     def get_changeform_initial_data(self, request):
         """A new agreement starts with the seller's default payment terms."""
         initial = super().get_changeform_initial_data(request)
@@ -268,9 +283,9 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
         ),
         ("Terms", {"fields": ("payment_terms_days", "tax_rate", "margin_target", "notes")}),
         ("Disputes", {"fields": ("dispute_window_days", "dispute_auto_accept_up_to")}),
-        ("Upcoming invoice", {"fields": ("upcoming_invoice",)}),
+        ("Upcoming invoice", {"fields": ("upcoming_invoice", "simulate_link")}),
     )
-    readonly_fields = ("upcoming_invoice",)
+    readonly_fields = ("upcoming_invoice", "simulate_link")
 
     @admin.display(description="open period, computed live")
     def upcoming_invoice(self, obj):

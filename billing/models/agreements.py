@@ -261,16 +261,26 @@ class Price(models.Model):
 
 
 class PriceTier(models.Model):
-    """A band of quantity [from_quantity, up_to_quantity) at one unit price."""
+    """The quantities above from_quantity up to and including up_to_quantity (the first
+    tier from 0 included) at one unit price: billing.pricing.Tier."""
 
     price = models.ForeignKey(Price, on_delete=models.CASCADE, related_name="tiers")
-    from_quantity = models.DecimalField(validators=NON_NEGATIVE, **MONEY, default=Decimal(0))
+    from_quantity = models.DecimalField(
+        "above",
+        validators=NON_NEGATIVE,
+        **MONEY,
+        default=Decimal(0),
+        help_text="The tier starts above this quantity: the tier before's “up to” (the "
+        "first tier: 0, and 0 itself is in it).",
+    )
     up_to_quantity = models.DecimalField(
+        "up to (included)",
         validators=NON_NEGATIVE,
         **MONEY,
         null=True,
         blank=True,
-        help_text="Exclusive upper bound. Empty: no limit (last tier).",
+        help_text="The last quantity in the tier, included: up to 100 puts the 100th outcome "
+        "in this tier. Empty: no limit (last tier).",
     )
     unit_price = models.DecimalField(**MONEY, validators=NON_NEGATIVE)
     history = HistoricalRecords()
@@ -293,5 +303,9 @@ class PriceTier(models.Model):
         ]
 
     def __str__(self) -> str:
-        upper = "∞" if self.up_to_quantity is None else format_quantity(self.up_to_quantity)
-        return f"{format_quantity(self.from_quantity)}–{upper} @ {format_money(self.unit_price)}"
+        bounds = []
+        if self.from_quantity:
+            bounds.append(f"above {format_quantity(self.from_quantity)}")
+        if self.up_to_quantity is not None:
+            bounds.append(f"up to {format_quantity(self.up_to_quantity)}")
+        return f"{' '.join(bounds) or 'any quantity'} @ {format_money(self.unit_price)}"

@@ -1,0 +1,295 @@
+"""The pricing lab's engine: what an agreement's issued invoices would have been under
+other prices, by the rating and invoicing that issued them.
+
+Each closed period is simulated from its live invoice: the marks that invoice stored
+(which signals it billed, as successes or partials, and the period each belongs to),
+priced by copies of the agreement and its prices held in memory with the proposed
+changes, the prepaid credits as they stood just before it was issued (the ledger says
+how much each grant had), and late signals charged against what earlier invoices had
+billed then. The whole run is a read-only transaction that is rolled back: nothing is
+written, locked or added to any history. With no change, every invoice is reproduced
+line by line, to the minor unit (tests/test_simulations.py).
+
+Late-signal adjustments are attributed to the period the signals belong to, as margins
+are: a period's figures are its own invoice's outcomes and fees plus the adjustments
+later invoices made for it."""
+
+import copy
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import Max
+
+from billing.credits import draw_order
+from billing.invoicing import CREDIT_KINDS, DraftInvoice, invoice_draft
+from billing.margins import margin_figures_compute
+from billing.models import (
+    BillingPeriod,
+    CreditGrant,
+    CreditLedgerEntry,
+    Invoice,
+    InvoiceLine,
+    MarginFigure,
+    Price,
+    PriceAgreement,
+    PriceTier,
+)
+from billing.money import ZERO, margin_percent
+from billing.pricing import tier_problems
+from billing.rating import Marks, prices_of
+from billing.services import closing_session
+
+AGREEMENT_FIELDS = ("platform_fee", "minimum_commitment", "spend_cap")
+PRICE_FIELDS = (
+    "model",
+    "unit_price",
+    "percent_of_value",
+    "value_field",
+    "markup_percent",
+    "included_quantity",
+)
+
+
+# --- The proposal ----------------------------------------------------------------------
+def agreement_proposed(agreement: PriceAgreement, changes: dict) -> PriceAgreement:
+    """A copy of the agreement with `changes` (AGREEMENT_FIELDS) in memory; never saved."""
+    proposed = copy.copy(agreement)
+    proposed._state = copy.copy(agreement._state)
+    for name, value in changes.items():
+        if name not in AGREEMENT_FIELDS:
+            raise ValidationError({name: "This field cannot be simulated."})
+        setattr(proposed, name, value)
+    proposed.clean_fields(exclude=[f.name for f in agreement._meta.fields if f.name not in changes])
+    proposed.clean()
+    proposed.validate_constraints()
+    return proposed
+
+
+def prices_proposed(prices: list[Price], changes: dict[int, dict]) -> list[Price]:
+    """Copies of the prices with `changes` by price id: PRICE_FIELDS, and `tiers` as
+    (above, up to or None, unit price) rows; never saved. Raises ValidationError naming
+    the price and field of a proposal the agreement would refuse."""
+    proposed = []
+    for price in prices:
+        change = dict(changes.get(price.pk, {}))
+        tiers = change.pop("tiers", None)
+        unknown = set(change) - set(PRICE_FIELDS)
+        if unknown:
+            raise ValidationError({name: "This field cannot be simulated." for name in unknown})
+        copied = copy.copy(price)
+        copied._state = copy.copy(price._state)
+        copied._prefetched_objects_cache = {}
+        for name, value in change.items():
+            setattr(copied, name, value)
+        name = price.outcome_definition.name
+        try:
+            copied.clean_fields(exclude=[f for f in _field_names(price) if f not in change])
+            copied.clean()
+            copied.validate_constraints()  # the database's checks, as reads
+        except ValidationError as error:
+            problems = {
+                name if k == NON_FIELD_ERRORS else f"{name}: {k}": v
+                for k, v in error.message_dict.items()
+            }
+            raise ValidationError(problems) from None
+        if copied.model in Price.TIERED:
+            rows = tiers if tiers is not None else tier_rows(price)
+            problems = tier_problems([tuple(row) for row in rows])
+            if not rows:
+                problems = [(0, "tiers", "A tiered price needs at least one tier.")]
+            if problems:
+                raise ValidationError(
+                    {f"{name}: tier {i + 1} {field_name}": msg for i, field_name, msg in problems}
+                )
+            cached = PriceTier.objects.none()
+            cached._result_cache = [
+                PriceTier(price=copied, from_quantity=lo, up_to_quantity=hi, unit_price=unit)
+                for lo, hi, unit in rows
+            ]
+            cached._prefetch_done = True
+            copied._prefetched_objects_cache["tiers"] = cached
+        proposed.append(copied)
+    return proposed
+
+
+def _field_names(price: Price) -> list[str]:
+    return [f.name for f in price._meta.fields]
+
+
+def tier_rows(price: Price) -> list[tuple]:
+    return [(t.from_quantity, t.up_to_quantity, t.unit_price) for t in price.tiers.all()]
+
+
+# --- One invoice -----------------------------------------------------------------------
+def _grants_then(invoice: Invoice) -> tuple[list[CreditGrant], list[CreditGrant]]:
+    """The customer's grants as the invoice found them (copies, `remaining` as the ledger
+    had it just before the invoice drew), live for its period, in drawing order; and the
+    top-ups it billed."""
+    period = invoice.period
+    own = CreditLedgerEntry.objects.filter(invoice=invoice).order_by("pk").first()
+    entries = CreditLedgerEntry.objects.filter(grant__customer_id=invoice.customer_id)
+    if own is not None:
+        entries = entries.filter(pk__lt=own.pk)
+    else:
+        entries = entries.filter(at__lte=invoice.issued_at)
+    last = entries.values("grant_id").annotate(last=Max("pk")).values_list("last", flat=True)
+    then = dict(
+        CreditLedgerEntry.objects.filter(pk__in=list(last)).values_list("grant_id", "balance_after")
+    )
+    grants = []
+    for grant in CreditGrant.objects.filter(pk__in=then, currency=invoice.currency).select_related(
+        "outcome_definition"
+    ):
+        live = grant.effective_at < period.ends_at and (
+            grant.expires_at is None or grant.expires_at > period.starts_at
+        )
+        if live and then[grant.pk] > 0:
+            grant.remaining = then[grant.pk]
+            grants.append(grant)
+    top_ups = list(CreditGrant.objects.filter(purchase_invoice=invoice).order_by("pk"))
+    return sorted(grants, key=draw_order), top_ups
+
+
+def invoice_simulate(
+    *, invoice: Invoice, agreement: PriceAgreement | None = None, prices: list[Price] | None = None
+) -> DraftInvoice:
+    """The invoice `invoice` would have been with `agreement` and `prices` (proposed
+    copies; the stored ones when None), with its margins. Writes, locks nothing."""
+    with closing_session(read_only=True):
+        period = copy.copy(invoice.period)
+        period._state = copy.copy(invoice.period._state)
+        period._state.fields_cache = dict(invoice.period._state.fields_cache)  # its own
+        period.agreement = agreement or invoice.period.agreement
+        prices = prices if prices is not None else prices_of(period.agreement)
+        marks = Marks.of_invoice(invoice.pk)
+        grants, top_ups = _grants_then(invoice)
+        draft = invoice_draft(
+            period=period,
+            prices=prices,
+            marks=marks,
+            invoice_id=invoice.pk,
+            grants=grants,
+            top_ups=top_ups,
+            as_issued=invoice,
+        )
+        draft.margins = margin_figures_compute(
+            marks=marks,
+            invoice=None,
+            period=period,
+            lines=draft.lines,
+            prices=prices,
+            totals=draft.totals,
+        )
+    return draft
+
+
+# --- An agreement over a range of periods ----------------------------------------------
+@dataclass
+class Figures:
+    """A period's revenue (charges before credits and tax: what it consumed), costs and
+    margin; and its invoices' totals (as issued, with tax, after credits)."""
+
+    revenue: Decimal = ZERO
+    costs: Decimal = ZERO
+    invoiced: Decimal = ZERO
+
+    @property
+    def margin(self) -> Decimal:
+        return self.revenue - self.costs
+
+    @property
+    def margin_percent(self) -> Decimal | None:
+        return margin_percent(self.margin, self.revenue)
+
+
+@dataclass
+class PeriodResult:
+    period: BillingPeriod
+    invoice: Invoice
+    actual: Figures = field(default_factory=Figures)
+    simulated: Figures = field(default_factory=Figures)
+
+    @property
+    def change(self) -> Decimal:
+        return self.simulated.revenue - self.actual.revenue
+
+
+@dataclass
+class Simulation:
+    agreement: PriceAgreement
+    periods: list[PeriodResult]
+    drafts: dict[int, DraftInvoice]  # by invoice id
+
+    def total(self, which: str) -> Figures:
+        figures = [getattr(p, which) for p in self.periods]
+        return Figures(
+            revenue=sum((f.revenue for f in figures), ZERO),
+            costs=sum((f.costs for f in figures), ZERO),
+            invoiced=sum((f.invoiced for f in figures), ZERO),
+        )
+
+
+def periods_closed(agreement: PriceAgreement, starts_from=None, ends_by=None):
+    """The agreement's periods with a live invoice, oldest first, within the range."""
+    live = Invoice.objects.exclude(status=Invoice.Status.VOID)
+    periods = agreement.periods.filter(invoices__in=live)
+    if starts_from is not None:
+        periods = periods.filter(starts_at__gte=starts_from)
+    if ends_by is not None:
+        periods = periods.filter(ends_at__lte=ends_by)
+    return list(periods.distinct().order_by("starts_at"))
+
+
+def agreement_simulate(
+    *,
+    agreement: PriceAgreement,
+    periods: list[BillingPeriod],
+    agreement_changes: dict | None = None,
+    price_changes: dict[int, dict] | None = None,
+) -> Simulation:
+    """Each period's actual and simulated figures under the proposed changes."""
+    proposed_agreement = agreement_proposed(agreement, agreement_changes or {})
+    proposed_prices = prices_proposed(prices_of(agreement), price_changes or {})
+    results = {p.pk: PeriodResult(period=p, invoice=None) for p in periods}
+    drafts = {}
+    invoices = (
+        Invoice.objects.filter(period__in=periods)
+        .exclude(status=Invoice.Status.VOID)
+        .select_related("period__agreement__customer")
+        .order_by("pk")
+    )
+    for invoice in invoices:
+        results[invoice.period_id].invoice = invoice
+        draft = invoice_simulate(
+            invoice=invoice, agreement=proposed_agreement, prices=proposed_prices
+        )
+        drafts[invoice.pk] = draft
+        for line in draft.lines:
+            _add_line(results, invoice.period_id, line.kind, line.adjusted_period_id, line.amount)
+        results[invoice.period_id].simulated.invoiced += draft.total
+        results[invoice.period_id].simulated.costs += sum((m.cost for m in draft.margins), ZERO)
+    lines = InvoiceLine.objects.filter(invoice__in=invoices).values_list(
+        "invoice__period_id", "kind", "adjusted_period_id", "amount"
+    )
+    for period_id, kind, adjusted, amount in lines:
+        _add_line(results, period_id, kind, adjusted, amount, which="actual")
+    for invoice in invoices:
+        results[invoice.period_id].actual.invoiced += invoice.total
+    costs = MarginFigure.objects.filter(invoice__in=invoices).values_list("period_id", "cost")
+    for period_id, cost in costs:
+        results[period_id].actual.costs += cost
+    return Simulation(
+        agreement=agreement,
+        periods=[r for r in results.values() if r.invoice is not None],
+        drafts=drafts,
+    )
+
+
+def _add_line(results, period_id, kind, adjusted_period_id, amount, which="simulated"):
+    """Charges count as revenue of the period they belong to (an adjustment: the period
+    it adjusts, when it is in the range)."""
+    if kind in CREDIT_KINDS:
+        return
+    target = results.get(adjusted_period_id) or results[period_id]
+    getattr(target, which).revenue += amount

@@ -1,0 +1,163 @@
+"""The pricing lab's engine (billing/simulations.py): identity on issued invoices,
+hand-computed changes, refused proposals, and a database left exactly as it was."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db.models import Max
+
+from billing.models import Invoice, PriceAgreement
+from billing.services import invoice_void_and_reissue, period_close
+from billing.simulations import agreement_simulate, periods_closed
+from tests.billing_helpers import World
+from tests.credit_helpers import grant
+
+pytestmark = pytest.mark.django_db
+
+FEB = datetime(2026, 2, 10, 12, tzinfo=UTC)
+MAR = datetime(2026, 3, 5, tzinfo=UTC)
+
+
+def database_state() -> dict:
+    """Row count and highest id of every table."""
+    state = {}
+    for model in apps.get_models():
+        rows = model._base_manager.all()
+        state[model._meta.label] = (rows.count(), rows.aggregate(top=Max("pk"))["top"])
+    return state
+
+
+def stored_lines(invoice: Invoice) -> list[tuple]:
+    return [
+        (
+            line.kind,
+            line.description,
+            line.quantity,
+            line.amount,
+            line.price_id,
+            line.adjusted_period_id,
+            line.credit_grant_id,
+        )
+        for line in invoice.lines.order_by("position")
+    ]
+
+
+def draft_lines(draft) -> list[tuple]:
+    return [
+        (
+            line.kind,
+            line.description,
+            line.quantity,
+            line.amount,
+            line.price_id,
+            line.adjusted_period_id,
+            line.credit_grant_id,
+        )
+        for line in draft.lines
+    ]
+
+
+def assert_reproduced(agreement: PriceAgreement) -> int:
+    """Simulating the agreement unchanged gives every live invoice back exactly."""
+    simulation = agreement_simulate(agreement=agreement, periods=periods_closed(agreement))
+    for result in simulation.periods:
+        invoice, draft = result.invoice, simulation.drafts[result.invoice.pk]
+        assert draft_lines(draft) == stored_lines(invoice), invoice
+        assert (draft.net, draft.tax, draft.total) == (invoice.net, invoice.tax, invoice.total)
+        assert result.simulated.revenue == result.actual.revenue
+        assert result.simulated.costs == result.actual.costs
+    return len(simulation.periods)
+
+
+def test_every_demo_invoice_is_reproduced_and_nothing_is_written():
+    call_command("seed_demo", signals=800)
+    call_command("close_periods")
+    agreements = list(PriceAgreement.objects.all())
+    before = database_state()
+    simulated = sum(assert_reproduced(agreement) for agreement in agreements)
+    assert database_state() == before
+    assert simulated == Invoice.objects.exclude(status="void").count() > 0
+
+
+def test_late_signals_credits_and_a_reissue_are_reproduced():
+    w = World(unit_price=D("2.00"), agreement_kwargs={"platform_fee": D("10")})
+    grant(w.customer, 30)
+    w.signals(10)  # January: 20.00 of outcomes + 10.00 fee, 30.00 of credits
+    period_close(period_id=w.period().pk, now=datetime(2026, 2, 2, tzinfo=UTC))
+    w.signals(3)  # late January signals, billed in February
+    w.signals(5, at=FEB)
+    from billing.periods import periods_create
+
+    periods_create(agreement=w.agreement, until=MAR)
+    feb = period_close(period_id=w.period(2).pk, now=MAR)
+    assert feb.lines.filter(kind="adjustment").exists()
+    jan = Invoice.objects.get(period=w.period(), status="issued")
+    invoice_void_and_reissue(invoice_id=jan.pk, reason="Wrong address")
+    assert assert_reproduced(w.agreement) == 2
+
+
+def test_per_outcome_to_graduated_and_volume_by_hand():
+    """12 successes and 2 partials at 0.4 (12.8 units) at 1.00 = 12.80. Proposed
+    tiers up to 10 @ 1.00, above @ 0.50: graduated 10 + 2.8 x 0.50 = 11.40; volume
+    12.8 x 0.50 = 6.40; a spend cap of 8 cuts the graduated total to 8.00."""
+    w = World(unit_price=D("1.00"), partial_rule="fixed")
+    w.signals(12)
+    w.signals(2, status="partial")
+    period_close(period_id=w.period().pk, now=datetime(2026, 2, 2, tzinfo=UTC))
+    tiers = [(D(0), D(10), D("1.00")), (D(10), None, D("0.50"))]
+    periods = periods_closed(w.agreement)
+
+    def revenue(agreement_changes=None, **change):
+        simulation = agreement_simulate(
+            agreement=w.agreement,
+            periods=periods,
+            agreement_changes=agreement_changes,
+            price_changes={w.price.pk: change},
+        )
+        (result,) = simulation.periods
+        assert result.actual.revenue == D("12.80")
+        return result.simulated.revenue
+
+    assert revenue(model="graduated", unit_price=None, tiers=tiers) == D("11.40")
+    assert revenue(model="volume", unit_price=None, tiers=tiers) == D("6.40")
+    capped = revenue({"spend_cap": D(8)}, model="graduated", unit_price=None, tiers=tiers)
+    assert capped == D("8.00")
+    assert revenue(unit_price=D("1.10")) == D("14.08")  # +10%
+
+
+def test_a_proposal_the_agreement_would_refuse_names_what_to_fix():
+    w = World(unit_price=D("1.00"))
+    w.signals(2)
+    period_close(period_id=w.period().pk, now=datetime(2026, 2, 2, tzinfo=UTC))
+    periods = periods_closed(w.agreement)
+    name = w.outcome.name
+    cases = [
+        ({"unit_price": D("-1")}, f"{name}: unit_price"),
+        (
+            {"model": "graduated", "tiers": [(D(0), D(10), D(1)), (D(12), None, D(1))]},
+            f"{name}: tier 2 from_quantity",
+        ),
+        ({"model": "volume", "tiers": []}, f"{name}: tier 1 tiers"),
+        ({"colour": "red"}, "colour"),
+    ]
+    for change, field in cases:
+        with pytest.raises(ValidationError) as refused:
+            agreement_simulate(
+                agreement=w.agreement, periods=periods, price_changes={w.price.pk: change}
+            )
+        assert field in refused.value.message_dict, refused.value.message_dict
+    with pytest.raises(ValidationError) as refused:
+        agreement_simulate(
+            agreement=w.agreement, periods=periods, agreement_changes={"platform_fee": D(-5)}
+        )
+    assert "platform_fee" in refused.value.message_dict
+
+
+def test_a_range_without_closed_periods_is_empty():
+    w = World(unit_price=D("1.00"))
+    assert periods_closed(w.agreement) == []
+    assert periods_closed(w.agreement, starts_from=datetime.now(UTC) + timedelta(days=1)) == []
