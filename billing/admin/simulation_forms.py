@@ -19,6 +19,11 @@ TIERS_HELP = (
 DECIMAL = {"max_digits": 20, "decimal_places": 8, "required": False}
 
 
+def plain(value):
+    """A stored Decimal as a person types it: 2000.00000000 -> 2000, 0E-8 -> 0."""
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else value
+
+
 def period_label(period: BillingPeriod) -> str:
     return f"{period.starts_at:%Y-%m-%d} – {period.ends_at:%Y-%m-%d}"
 
@@ -72,7 +77,7 @@ class RangeForm(forms.Form):
     def __init__(self, data, *, agreement: PriceAgreement, periods: list[BillingPeriod]):
         self.periods = {p.pk: p for p in periods}
         latest = periods[-12:]
-        initial = {name: getattr(agreement, name) for name in AGREEMENT_FIELDS}
+        initial = {name: plain(getattr(agreement, name)) for name in AGREEMENT_FIELDS}
         if latest:
             initial |= {"first": latest[0].pk, "last": latest[-1].pk}
         super().__init__(data, initial=initial)
@@ -130,7 +135,7 @@ class PriceForm(forms.Form):
     )
 
     def __init__(self, data, *, price: Price):
-        initial = {name: getattr(price, name) for name in self.FIELDS}
+        initial = {name: plain(getattr(price, name)) for name in self.FIELDS}
         initial["tiers"] = tiers_text(price) if price.model in Price.TIERED else ""
         super().__init__(data, initial=initial, prefix=f"price-{price.pk}")
         self.price = price
