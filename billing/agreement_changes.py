@@ -24,13 +24,18 @@ from customers.errors import ConflictError
 KEEP = object()  # "not sent": the stored value stays
 
 
-def _locked(agreement_id: int) -> tuple[PriceAgreement, bool]:
+def agreement_locked(agreement_id: int) -> tuple[PriceAgreement, bool]:
     """The agreement with its periods' rows and its row locked, and whether it billed.
 
     Periods first, as a close locks them: locking the agreement first deadlocked with a
-    close whose commit checks the agreement's rows (measured on PostgreSQL)."""
-    list(BillingPeriod.objects.select_for_update().filter(agreement_id=agreement_id).values("pk"))
-    agreement = PriceAgreement.objects.select_for_update().get(pk=agreement_id)
+    close whose commit checks the agreement's rows (measured on PostgreSQL). FOR NO KEY
+    UPDATE, in id order: a close's foreign-key checks on rows held here (its margins name
+    the agreement, its marks and lines earlier periods) take key-share locks, which FOR
+    UPDATE blocked: a close of March waited for a change holding February while the
+    change waited for March (deadlock, found by tests/test_agreement_version_concurrency)."""
+    periods = BillingPeriod.objects.select_for_update(no_key=True).filter(agreement_id=agreement_id)
+    list(periods.order_by("pk").values("pk"))
+    agreement = PriceAgreement.objects.select_for_update(no_key=True).get(pk=agreement_id)
     billed = Invoice.objects.filter(period__agreement=agreement).exists()
     return agreement, billed
 
@@ -62,7 +67,7 @@ def agreement_delete(*, agreement_id: int, changed_by: str) -> None:
     """Delete an agreement with its prices, tiers and periods, only if nothing was billed
     under it (ConflictError otherwise: it is kept, and can be ended instead)."""
     with transaction.atomic():
-        agreement, billed = _locked(agreement_id)
+        agreement, billed = agreement_locked(agreement_id)
         if billed:
             raise ConflictError(
                 f"Agreement {agreement.pk} “{agreement.name}” has invoices, so it is kept: "
@@ -92,7 +97,7 @@ def agreement_update(
     Prices sent replace all of its prices. Periods not billed are rebuilt to the new
     dates."""
     with transaction.atomic():
-        agreement, billed = _locked(agreement_id)
+        agreement, billed = agreement_locked(agreement_id)
         pricing = {"starts_on": starts_on, "cadence": cadence, "platform_fee": platform_fee}
         changes_pricing = prices is not KEEP or any(
             value is not KEEP and value != getattr(agreement, field)

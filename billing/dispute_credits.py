@@ -19,6 +19,7 @@ them out). Each line credits the difference it would have had.
   add up to the credit note's net exactly.
 """
 
+import copy
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
@@ -29,7 +30,8 @@ from billing.errors import DisputeError
 from billing.invoicing import invoice_draft
 from billing.models import BilledSignal, Dispute, DisputedOutcome, Invoice, InvoiceLine, Price
 from billing.money import ZERO, format_money
-from billing.rating import MARK_COLUMNS, Marks, _q, prices_of
+from billing.rating import MARK_COLUMNS, Marks, _q
+from billing.versions import period_terms, price_then
 from customers.currencies import quantum
 
 Kind = InvoiceLine.Kind
@@ -72,7 +74,7 @@ def _marks_without(invoice_id: int, signal_ids: list[int]) -> Marks:
     return _marks_as(invoice_id, dict.fromkeys(signal_ids, (BilledSignal.Outcome.DISPUTED, False)))
 
 
-def _check_as_issued(invoice: Invoice, prices: list[Price]) -> None:
+def _check_as_issued(invoice: Invoice, period, prices: list[Price]) -> None:
     """The invoice recomputed as issued (its earlier disputed outcomes as it billed them)
     must give its stored lines: otherwise its agreement's prices, tiers, fee, minimum or
     cap, or the costs a cost-plus price charged, changed since, and a recomputed credit
@@ -86,8 +88,9 @@ def _check_as_issued(invoice: Invoice, prices: list[Price]) -> None:
         ).exclude(billed_outcome="")
     }
     issued = invoice_draft(
-        period=invoice.period,
+        period=period,
         prices=prices,
+        price_then=price_then,
         marks=_marks_as(invoice.pk, earlier),
         invoice_id=invoice.pk,
         **credits_as_drawn(invoice),
@@ -160,16 +163,19 @@ def _weights(marks: list[BilledSignal], price: Price | None) -> list[Decimal]:
 def dispute_credit_compute(*, invoice: Invoice, signal_ids: list[int]) -> DisputeCredit:
     """What disputing these signals (billed by `invoice`) credits on it. A read: the
     caller holds the invoice's row lock when it acts on the result."""
-    period = invoice.period
-    prices = prices_of(period.agreement)
+    period = copy.copy(invoice.period)
+    period._state = copy.copy(period._state)
+    period._state.fields_cache = dict(period._state.fields_cache)
+    period.agreement, prices = period_terms(period)
     currency = invoice.currency
-    _check_as_issued(invoice, prices)
+    _check_as_issued(invoice, period, prices)
     credits = credits_as_drawn(invoice)
     before = invoice_draft(
         period=period,
         prices=prices,
         marks=Marks.of_invoice(invoice.pk),
         invoice_id=invoice.pk,
+        price_then=price_then,
         **credits,
     )
     after = invoice_draft(
@@ -177,6 +183,7 @@ def dispute_credit_compute(*, invoice: Invoice, signal_ids: list[int]) -> Disput
         prices=prices,
         marks=_marks_without(invoice.pk, signal_ids),
         invoice_id=invoice.pk,
+        price_then=price_then,
         **credits,
     )
     differences: dict[tuple, Decimal] = defaultdict(lambda: ZERO)

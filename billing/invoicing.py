@@ -151,12 +151,15 @@ def invoice_draft(
     grants=(),
     top_ups=(),
     as_issued=None,
+    price_then=None,
 ) -> DraftInvoice:
     """The lines of the period's invoice from its marks (`invoice_id`: the invoice being
     issued, whose marks are not "billed before"), the top-ups it bills and the prepaid
     credits it draws from `grants` (in drawing order, as they stand: credits.py).
     `as_issued` (an issued invoice, simulations.py): late signals are charged against
-    what earlier invoices had billed when it was issued."""
+    what earlier invoices had billed when it was issued. `price_then(period, price)`: the
+    price as it was for an earlier period whose late signals this invoice adjusts (its
+    agreement version's, billing/versions.py); by default `price` itself."""
     agreement = period.agreement
     currency = agreement.currency
     if agreement.customer.currency != currency:
@@ -203,6 +206,7 @@ def invoice_draft(
             currency=currency,
             invoice_id=invoice_id,
             as_issued=as_issued,
+            price_then=price_then,
         )
 
     full_end = period_full_end(period)
@@ -258,7 +262,7 @@ def _by_period(item):
 
 
 def _adjustment_lines(
-    *, price, marks, late_totals, currency, invoice_id, as_issued=None
+    *, price, marks, late_totals, currency, invoice_id, as_issued=None, price_then=None
 ) -> list[DraftLine]:
     """Late signals of earlier periods (`late_totals`: theirs by period): charged at what
     their period's total would have cost with them, less what that period was charged."""
@@ -285,8 +289,9 @@ def _adjustment_lines(
             cost_after = cost_before + attributed_cost(
                 marks=marks.of_period(origin.pk), definition=definition, currency=currency, on=on
             )
-        q_before, amount_before = _charge(price, before, cost_before)
-        q_after, amount_after = _charge(price, after, cost_after)
+        then = price_then(origin, price) if price_then else price
+        q_before, amount_before = _charge(then, before, cost_before)
+        q_after, amount_after = _charge(then, after, cost_after)
         lines.append(
             DraftLine(
                 kind=Kind.ADJUSTMENT,

@@ -272,7 +272,8 @@ def margin_figures_refresh(*, invoice_id: int) -> int:
     accepted on it. The revenue is the invoice's less its credit notes; the costs, the
     counts (disputed outcomes apart), margin and flags follow. Returns how many figures
     changed."""
-    from billing.rating import prices_of, totals
+    from billing.rating import totals
+    from billing.versions import period_terms
 
     with transaction.atomic():
         invoice = (
@@ -288,7 +289,7 @@ def margin_figures_refresh(*, invoice_id: int) -> int:
             invoice=invoice,
             period=invoice.period,
             lines=list(invoice.lines.all()),
-            prices=prices_of(invoice.period.agreement),
+            prices=period_terms(invoice.period)[1],
             totals=totals(marks),
         )
         stored_figures = {f.outcome_definition_id: f for f in invoice.margins.all()}

@@ -2,6 +2,7 @@
 writes), void and reissue. The stages are periods -> rating -> invoicing -> margins;
 this module runs them in one transaction and keeps the invariants."""
 
+import copy
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +32,8 @@ from billing.models import (
 )
 from billing.money import ZERO
 from billing.periods import periods_unsettled_before
-from billing.rating import Marks, marks_insert, prices_of
+from billing.rating import Marks, marks_insert
+from billing.versions import period_terms, price_then
 from config.db import statistics_ensure
 
 __all__ = [
@@ -161,7 +163,9 @@ def period_close(
             seller=seller.details(),
             buyer=customer.details(),
         )
-        prices = prices_of(agreement)
+        # Its agreement version's terms, read with the period locked: a version saved
+        # meanwhile (billing/version_changes.py locks the periods) is seen whole or not.
+        period.agreement, prices = period_terms(period)
         for price in prices:
             marks_insert(invoice=invoice, period=period, price=price)
         marks = Marks.of_invoice(invoice.pk)
@@ -173,6 +177,7 @@ def period_close(
             invoice_id=invoice.pk,
             grants=grants,
             top_ups=top_ups,
+            price_then=price_then,
         )
         margins = margin_figures_compute(
             marks=marks,
@@ -211,7 +216,11 @@ def invoice_preview(
     grants: the live balance passes what earlier open periods would leave of them
     (billing/balances.py), and needs no margins (`margins=False` leaves them empty)."""
     with closing_session(read_only=True):
-        prices = prices_of(period.agreement)
+        agreement, prices = period_terms(period)
+        if agreement is not period.agreement:
+            period = copy.copy(period)  # the caller's period keeps its agreement
+            period._state = copy.copy(period._state)
+            period._state.fields_cache = {**period._state.fields_cache, "agreement": agreement}
         unsettled = periods_unsettled_before(period)
         marks = Marks.preview(
             period=period,
@@ -227,6 +236,7 @@ def invoice_preview(
             if grants is None
             else grants,
             top_ups=top_ups_pending(customer_id=customer_id),
+            price_then=price_then,
         )
         draft.unsettled = unsettled
         if margins:

@@ -33,12 +33,12 @@ from billing.models import (
     MarginFigure,
     Price,
     PriceAgreement,
-    PriceTier,
 )
 from billing.money import ZERO, margin_percent
 from billing.pricing import tier_problems
-from billing.rating import Marks, prices_of
+from billing.rating import Marks
 from billing.services import closing_session
+from billing.versions import TermsByVersion, agreement_copy, price_copy
 
 AGREEMENT_FIELDS = ("platform_fee", "minimum_commitment", "spend_cap")
 PRICE_FIELDS = (
@@ -54,12 +54,10 @@ PRICE_FIELDS = (
 # --- The proposal ----------------------------------------------------------------------
 def agreement_proposed(agreement: PriceAgreement, changes: dict) -> PriceAgreement:
     """A copy of the agreement with `changes` (AGREEMENT_FIELDS) in memory; never saved."""
-    proposed = copy.copy(agreement)
-    proposed._state = copy.copy(agreement._state)
-    for name, value in changes.items():
+    for name in changes:
         if name not in AGREEMENT_FIELDS:
             raise ValidationError({name: "This field cannot be simulated."})
-        setattr(proposed, name, value)
+    proposed = agreement_copy(agreement, changes)
     proposed.clean_fields(exclude=[f.name for f in agreement._meta.fields if f.name not in changes])
     proposed.clean()
     proposed.validate_constraints()
@@ -77,11 +75,10 @@ def prices_proposed(prices: list[Price], changes: dict[int, dict]) -> list[Price
         unknown = set(change) - set(PRICE_FIELDS)
         if unknown:
             raise ValidationError({name: "This field cannot be simulated." for name in unknown})
-        copied = copy.copy(price)
-        copied._state = copy.copy(price._state)
-        copied._prefetched_objects_cache = {}
-        for name, value in change.items():
-            setattr(copied, name, value)
+        if not change and tiers is None:
+            proposed.append(price)
+            continue
+        copied = price_copy(price, change, tiers=[tuple(row) for row in tiers] if tiers else None)
         name = price.outcome_definition.name
         try:
             copied.clean_fields(exclude=[f for f in _field_names(price) if f not in change])
@@ -94,21 +91,14 @@ def prices_proposed(prices: list[Price], changes: dict[int, dict]) -> list[Price
             }
             raise ValidationError(problems) from None
         if copied.model in Price.TIERED:
-            rows = tiers if tiers is not None else tier_rows(price)
-            problems = tier_problems([tuple(row) for row in rows])
+            rows = tier_rows(copied)
+            problems = tier_problems(rows)
             if not rows:
                 problems = [(0, "tiers", "A tiered price needs at least one tier.")]
             if problems:
                 raise ValidationError(
                     {f"{name}: tier {i + 1} {field_name}": msg for i, field_name, msg in problems}
                 )
-            cached = PriceTier.objects.none()
-            cached._result_cache = [
-                PriceTier(price=copied, from_quantity=lo, up_to_quantity=hi, unit_price=unit)
-                for lo, hi, unit in rows
-            ]
-            cached._prefetch_done = True
-            copied._prefetched_objects_cache["tiers"] = cached
         proposed.append(copied)
     return proposed
 
@@ -151,17 +141,16 @@ def _grants_then(invoice: Invoice) -> tuple[list[CreditGrant], list[CreditGrant]
     return sorted(grants, key=draw_order), top_ups
 
 
-def invoice_simulate(
-    *, invoice: Invoice, agreement: PriceAgreement | None = None, prices: list[Price] | None = None
-) -> DraftInvoice:
-    """The invoice `invoice` would have been with `agreement` and `prices` (proposed
-    copies; the stored ones when None), with its margins. Writes, locks nothing."""
+def invoice_simulate(*, invoice: Invoice, terms: TermsByVersion | None = None) -> DraftInvoice:
+    """The invoice `invoice` would have been under `terms` (proposed copies of each
+    period's terms; its agreement version's when None), with its margins. Writes, locks
+    nothing."""
+    terms = terms or TermsByVersion(invoice.period.agreement)
     with closing_session(read_only=True):
         period = copy.copy(invoice.period)
         period._state = copy.copy(invoice.period._state)
         period._state.fields_cache = dict(invoice.period._state.fields_cache)  # its own
-        period.agreement = agreement or invoice.period.agreement
-        prices = prices if prices is not None else prices_of(period.agreement)
+        period.agreement, prices = terms.of(period)
         marks = Marks.of_invoice(invoice.pk)
         grants, top_ups = _grants_then(invoice)
         draft = invoice_draft(
@@ -172,6 +161,7 @@ def invoice_simulate(
             grants=grants,
             top_ups=top_ups,
             as_issued=invoice,
+            price_then=terms.price_then,
         )
         draft.margins = margin_figures_compute(
             marks=marks,
@@ -248,9 +238,17 @@ def agreement_simulate(
     agreement_changes: dict | None = None,
     price_changes: dict[int, dict] | None = None,
 ) -> Simulation:
-    """Each period's actual and simulated figures under the proposed changes."""
-    proposed_agreement = agreement_proposed(agreement, agreement_changes or {})
-    proposed_prices = prices_proposed(prices_of(agreement), price_changes or {})
+    """Each period's actual and simulated figures under the proposed changes, made to
+    the terms of each period's agreement version (the fields not changed stay as each
+    period had them, so no change reproduces every invoice)."""
+    terms = TermsByVersion(
+        agreement,
+        adjust=lambda a, p: (
+            agreement_proposed(a, agreement_changes or {}),
+            prices_proposed(p, price_changes or {}),
+        ),
+    )
+    terms.adjust(agreement, terms.prices)  # refused at once, even without a period
     results = {p.pk: PeriodResult(period=p, invoice=None) for p in periods}
     drafts = {}
     invoices = (
@@ -261,9 +259,7 @@ def agreement_simulate(
     )
     for invoice in invoices:
         results[invoice.period_id].invoice = invoice
-        draft = invoice_simulate(
-            invoice=invoice, agreement=proposed_agreement, prices=proposed_prices
-        )
+        draft = invoice_simulate(invoice=invoice, terms=terms)
         drafts[invoice.pk] = draft
         for line in draft.lines:
             _add_line(results, invoice.period_id, line.kind, line.adjusted_period_id, line.amount)

@@ -68,9 +68,9 @@ def test_late_signal_billed_once_as_an_adjustment_naming_its_period():
 
 
 def test_late_signal_adjustment_respects_the_tier_it_pushes_into():
-    w = World(model="volume", tiers=[(0, 3, D("2.00")), (3, None, D("1.00"))])
+    w = World(model="volume", tiers=[(0, 2, D("2.00")), (2, None, D("1.00"))])
     w.signals(2)
-    period_close(period_id=w.period().pk)  # 2 x 2.00 = 4.00
+    period_close(period_id=w.period().pk)  # 2 x 2.00 = 4.00 (up to 2 included)
     w.signal()
     periods_create(agreement=w.agreement, until=datetime(2026, 3, 5, tzinfo=UTC))
     february = period_close(period_id=w.period(2).pk)

@@ -22,8 +22,10 @@ from billing.models.marks import BilledSignal
 from billing.models.outcomes import OutcomeCriterion, OutcomeDefinition, data_lookup
 from billing.models.payments import Payment
 from billing.models.seller import SellerProfile, TaxRate
+from billing.models.versions import AgreementVersion
 
 __all__ = [
+    "AgreementVersion",
     "BilledSignal",
     "BillingPeriod",
     "Budget",

@@ -1,0 +1,214 @@
+"""Agreement versions, read: which terms bill a period, and terms as stored data.
+
+An agreement without versions bills every period with its prices as they stand. Once a
+change is saved after it billed (billing/version_changes.py), it has versions: each bills
+the periods starting from its `effective_from` until the next one's, and the agreement's
+own rows (what the admin shows and edits) hold the newest version's terms. A period is
+priced by copies of the rows, held in memory, with its version's stored terms: what
+the close, the preview, the live balance, dispute credits and the pricing lab all use,
+so an invoice is always priced by one version, whole.
+
+Terms as data (`AgreementVersion.terms`, JSON): {"platform_fee", "minimum_commitment",
+"spend_cap", "prices": {outcome definition id: {"model", "unit_price",
+"percent_of_value", "value_field", "markup_percent", "included_quantity", "tax_rate",
+"tiers": [[above, up to or null, unit price], ...]}}}, amounts as decimal strings."""
+
+import copy
+from decimal import Decimal
+
+from billing.errors import ClosingError
+from billing.models import AgreementVersion, BillingPeriod, Price, PriceAgreement, PriceTier
+from billing.rating import prices_of
+
+AGREEMENT_TERMS = ("platform_fee", "minimum_commitment", "spend_cap")
+PRICE_TERMS = (
+    "model",
+    "unit_price",
+    "percent_of_value",
+    "value_field",
+    "markup_percent",
+    "included_quantity",
+)
+DECIMAL_TERMS = {
+    "platform_fee",
+    "minimum_commitment",
+    "spend_cap",
+    "unit_price",
+    "percent_of_value",
+    "markup_percent",
+    "included_quantity",
+}
+
+
+def _text(value):
+    return None if value is None else str(Decimal(value).normalize() + 0)
+
+
+def _number(value):
+    return None if value is None else Decimal(value)
+
+
+def terms_read(agreement: PriceAgreement, prices: list[Price]) -> dict:
+    """The agreement's and prices' terms as data (rows or in-memory copies)."""
+    return {
+        **{name: _text(getattr(agreement, name)) for name in AGREEMENT_TERMS},
+        "prices": {
+            str(price.outcome_definition_id): {
+                **{
+                    name: _text(getattr(price, name))
+                    if name in DECIMAL_TERMS
+                    else getattr(price, name)
+                    for name in PRICE_TERMS
+                },
+                "tax_rate": price.tax_rate_id,
+                "tiers": [
+                    [_text(t.from_quantity), _text(t.up_to_quantity), _text(t.unit_price)]
+                    for t in (price.tiers.all() if price.model in Price.TIERED else [])
+                ],
+            }
+            for price in prices
+        },
+    }
+
+
+def agreement_copy(agreement: PriceAgreement, values: dict) -> PriceAgreement:
+    """A copy of the agreement with `values` set, in memory only."""
+    copied = copy.copy(agreement)
+    copied._state = copy.copy(agreement._state)
+    for name, value in values.items():
+        setattr(copied, name, value)
+    return copied
+
+
+def price_copy(price: Price, values: dict, tiers: list | None = None) -> Price:
+    """A copy of the price with `values` set and, if given, `tiers` as (above, up to or
+    None, unit price) rows, in memory only."""
+    copied = copy.copy(price)
+    copied._state = copy.copy(price._state)
+    copied._state.fields_cache = dict(price._state.fields_cache)
+    copied._prefetched_objects_cache = {}
+    for name, value in values.items():
+        setattr(copied, name, value)
+    if copied.model in Price.TIERED:
+        rows = (
+            tiers
+            if tiers is not None
+            else [(t.from_quantity, t.up_to_quantity, t.unit_price) for t in price.tiers.all()]
+        )
+        cached = PriceTier.objects.none()
+        cached._result_cache = [
+            PriceTier(price=copied, from_quantity=lo, up_to_quantity=hi, unit_price=unit)
+            for lo, hi, unit in rows
+        ]
+        cached._prefetch_done = True
+        copied._prefetched_objects_cache["tiers"] = cached
+    return copied
+
+
+def terms_apply(
+    agreement: PriceAgreement, prices: list[Price], terms: dict
+) -> tuple[PriceAgreement, list[Price]]:
+    """Copies of the agreement and its prices carrying `terms` (a version's)."""
+    copied = agreement_copy(agreement, {name: _number(terms[name]) for name in AGREEMENT_TERMS})
+    by_outcome = terms["prices"]
+    missing = [
+        p.outcome_definition.name for p in prices if str(p.outcome_definition_id) not in by_outcome
+    ]
+    if missing or len(by_outcome) != len(prices):
+        raise ClosingError(
+            f"Agreement “{agreement.name}”: its versions price other outcomes than it "
+            f"does ({', '.join(missing) or 'an outcome removed since'}); price each outcome "
+            "in every version."
+        )
+    copies = []
+    for price in prices:
+        stored = by_outcome[str(price.outcome_definition_id)]
+        values = {
+            name: _number(stored[name]) if name in DECIMAL_TERMS else stored[name]
+            for name in PRICE_TERMS
+        }
+        values["tax_rate_id"] = stored["tax_rate"]
+        tiers = [tuple(_number(v) for v in row) for row in stored["tiers"]]
+        copied_price = price_copy(price, values, tiers)
+        if price.tax_rate_id != stored["tax_rate"]:
+            copied_price._state.fields_cache.pop("tax_rate", None)
+        copies.append(copied_price)
+    return copied, copies
+
+
+def versions_of(agreement: PriceAgreement) -> list[AgreementVersion]:
+    return list(AgreementVersion.objects.filter(agreement=agreement).order_by("effective_from"))
+
+
+def version_at(versions: list[AgreementVersion], at) -> AgreementVersion | None:
+    """The version billing a period that starts at `at` (None: the agreement has none)."""
+    found = versions[0] if versions else None
+    for version in versions:
+        if version.effective_from <= at:
+            found = version
+    return found
+
+
+def period_terms(period: BillingPeriod) -> tuple[PriceAgreement, list[Price]]:
+    """The agreement and prices that price `period`: copies carrying its version's terms
+    (the rows themselves when the agreement has no versions)."""
+    agreement = period.agreement
+    prices = prices_of(agreement)
+    versions = versions_of(agreement)
+    version = version_at(versions, period.starts_at)
+    if version is None:
+        return agreement, prices
+    return terms_apply(agreement, prices, version.terms)
+
+
+def price_then(period: BillingPeriod, price: Price) -> Price:
+    """`price` as the version billing `period` has it (invoice_draft's late signals)."""
+    _, prices = period_terms(period)
+    return next((p for p in prices if p.pk == price.pk), price)
+
+
+class TermsByVersion:
+    """Each period's terms, the copies made once per version (the pricing lab replays
+    many periods); `adjust(agreement, prices)` may change them (a proposal)."""
+
+    def __init__(self, agreement: PriceAgreement, adjust=None):
+        self.agreement = agreement
+        self.prices = prices_of(agreement)
+        self.versions = versions_of(agreement)
+        self.adjust = adjust or (lambda a, p: (a, p))
+        self.cache: dict = {}
+
+    def of(self, period: BillingPeriod) -> tuple[PriceAgreement, list[Price]]:
+        version = version_at(self.versions, period.starts_at)
+        key = None if version is None else version.pk
+        if key not in self.cache:
+            base = (
+                (self.agreement, self.prices)
+                if key is None
+                else terms_apply(self.agreement, self.prices, version.terms)
+            )
+            self.cache[key] = self.adjust(*base)
+        return self.cache[key]
+
+    def price_then(self, period: BillingPeriod, price: Price) -> Price:
+        _, prices = self.of(period)
+        return next((p for p in prices if p.pk == price.pk), price)
+
+
+def terms_normal(terms: dict) -> dict:
+    """`terms` with every amount written as terms_read writes it (so equal terms compare
+    equal: "8.00" and "8" are one price)."""
+    return {
+        **{name: _text(terms[name]) for name in AGREEMENT_TERMS},
+        "prices": {
+            str(outcome): {
+                **{
+                    name: _text(price[name]) if name in DECIMAL_TERMS else price[name]
+                    for name in PRICE_TERMS
+                },
+                "tax_rate": price["tax_rate"],
+                "tiers": [[_text(v) for v in row] for row in price["tiers"]],
+            }
+            for outcome, price in terms["prices"].items()
+        },
+    }
