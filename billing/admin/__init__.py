@@ -6,5 +6,6 @@ from billing.admin import (  # noqa: F401 - registers
     disputes,
     invoices,
     margins,
+    outcome_definitions,
     seller,
 )

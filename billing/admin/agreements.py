@@ -1,25 +1,26 @@
-"""Admin of outcome definitions, price agreements (prices, tiers) and FX rates."""
-
-import json
+"""Admin of price agreements: prices, tiers, versions, the upcoming invoice."""
 
 import nested_admin
-from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from billing.admin.agreement_versions import (
+    ENDED,
+    AgreementForm,
+    frozen,
+    has_billed,
+    outcome_set_problem,
+    versions_timeline,
+)
 from billing.admin.simulations import simulation_urls
 from billing.models import (
-    ExchangeRate,
+    AgreementVersion,
     MarginFigure,
-    OutcomeCriterion,
-    OutcomeDefinition,
     Price,
     PriceAgreement,
     PriceTier,
@@ -28,104 +29,12 @@ from billing.models import (
 from billing.money import ZERO, format_money, format_percent, format_quantity, margin_percent
 from billing.periods import period_current, periods_create
 from billing.pricing import tier_problems, volume_drops
-from billing.selectors import agreements_overlapping, outcome_preview
+from billing.rating import prices_of
+from billing.selectors import agreements_overlapping
 from billing.services import ClosingError, invoice_preview
-from config.admin_tools import DECIMAL_WIDGETS, money_column, quantity_column
-
-
-# --- Outcome definitions -------------------------------------------------------------
-class CriterionForm(forms.ModelForm):
-    value = forms.CharField(
-        required=False,
-        help_text='JSON or plain text: resolved, 3, true, ["a", "b"].',
-        widget=forms.TextInput(attrs={"size": 30}),
-    )
-
-    class Meta:
-        model = OutcomeCriterion
-        fields = ("kind", "field_path", "operator", "value")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["value"] = json.dumps(self.instance.value)
-
-    def clean_value(self):
-        raw = (self.cleaned_data.get("value") or "").strip()
-        if raw == "":
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw  # plain text is a string
-
-
-class CriterionInline(admin.TabularInline):
-    model = OutcomeCriterion
-    form = CriterionForm
-    extra = 1
-
-
-@admin.register(OutcomeDefinition)
-class OutcomeDefinitionAdmin(SimpleHistoryAdmin):
-    formfield_overrides = DECIMAL_WIDGETS
-    list_display = ("name", "agent", "event_name", "partial_rule", "per_workflow")
-    list_filter = ("agent", "partial_rule", "per_workflow")
-    list_select_related = ("agent",)
-    search_fields = ("name", "event_name", "agent__external_id")
-    inlines = [CriterionInline]
-    readonly_fields = ("preview_link",)
-    fieldsets = (
-        (None, {"fields": ("agent", "name", "event_name", "description", "per_workflow")}),
-        (
-            "Partial success",
-            {
-                "fields": (
-                    "partial_rule",
-                    "partial_fraction",
-                    "ratio_numerator_field",
-                    "ratio_denominator_field",
-                )
-            },
-        ),
-        ("Accounting export", {"fields": ("account_code",)}),
-        ("Try it", {"fields": ("preview_link",)}),
-    )
-
-    @admin.display(description="preview")
-    def preview_link(self, obj):
-        if not obj.pk:
-            return "Save the definition, then preview its criteria against recent signals."
-        url = reverse("admin:billing_outcomedefinition_preview", args=[obj.pk])
-        return format_html(
-            '<a class="button" href="{}">Preview against the agent\'s latest 200 signals</a>', url
-        )
-
-    def get_urls(self):
-        return [
-            path(
-                "<path:object_id>/preview/",
-                self.admin_site.admin_view(self.preview_view),
-                name="billing_outcomedefinition_preview",
-            ),
-            *super().get_urls(),
-        ]
-
-    def preview_view(self, request, object_id):
-        definition = get_object_or_404(
-            OutcomeDefinition.objects.select_related("agent"), pk=object_id
-        )
-        if not self.has_view_permission(request, definition):
-            raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"Preview of {definition.name}",
-            "definition": definition,
-            "criteria": definition.criteria.all(),
-            "counts": outcome_preview(definition=definition),
-        }
-        return TemplateResponse(request, "admin/billing/outcomedefinition/preview.html", context)
+from billing.version_changes import version_schedule
+from billing.versions import terms_read
+from config.admin_tools import DECIMAL_WIDGETS, money_column
 
 
 # --- Price agreements ------------------------------------------------------------------
@@ -139,6 +48,8 @@ class TierFormSet(nested_admin.NestedInlineFormSet):
             if not self._should_delete_form(f) and hasattr(f, "cleaned_data")
         ]
         price = self.instance
+        if frozen(price.agreement) and any(f.has_changed() for f in self.forms):
+            raise ValidationError(ENDED)
         tiered = price.model in Price.TIERED
         if not tiered and live:
             raise ValidationError(
@@ -184,6 +95,11 @@ class PriceFormSet(nested_admin.NestedInlineFormSet):
             if not self._should_delete_form(form) and hasattr(form, "cleaned_data")
         ]
         outcomes = [form.cleaned_data.get("outcome_definition") for form in live]
+        problem = outcome_set_problem(agreement, {o.pk for o in outcomes if o})
+        if problem:
+            raise ValidationError(problem)
+        if frozen(agreement) and any(f.has_changed() for f in self.forms):
+            raise ValidationError(ENDED)
         taken = agreements_overlapping(
             customer=agreement.customer_id,
             outcome_definition_ids=[outcome.pk for outcome in outcomes if outcome],
@@ -233,6 +149,19 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
         "margin_flag",
     )
     platform_fee_display = money_column("platform_fee", code=True)
+    form = AgreementForm
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(name, {**options}) for name, options in self.fieldsets]
+        if obj is not None and has_billed(obj) and not frozen(obj):
+            fieldsets[1][1]["fields"] = ("effective_from", *fieldsets[1][1]["fields"])
+        if obj is not None:
+            fieldsets.append(("Versions", {"fields": ("versions",)}))
+        return fieldsets
+
+    @admin.display(description="timeline")
+    def versions(self, obj):
+        return versions_timeline(obj)
 
     def get_urls(self):
         return [*simulation_urls(self), *super().get_urls()]
@@ -285,7 +214,7 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
         ("Disputes", {"fields": ("dispute_window_days", "dispute_auto_accept_up_to")}),
         ("Upcoming invoice", {"fields": ("upcoming_invoice", "simulate_link")}),
     )
-    readonly_fields = ("upcoming_invoice", "simulate_link")
+    readonly_fields = ("upcoming_invoice", "simulate_link", "versions")
 
     @admin.display(description="open period, computed live")
     def upcoming_invoice(self, obj):
@@ -363,6 +292,8 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        if form.billed:
+            self._version_save(request, form)
         periods_create(agreement=form.instance, until=timezone.now())
         currency = form.instance.currency
         volume = form.instance.prices.filter(model=Price.Model.VOLUME).select_related(
@@ -382,11 +313,26 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
                     "use graduated tiers if the total should never fall.",
                 )
 
-
-@admin.register(ExchangeRate)
-class ExchangeRateAdmin(SimpleHistoryAdmin):
-    formfield_overrides = DECIMAL_WIDGETS
-    list_display = ("base_currency", "quote_currency", "rate_display", "effective_on")
-    rate_display = quantity_column("rate")
-    list_filter = ("base_currency", "quote_currency")
-    date_hierarchy = "effective_on"
+    def _version_save(self, request, form):
+        """The terms the admin just saved, as a version from the chosen period start
+        (the form locked the agreement and checked the date)."""
+        agreement = PriceAgreement.objects.get(pk=form.instance.pk)
+        after = terms_read(agreement, prices_of(agreement))
+        start = form.cleaned_data.get("effective_from")
+        if after == form.terms_before or start is None:
+            return
+        version = version_schedule(
+            agreement_id=agreement.pk,
+            effective_from=start,
+            terms=after,
+            original=form.terms_before,
+            source=AgreementVersion.Source.ADMIN,
+            user=request.user,
+        )
+        if version is not None:
+            messages.success(
+                request,
+                f"Saved as version {version.number}: these terms take effect on "
+                f"{version.effective_from:%Y-%m-%d}. The periods before it keep billing at "
+                "the prices they started with (see the timeline).",
+            )

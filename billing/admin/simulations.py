@@ -2,22 +2,36 @@
 agreement's closed periods under proposed prices (billing/simulations.py) and shows, per
 period, what was invoiced and what would have been, the costs and both margins, as a
 table, a chart and CSV (`&format=csv`). Anyone who may view agreements; a read: nothing
-is written or locked."""
+is written or locked. Whoever may change agreements may then apply the proposal as the
+agreement's next version (a POST, billing/version_changes.py)."""
 
 from decimal import Decimal
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
 
 from billing.admin.simulation_forms import PriceForm, RangeForm, period_label
 from billing.exports import cell_text, csv_response
-from billing.models import PriceAgreement
+from billing.models import AgreementVersion, PriceAgreement
 from billing.money import ZERO, format_money, round_line
 from billing.rating import prices_of
-from billing.simulations import Figures, Simulation, agreement_simulate, periods_closed
+from billing.simulations import (
+    Figures,
+    Simulation,
+    agreement_proposed,
+    agreement_simulate,
+    periods_closed,
+    prices_proposed,
+)
+from billing.version_changes import boundaries_open, version_schedule
+from billing.versions import terms_read
 from customers.currencies import minor_unit
+from customers.errors import ConflictError
 
 CSV_COLUMNS = (
     "period_start",
@@ -119,8 +133,43 @@ def csv_rows(simulation: Simulation, currency: str):
         }
 
 
+def _apply(request, agreement, prices, range_form, price_forms):
+    """The proposal saved as the agreement's new version (a POST); a response, or the
+    problem to show."""
+    starts = {s.isoformat(): s for s in boundaries_open(agreement, timezone.now())}
+    start = starts.get(request.POST.get("effective_from", ""))
+    if start is None:
+        return None, "Choose one of the period starts offered for the new version."
+    try:
+        terms = terms_read(
+            agreement_proposed(agreement, range_form.changes()),
+            prices_proposed(prices, {f.price.pk: f.changes() for f in price_forms}),
+        )
+        version = version_schedule(
+            agreement_id=agreement.pk,
+            effective_from=start,
+            terms=terms,
+            source=AgreementVersion.Source.SIMULATION,
+            note="pricing lab",
+            user=request.user,
+        )
+    except ConflictError as error:
+        return None, error.message
+    if version is None:
+        return None, "These are the agreement's terms already: there is nothing to apply."
+    messages.success(
+        request,
+        f"The simulated terms are version {version.number} of this agreement, from "
+        f"{version.effective_from:%Y-%m-%d}; the periods before keep their prices.",
+    )
+    return redirect("admin:billing_priceagreement_change", agreement.pk), None
+
+
 def simulate_view(model_admin, request, object_id):
     if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    applying = request.method == "POST"
+    if applying and not model_admin.has_change_permission(request):
         raise PermissionDenied
     agreement = get_object_or_404(PriceAgreement.objects.select_related("customer"), pk=object_id)
     periods = periods_closed(agreement)
@@ -139,13 +188,20 @@ def simulate_view(model_admin, request, object_id):
                 price_changes={f.price.pk: f.changes() for f in price_forms},
             )
         except ValidationError as error:
-            problems = [f"{field}: {' '.join(messages)}" for field, messages in _named(error)]
+            problems = [f"{field}: {' '.join(texts)}" for field, texts in _named(error)]
+        if applying and not problems:
+            with transaction.atomic():
+                response, problem = _apply(request, agreement, prices, range_form, price_forms)
+            if response is not None:
+                return response
+            problems.append(problem)
     currency = agreement.currency
     if simulation is not None and request.GET.get("format") == "csv":
         name = f"simulation-agreement-{agreement.pk}.csv"
         return csv_response(CSV_COLUMNS, csv_rows(simulation, currency), filename=name)
     rows, totals = result_rows(simulation, currency) if simulation else ([], None)
     query = request.GET.copy()
+    apply_query = query.urlencode()
     query["format"] = "csv"
     context = {
         **model_admin.admin_site.each_context(request),
@@ -161,6 +217,11 @@ def simulate_view(model_admin, request, object_id):
         "totals": totals,
         "chart": chart_data(simulation, currency) if simulation else None,
         "csv_query": query.urlencode(),
+        "apply_query": apply_query,
+        "apply_starts": boundaries_open(agreement, timezone.now())
+        if simulation is not None and model_admin.has_change_permission(request)
+        else [],
+        "next_version": (agreement.versions.count() or 1) + 1,
         "currency": currency,
         "zero": ZERO,
     }

@@ -1,0 +1,187 @@
+"""The account manager changes the price of an agreement that has billed, on its page:
+the change is saved as a version from the next period start (or a later one chosen),
+the periods before keep their prices, and the versions show on a timeline. Adding an
+outcome, a date no longer open, or a Viewer's post: refused, nothing saved."""
+
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from urllib.parse import urlencode
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from billing.models import AgreementVersion, Price
+from billing.periods import period_current
+from billing.services import invoice_preview, period_close
+from billing.version_changes import boundaries_open
+from tests import factories as f
+from tests.billing_helpers import World
+from tests.form_scrape import form_values
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client, group):
+    user = User.objects.create_user(f"u-{group}", password="pw-123456-x", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def billed():
+    w = World(unit_price=D("5.00"))
+    w.signals(3)
+    period_close(period_id=w.period().pk, now=datetime(2026, 2, 2, tzinfo=UTC))
+    return w
+
+
+def change_url(w):
+    return f"/admin/billing/priceagreement/{w.agreement.pk}/change/"
+
+
+def page_values(client, w):
+    page = client.get(change_url(w))
+    assert page.status_code == 200
+    return form_values(page.content.decode(), "priceagreement_form")
+
+
+def test_a_new_price_is_saved_as_a_version_from_the_next_period(client, billed):
+    user = login(client, "Account managers")
+    starts = boundaries_open(billed.agreement, timezone.now(), count=2)
+    data = page_values(client, billed)
+    assert data["effective_from"] == starts[0].isoformat()  # the next period by default
+    data["prices-0-unit_price"] = "6.00"
+    data["platform_fee"] = "10"
+    response = client.post(change_url(billed), data, follow=True)
+    text = response.content.decode()
+    assert f"Saved as version 2: these terms take effect on {starts[0]:%Y-%m-%d}" in text
+    versions = list(AgreementVersion.objects.order_by("number"))
+    assert [(v.number, v.source, v.created_by) for v in versions] == [
+        (1, "original", user),
+        (2, "admin", user),
+    ]
+    assert versions[1].effective_from == starts[0]
+    assert Price.objects.get(pk=billed.price.pk).unit_price == D("6.00")
+    # This period still bills at 5.00 and no fee, whatever the page now shows.
+    billed.signals(2, at=timezone.now())
+    current = period_current(agreement=billed.agreement, now=timezone.now())
+    preview = invoice_preview(period=current)
+    kinds = [(line.kind, line.amount) for line in preview.lines]
+    assert kinds == [("outcome", D("10.00"))]
+    page = client.get(change_url(billed)).content.decode()
+    timeline = page[page.index('id="agreement-versions"') :]
+    assert "Version 1</strong> from 2026-01-01 until" in timeline
+    assert "<em>in effect</em>, 1 period invoiced" in timeline
+    assert f"Version 2</strong> from {starts[0]:%Y-%m-%d} onwards — <em>scheduled</em>" in timeline
+    assert "fee 10.00 · Outcome" in timeline and "per outcome 6.00" in timeline
+
+
+def test_a_later_period_may_be_chosen(client, billed):
+    login(client, "Finance")
+    later = boundaries_open(billed.agreement, timezone.now(), count=3)[2]
+    data = page_values(client, billed)
+    data |= {"prices-0-unit_price": "7.00", "effective_from": later.isoformat()}
+    client.post(change_url(billed), data)
+    assert AgreementVersion.objects.get(number=2).effective_from == later
+
+
+def test_a_name_change_is_no_version(client, billed):
+    login(client, "Account managers")
+    data = page_values(client, billed) | {"name": "Renamed"}
+    assert client.post(change_url(billed), data).status_code == 302
+    assert not AgreementVersion.objects.exists()
+
+
+def test_refused_changes_say_why_and_save_nothing(client, billed):
+    login(client, "Account managers")
+    data = page_values(client, billed) | {"prices-0-unit_price": "6.00"}
+    begun = data | {"effective_from": "2026-02-01T00:00:00+00:00"}
+    answer = client.post(change_url(billed), begun).content.decode()
+    assert "Select a valid choice" in answer
+    other = f.OutcomeDefinitionFactory(agent=billed.agent)
+    added = data | {"prices-TOTAL_FORMS": "2", "prices-1-outcome_definition": other.pk}
+    added |= {"prices-1-model": "per_outcome", "prices-1-unit_price": "1"}
+    added |= {"prices-1-included_quantity": "0", "prices-1-tiers-TOTAL_FORMS": "0"}
+    added |= {"prices-1-tiers-INITIAL_FORMS": "0", "prices-1-tiers-MIN_NUM_FORMS": "0"}
+    added |= {"prices-1-tiers-MAX_NUM_FORMS": "1000"}
+    answer = client.post(change_url(billed), added).content.decode()
+    assert "each of its versions prices the same outcomes" in answer
+    assert not AgreementVersion.objects.exists()
+    assert Price.objects.get(pk=billed.price.pk).unit_price == D("5.00")
+    assert Price.objects.count() == 1
+
+
+def test_a_viewer_cannot_change_prices(client, billed):
+    login(client, "Viewers")
+    page = client.get(change_url(billed)).content.decode()
+    assert 'name="effective_from"' not in page
+    data = {"name": "x", "prices-0-unit_price": "9"}
+    assert client.post(change_url(billed), data).status_code == 403
+    assert not AgreementVersion.objects.exists()
+
+
+def test_an_agreement_not_billed_is_edited_directly(client):
+    login(client, "Account managers")
+    w = World(unit_price=D("5.00"))
+    page = client.get(change_url(w)).content.decode()
+    assert 'name="effective_from"' not in page
+    assert "One set of terms so far" in page
+    data = form_values(page, "priceagreement_form") | {"prices-0-unit_price": "6.00"}
+    assert client.post(change_url(w), data).status_code == 302
+    assert Price.objects.get(pk=w.price.pk).unit_price == D("6.00")
+    assert not AgreementVersion.objects.exists()
+
+
+def lab(w, unit_price="5.00"):
+    period = w.period().pk
+    data = {"run": "1", "first": period, "last": period, "platform_fee": "0"}
+    data |= {"minimum_commitment": "0", "spend_cap": ""}
+    price = {"model": "per_outcome", "unit_price": unit_price, "tiers": ""}
+    price |= {"included_quantity": "0", "percent_of_value": "", "value_field": ""}
+    price |= {"markup_percent": ""}
+    data |= {f"price-{w.price.pk}-{k}": v for k, v in price.items()}
+    return f"/admin/billing/priceagreement/{w.agreement.pk}/simulate/?" + urlencode(data)
+
+
+def test_a_simulation_is_applied_as_the_next_version(client, billed):
+    user = login(client, "Account managers")
+    page = client.get(lab(billed, "6.00")).content.decode()
+    assert "Apply as version 2" in page and "18.00" in page  # 3 x 6.00 simulated
+    start = boundaries_open(billed.agreement, timezone.now())[0]
+    response = client.post(lab(billed, "6.00"), {"effective_from": start.isoformat()})
+    assert response.status_code == 302
+    assert response["Location"] == change_url(billed)
+    version = AgreementVersion.objects.get(number=2)
+    assert (version.source, version.created_by, version.effective_from) == (
+        "simulation",
+        user,
+        start,
+    )
+    assert D(version.terms["prices"][str(billed.outcome.pk)]["unit_price"]) == D("6.00")
+    assert Price.objects.get(pk=billed.price.pk).unit_price == D("6.00")
+    page = client.get(change_url(billed)).content.decode()
+    assert "Applied from the pricing lab (pricing lab) by u-Account managers" in page
+
+
+def test_applying_nothing_new_or_a_date_not_offered_is_refused(client, billed):
+    login(client, "Finance")
+    start = boundaries_open(billed.agreement, timezone.now())[0]
+    same = client.post(lab(billed), {"effective_from": start.isoformat()}).content.decode()
+    assert "These are the agreement&#x27;s terms already: there is nothing to apply." in same
+    bad = {"effective_from": "2026-02-01T00:00:00+00:00"}
+    answer = client.post(lab(billed, "6.00"), bad).content.decode()
+    assert "Choose one of the period starts offered for the new version." in answer
+    assert not AgreementVersion.objects.exists()
+
+
+def test_a_viewer_simulates_but_cannot_apply(client, billed):
+    login(client, "Viewers")
+    page = client.get(lab(billed, "6.00")).content.decode()
+    assert "18.00" in page and "Apply as version" not in page
+    start = boundaries_open(billed.agreement, timezone.now())[0]
+    assert (
+        client.post(lab(billed, "6.00"), {"effective_from": start.isoformat()}).status_code == 403
+    )
+    assert not AgreementVersion.objects.exists()
