@@ -237,17 +237,21 @@ def agreement_simulate(
     periods: list[BillingPeriod],
     agreement_changes: dict | None = None,
     price_changes: dict[int, dict] | None = None,
+    adjust=None,
 ) -> Simulation:
     """Each period's actual and simulated figures under the proposed changes, made to
     the terms of each period's agreement version (the fields not changed stay as each
-    period had them, so no change reproduces every invoice)."""
-    terms = TermsByVersion(
-        agreement,
-        adjust=lambda a, p: (
-            agreement_proposed(a, agreement_changes or {}),
-            prices_proposed(p, price_changes or {}),
-        ),
-    )
+    period had them, so no change reproduces every invoice). `adjust(agreement, prices)`
+    returns the proposed copies instead (a portfolio change: billing/portfolio.py)."""
+    if adjust is None:
+
+        def adjust(a, p):
+            return (
+                agreement_proposed(a, agreement_changes or {}),
+                prices_proposed(p, price_changes or {}),
+            )
+
+    terms = TermsByVersion(agreement, adjust=adjust)
     terms.adjust(agreement, terms.prices)  # refused at once, even without a period
     results = {p.pk: PeriodResult(period=p, invoice=None) for p in periods}
     drafts = {}

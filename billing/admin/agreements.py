@@ -17,6 +17,7 @@ from billing.admin.agreement_versions import (
     outcome_set_problem,
     versions_timeline,
 )
+from billing.admin.portfolio import portfolio_urls
 from billing.admin.simulations import simulation_urls
 from billing.models import (
     AgreementVersion,
@@ -164,7 +165,7 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
         return versions_timeline(obj)
 
     def get_urls(self):
-        return [*simulation_urls(self), *super().get_urls()]
+        return [*portfolio_urls(self), *simulation_urls(self), *super().get_urls()]
 
     @admin.display(description="pricing lab")
     def simulate_link(self, obj):
