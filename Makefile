@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing bench-margins bench-validation bench-traces bench-balance fuzz clean
+.PHONY: install run migrate seed test lint format bench bench-ingestion bench-closing bench-margins bench-validation bench-traces bench-balance bench-simulate fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-ingestion bench-closing bench-margins bench-validation bench-traces bench-balance
+bench: bench-ingestion bench-closing bench-margins bench-validation bench-traces bench-balance bench-simulate
 
 # Benchmarks need PostgreSQL on 127.0.0.1:5432 (BENCH_PG to change) and Redis.
 bench-ingestion: install
@@ -56,6 +56,10 @@ bench-margins: install
 # 1,000 customers with credits and budgets, 1,000,000 signals this month (needs wrk).
 bench-balance: install
 	$(BIN)/python tests/benchmarks/balance.py
+
+# The pricing lab: one customer's 12 periods, then a portfolio change over 1,000 customers.
+bench-simulate: install
+	$(BIN)/python tests/benchmarks/simulate.py
 
 bench-validation: install
 	$(BIN)/python tests/benchmarks/validation.py

@@ -15,6 +15,7 @@ are: a period's figures are its own invoice's outcomes and fees plus the adjustm
 later invoices made for it."""
 
 import copy
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -112,10 +113,14 @@ def tier_rows(price: Price) -> list[tuple]:
 
 
 # --- One invoice -----------------------------------------------------------------------
-def _grants_then(invoice: Invoice) -> tuple[list[CreditGrant], list[CreditGrant]]:
+def _grants_then(
+    invoice: Invoice, has_grants: bool = True
+) -> tuple[list[CreditGrant], list[CreditGrant]]:
     """The customer's grants as the invoice found them (copies, `remaining` as the ledger
     had it just before the invoice drew), live for its period, in drawing order; and the
-    top-ups it billed."""
+    top-ups it billed. `has_grants` False: the customer has none (no query)."""
+    if not has_grants:
+        return [], []
     period = invoice.period
     own = CreditLedgerEntry.objects.filter(invoice=invoice).order_by("pk").first()
     entries = CreditLedgerEntry.objects.filter(grant__customer_id=invoice.customer_id)
@@ -141,18 +146,24 @@ def _grants_then(invoice: Invoice) -> tuple[list[CreditGrant], list[CreditGrant]
     return sorted(grants, key=draw_order), top_ups
 
 
-def invoice_simulate(*, invoice: Invoice, terms: TermsByVersion | None = None) -> DraftInvoice:
+def invoice_simulate(
+    *,
+    invoice: Invoice,
+    terms: TermsByVersion | None = None,
+    has_grants: bool = True,
+    session: bool = True,
+) -> DraftInvoice:
     """The invoice `invoice` would have been under `terms` (proposed copies of each
     period's terms; its agreement version's when None), with its margins. Writes, locks
-    nothing."""
+    nothing (`session` False: the caller holds the read-only closing session)."""
     terms = terms or TermsByVersion(invoice.period.agreement)
-    with closing_session(read_only=True):
+    with closing_session(read_only=True) if session else nullcontext():
         period = copy.copy(invoice.period)
         period._state = copy.copy(invoice.period._state)
         period._state.fields_cache = dict(invoice.period._state.fields_cache)  # its own
         period.agreement, prices = terms.of(period)
         marks = Marks.of_invoice(invoice.pk)
-        grants, top_ups = _grants_then(invoice)
+        grants, top_ups = _grants_then(invoice, has_grants)
         draft = invoice_draft(
             period=period,
             prices=prices,
@@ -253,37 +264,43 @@ def agreement_simulate(
 
     terms = TermsByVersion(agreement, adjust=adjust)
     terms.adjust(agreement, terms.prices)  # refused at once, even without a period
-    results = {p.pk: PeriodResult(period=p, invoice=None) for p in periods}
-    drafts = {}
-    invoices = (
-        Invoice.objects.filter(period__in=periods)
-        .exclude(status=Invoice.Status.VOID)
-        .select_related("period__agreement__customer")
-        .order_by("pk")
-    )
-    for invoice in invoices:
-        results[invoice.period_id].invoice = invoice
-        draft = invoice_simulate(invoice=invoice, terms=terms)
-        drafts[invoice.pk] = draft
-        for line in draft.lines:
-            _add_line(results, invoice.period_id, line.kind, line.adjusted_period_id, line.amount)
-        results[invoice.period_id].simulated.invoiced += draft.total
-        results[invoice.period_id].simulated.costs += sum((m.cost for m in draft.margins), ZERO)
-    lines = InvoiceLine.objects.filter(invoice__in=invoices).values_list(
-        "invoice__period_id", "kind", "adjusted_period_id", "amount"
-    )
-    for period_id, kind, adjusted, amount in lines:
-        _add_line(results, period_id, kind, adjusted, amount, which="actual")
-    for invoice in invoices:
-        results[invoice.period_id].actual.invoiced += invoice.total
-    costs = MarginFigure.objects.filter(invoice__in=invoices).values_list("period_id", "cost")
-    for period_id, cost in costs:
-        results[period_id].actual.costs += cost
-    return Simulation(
-        agreement=agreement,
-        periods=[r for r in results.values() if r.invoice is not None],
-        drafts=drafts,
-    )
+    with closing_session(read_only=True):  # one for every invoice replayed
+        has_grants = CreditGrant.objects.filter(customer_id=agreement.customer_id).exists()
+        results = {p.pk: PeriodResult(period=p, invoice=None) for p in periods}
+        drafts = {}
+        invoices = (
+            Invoice.objects.filter(period__in=periods)
+            .exclude(status=Invoice.Status.VOID)
+            .select_related("period__agreement__customer")
+            .order_by("pk")
+        )
+        for invoice in invoices:
+            results[invoice.period_id].invoice = invoice
+            draft = invoice_simulate(
+                invoice=invoice, terms=terms, has_grants=has_grants, session=False
+            )
+            drafts[invoice.pk] = draft
+            for line in draft.lines:
+                _add_line(
+                    results, invoice.period_id, line.kind, line.adjusted_period_id, line.amount
+                )
+            results[invoice.period_id].simulated.invoiced += draft.total
+            results[invoice.period_id].simulated.costs += sum((m.cost for m in draft.margins), ZERO)
+        lines = InvoiceLine.objects.filter(invoice__in=invoices).values_list(
+            "invoice__period_id", "kind", "adjusted_period_id", "amount"
+        )
+        for period_id, kind, adjusted, amount in lines:
+            _add_line(results, period_id, kind, adjusted, amount, which="actual")
+        for invoice in invoices:
+            results[invoice.period_id].actual.invoiced += invoice.total
+        costs = MarginFigure.objects.filter(invoice__in=invoices).values_list("period_id", "cost")
+        for period_id, cost in costs:
+            results[period_id].actual.costs += cost
+        return Simulation(
+            agreement=agreement,
+            periods=[r for r in results.values() if r.invoice is not None],
+            drafts=drafts,
+        )
 
 
 def _add_line(results, period_id, kind, adjusted_period_id, amount, which="simulated"):
