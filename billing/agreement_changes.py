@@ -106,8 +106,9 @@ def agreement_update(
         if billed and changes_pricing:
             raise ConflictError(
                 f"Agreement {agreement.pk} has invoices: its prices, fee, start and cadence "
-                "change only at a period boundary, through a new agreement (end this one "
-                "with endDate and create the next order); agreement versions are planned."
+                "change only at a period boundary: as a new version of the agreement, in the "
+                "admin (its page, or the pricing lab), or through a new order (end this one "
+                "with endDate and create the next)."
             )
         values = {"name": name, "ends_on": ends_on, "payment_terms_days": payment_terms_days}
         for field, value in {**values, **pricing}.items():

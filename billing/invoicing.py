@@ -152,6 +152,7 @@ def invoice_draft(
     top_ups=(),
     as_issued=None,
     price_then=None,
+    rerate=None,
 ) -> DraftInvoice:
     """The lines of the period's invoice from its marks (`invoice_id`: the invoice being
     issued, whose marks are not "billed before"), the top-ups it bills and the prepaid
@@ -159,7 +160,8 @@ def invoice_draft(
     `as_issued` (an issued invoice, simulations.py): late signals are charged against
     what earlier invoices had billed when it was issued. `price_then(period, price)`: the
     price as it was for an earlier period whose late signals this invoice adjusts (its
-    agreement version's, billing/versions.py); by default `price` itself."""
+    agreement version's, billing/versions.py); by default `price` itself. `rerate(marks)`:
+    the marks earlier invoices billed as the simulation re-rates them (simulations.py)."""
     agreement = period.agreement
     currency = agreement.currency
     if agreement.customer.currency != currency:
@@ -207,6 +209,7 @@ def invoice_draft(
             invoice_id=invoice_id,
             as_issued=as_issued,
             price_then=price_then,
+            rerate=rerate,
         )
 
     full_end = period_full_end(period)
@@ -262,7 +265,7 @@ def _by_period(item):
 
 
 def _adjustment_lines(
-    *, price, marks, late_totals, currency, invoice_id, as_issued=None, price_then=None
+    *, price, marks, late_totals, currency, invoice_id, as_issued=None, price_then=None, rerate=None
 ) -> list[DraftLine]:
     """Late signals of earlier periods (`late_totals`: theirs by period): charged at what
     their period's total would have cost with them, less what that period was charged."""
@@ -277,6 +280,8 @@ def _adjustment_lines(
             exclude_invoice_id=invoice_id,
             as_issued=as_issued,
         )
+        if rerate is not None:
+            billed_before = rerate(billed_before)
         before = totals(billed_before).get((price.pk, origin.pk), NO_MARKS)
         after = {k: (before[k] or 0) + (late[k] or 0) for k in before}
         cost_before = cost_after = ZERO

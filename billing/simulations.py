@@ -26,6 +26,7 @@ from billing.credits import draw_order
 from billing.invoicing import CREDIT_KINDS, DraftInvoice, invoice_draft
 from billing.margins import margin_figures_compute
 from billing.models import (
+    BilledSignal,
     BillingPeriod,
     CreditGrant,
     CreditLedgerEntry,
@@ -37,7 +38,7 @@ from billing.models import (
 )
 from billing.money import ZERO, margin_percent
 from billing.pricing import tier_problems
-from billing.rating import Marks
+from billing.rating import MARK_COLUMNS, Marks, _q
 from billing.services import closing_session
 from billing.versions import TermsByVersion, agreement_copy, price_copy
 
@@ -112,7 +113,55 @@ def tier_rows(price: Price) -> list[tuple]:
     return [(t.from_quantity, t.up_to_quantity, t.unit_price) for t in price.tiers.all()]
 
 
+def partials_check(agreement: PriceAgreement, fractions: dict[int, Decimal]) -> None:
+    """A proposed partial fraction must be of an outcome the agreement prices, between 0
+    and 1, and not of a per-workflow outcome (ValidationError naming it)."""
+    definitions = {p.outcome_definition_id: p.outcome_definition for p in agreement.prices.all()}
+    for definition_id, fraction in fractions.items():
+        definition = definitions.get(definition_id)
+        if definition is None:
+            raise ValidationError({"partial rule": "This outcome is not priced by the agreement."})
+        if definition.per_workflow:
+            raise ValidationError(
+                {
+                    f"{definition.name}: partial rule": "Per-workflow outcomes count the first "
+                    "outcome of each workflow: their partial rule cannot be simulated yet."
+                }
+            )
+        if not (0 <= fraction <= 1):
+            raise ValidationError(
+                {f"{definition.name}: partial fraction": "Give a fraction from 0 to 1, e.g. 0.4."}
+            )
+
+
 # --- One invoice -----------------------------------------------------------------------
+def marks_with_partials(marks: Marks, fractions: dict[int, Decimal] | None) -> Marks:
+    """These marks with the partials of some outcome definitions charged at another
+    fixed fraction (`fractions`: definition id -> fraction; 0: partials are not
+    charged): the pricing lab's change of a partial rule. A mark keeps its outcome;
+    only its fraction and whether it counts change (not for per-workflow outcomes,
+    whose counting depends on the other outcomes of the workflow: refused before)."""
+    if not fractions:
+        return marks
+    when_fraction, when_counted, fraction_params, counted_params = [], [], [], []
+    for definition_id, fraction in fractions.items():
+        match = "WHEN m.outcome_definition_id = %s AND m.outcome = %s"
+        when_fraction.append(f"{match} THEN CAST(%s AS NUMERIC)")
+        fraction_params += [definition_id, BilledSignal.Outcome.PARTIAL, str(fraction)]
+        when_counted.append(f"{match} THEN {'TRUE' if fraction else 'FALSE'}")
+        counted_params += [definition_id, BilledSignal.Outcome.PARTIAL]
+    columns = []
+    for name in MARK_COLUMNS:
+        if name == "fraction":
+            columns.append(f"CASE {' '.join(when_fraction)} ELSE m.fraction END AS fraction")
+        elif name == "counted":
+            columns.append(f"CASE {' '.join(when_counted)} ELSE m.counted END AS counted")
+        else:
+            columns.append(f"m.{_q(name)}")
+    sql = f"SELECT {', '.join(columns)} FROM ({marks.sql}) m"
+    return Marks(sql, (*fraction_params, *counted_params, *marks.params))
+
+
 def _grants_then(
     invoice: Invoice, has_grants: bool = True
 ) -> tuple[list[CreditGrant], list[CreditGrant]]:
@@ -152,6 +201,8 @@ def invoice_simulate(
     terms: TermsByVersion | None = None,
     has_grants: bool = True,
     session: bool = True,
+    partial_fractions: dict[int, Decimal] | None = None,
+    margins: bool = True,
 ) -> DraftInvoice:
     """The invoice `invoice` would have been under `terms` (proposed copies of each
     period's terms; its agreement version's when None), with its margins. Writes, locks
@@ -162,7 +213,7 @@ def invoice_simulate(
         period._state = copy.copy(invoice.period._state)
         period._state.fields_cache = dict(invoice.period._state.fields_cache)  # its own
         period.agreement, prices = terms.of(period)
-        marks = Marks.of_invoice(invoice.pk)
+        marks = marks_with_partials(Marks.of_invoice(invoice.pk), partial_fractions)
         grants, top_ups = _grants_then(invoice, has_grants)
         draft = invoice_draft(
             period=period,
@@ -173,15 +224,17 @@ def invoice_simulate(
             top_ups=top_ups,
             as_issued=invoice,
             price_then=terms.price_then,
+            rerate=lambda m: marks_with_partials(m, partial_fractions),
         )
-        draft.margins = margin_figures_compute(
-            marks=marks,
-            invoice=None,
-            period=period,
-            lines=draft.lines,
-            prices=prices,
-            totals=draft.totals,
-        )
+        if margins:
+            draft.margins = margin_figures_compute(
+                marks=marks,
+                invoice=None,
+                period=period,
+                lines=draft.lines,
+                prices=prices,
+                totals=draft.totals,
+            )
     return draft
 
 
@@ -249,11 +302,15 @@ def agreement_simulate(
     agreement_changes: dict | None = None,
     price_changes: dict[int, dict] | None = None,
     adjust=None,
+    partial_fractions: dict[int, Decimal] | None = None,
 ) -> Simulation:
     """Each period's actual and simulated figures under the proposed changes, made to
     the terms of each period's agreement version (the fields not changed stay as each
     period had them, so no change reproduces every invoice). `adjust(agreement, prices)`
-    returns the proposed copies instead (a portfolio change: billing/portfolio.py)."""
+    returns the proposed copies instead (a portfolio change: billing/portfolio.py).
+    `partial_fractions`: outcome definition id -> the fraction partials would be charged
+    (0: not charged), as if its partial rule were that fixed fraction."""
+    partials_check(agreement, partial_fractions or {})
     if adjust is None:
 
         def adjust(a, p):
@@ -277,7 +334,12 @@ def agreement_simulate(
         for invoice in invoices:
             results[invoice.period_id].invoice = invoice
             draft = invoice_simulate(
-                invoice=invoice, terms=terms, has_grants=has_grants, session=False
+                invoice=invoice,
+                terms=terms,
+                has_grants=has_grants,
+                session=False,
+                partial_fractions=partial_fractions,
+                margins=False,  # the same costs either way: the invoice's own, below
             )
             drafts[invoice.pk] = draft
             for line in draft.lines:
@@ -285,7 +347,6 @@ def agreement_simulate(
                     results, invoice.period_id, line.kind, line.adjusted_period_id, line.amount
                 )
             results[invoice.period_id].simulated.invoiced += draft.total
-            results[invoice.period_id].simulated.costs += sum((m.cost for m in draft.margins), ZERO)
         lines = InvoiceLine.objects.filter(invoice__in=invoices).values_list(
             "invoice__period_id", "kind", "adjusted_period_id", "amount"
         )
@@ -296,6 +357,7 @@ def agreement_simulate(
         costs = MarginFigure.objects.filter(invoice__in=invoices).values_list("period_id", "cost")
         for period_id, cost in costs:
             results[period_id].actual.costs += cost
+            results[period_id].simulated.costs += cost
         return Simulation(
             agreement=agreement,
             periods=[r for r in results.values() if r.invoice is not None],

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
-from billing.models import AgreementVersion, Price
+from billing.models import AgreementVersion, Price, SavedSimulation
 from billing.periods import period_current
 from billing.services import invoice_preview, period_close
 from billing.version_changes import boundaries_open
@@ -185,3 +185,37 @@ def test_a_viewer_simulates_but_cannot_apply(client, billed):
         client.post(lab(billed, "6.00"), {"effective_from": start.isoformat()}).status_code == 403
     )
     assert not AgreementVersion.objects.exists()
+
+
+def test_a_simulation_is_saved_listed_and_re_run(client, billed):
+    user = login(client, "Account managers")
+    response = client.post(lab(billed, "6.00"), {"action": "save", "name": "Six dollars"})
+    assert response.status_code == 302
+    saved = SavedSimulation.objects.get()
+    assert (saved.name, saved.created_by, saved.agreement) == (
+        "Six dollars",
+        user,
+        billed.agreement,
+    )
+    assert saved.results["totals"]["simulated"] == "18.00"
+    assert saved.results["rows"][0]["invoice"] == billed.period().invoices.get().number
+    assert saved.parameters[f"price-{billed.price.pk}-unit_price"] == "6.00"
+    assert not AgreementVersion.objects.exists()  # saving is not applying
+    page = client.get(response["Location"]).content.decode()
+    listing = page[page.index('id="saved-table"') :]
+    assert "Six dollars" in listing and "+3.00" in listing and "Re-run" in listing
+    assert 'id="lab-table"' in page and "18.00" in page  # the link runs it again
+    agreement_page = client.get(change_url(billed)).content.decode()
+    assert "Saved simulations (re-run)" in agreement_page and "Six dollars" in agreement_page
+    unnamed = client.post(lab(billed, "6.00"), {"action": "save", "name": " "})
+    assert "Name the simulation to save it" in unnamed.content.decode()
+    assert SavedSimulation.objects.count() == 1
+
+
+def test_a_viewer_sees_saved_simulations_but_cannot_save(client, billed):
+    login(client, "Viewers")
+    page = client.get(lab(billed, "6.00")).content.decode()
+    assert 'id="save-form"' not in page and "None yet." in page
+    answer = client.post(lab(billed, "6.00"), {"action": "save", "name": "x"})
+    assert answer.status_code == 403
+    assert not SavedSimulation.objects.exists()

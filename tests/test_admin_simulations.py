@@ -5,11 +5,15 @@ import csv
 import io
 from datetime import UTC, datetime
 from decimal import Decimal as D
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
+from billing.models import AgreementVersion
 from billing.services import period_close
+from billing.version_changes import boundaries_open
 from tests.billing_helpers import World
 from tests.test_simulations import database_state
 
@@ -122,3 +126,21 @@ def test_the_agreement_page_links_to_the_lab(client, world):
     login(client, "Viewers")
     page = client.get(f"/admin/billing/priceagreement/{world.agreement.pk}/change/")
     assert url(world) in page.content.decode()
+
+
+def test_a_partial_rule_simulated_on_the_page(client, world):
+    """12 successes and 2 partials at 0.4 (12.80): at 0.5, 13.00; not charged, 12.00."""
+    login(client, "Account managers")
+    page = client.get(url(world)).content.decode()
+    assert f'name="price-{world.price.pk}-partial_fraction" value="0.4"' in page
+    half = proposal(world, partial_rule="fixed", partial_fraction="0.5")
+    assert "13.00" in client.get(url(world), half).content.decode()
+    none = proposal(world, partial_rule="none", partial_fraction="")
+    assert "12.00" in client.get(url(world), none).content.decode()
+    ratio = client.get(url(world), proposal(world, partial_rule="ratio")).content.decode()
+    assert "A ratio reads each signal&#x27;s data fields" in ratio
+    # A partial rule is the outcome definition's: never applied as a version.
+    start = boundaries_open(world.agreement, timezone.now())[0].isoformat()
+    answer = client.post(url(world) + "?" + urlencode(half), {"effective_from": start})
+    assert "A partial rule belongs to its outcome definition" in answer.content.decode()
+    assert not AgreementVersion.objects.exists()

@@ -161,3 +161,45 @@ def test_a_range_without_closed_periods_is_empty():
     w = World(unit_price=D("1.00"))
     assert periods_closed(w.agreement) == []
     assert periods_closed(w.agreement, starts_from=datetime.now(UTC) + timedelta(days=1)) == []
+
+
+def test_a_partial_rule_changed_by_hand():
+    """January: 12 successes and 2 partials at 0.4 at 1.00 = 12.80; then 1 late partial
+    billed in February (adjustment 0.40) with 3 February successes (3.00). Partials at
+    0.5: January 13.00 (+0.20), the late one 0.50; partials not charged: 12.00, late 0."""
+    w = World(unit_price=D("1.00"), partial_rule="fixed")
+    w.signals(12)
+    w.signals(2, status="partial")
+    period_close(period_id=w.period().pk, now=datetime(2026, 2, 2, tzinfo=UTC))
+    w.signal(status="partial")  # late January
+    w.signals(3, at=FEB)
+    from billing.periods import periods_create
+
+    periods_create(agreement=w.agreement, until=MAR)
+    period_close(period_id=w.period(2).pk, now=MAR)
+    periods = periods_closed(w.agreement)
+
+    def figures(fraction):
+        simulation = agreement_simulate(
+            agreement=w.agreement, periods=periods, partial_fractions={w.outcome.pk: fraction}
+        )
+        return [(p.actual.revenue, p.simulated.revenue) for p in simulation.periods]
+
+    # January's revenue counts its late partial, billed on February's invoice.
+    assert figures(D("0.4")) == [(D("13.20"), D("13.20")), (D("3.00"), D("3.00"))]
+    assert figures(D("0.5")) == [(D("13.20"), D("13.50")), (D("3.00"), D("3.00"))]
+    assert figures(D(0)) == [(D("13.20"), D("12.00")), (D("3.00"), D("3.00"))]
+    with pytest.raises(ValidationError, match="Give a fraction from 0 to 1"):
+        figures(D("1.5"))
+
+
+def test_a_per_workflow_outcomes_partial_rule_is_not_simulated():
+    w = World(unit_price=D("1.00"), partial_rule="fixed", per_workflow=True)
+    w.signals(2, workflow="a")
+    period_close(period_id=w.period().pk, now=datetime(2026, 2, 2, tzinfo=UTC))
+    with pytest.raises(ValidationError, match="their partial rule cannot be simulated yet"):
+        agreement_simulate(
+            agreement=w.agreement,
+            periods=periods_closed(w.agreement),
+            partial_fractions={w.outcome.pk: D("0.5")},
+        )

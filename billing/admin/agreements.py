@@ -18,6 +18,7 @@ from billing.admin.agreement_versions import (
     versions_timeline,
 )
 from billing.admin.portfolio import portfolio_urls
+from billing.admin.saved_simulations import saved_list
 from billing.admin.simulations import simulation_urls
 from billing.models import (
     AgreementVersion,
@@ -172,10 +173,30 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
         if not obj.pk:
             return "Save the agreement; once a period is closed, simulate a change of price."
         url = reverse("admin:billing_priceagreement_simulate", args=[obj.pk])
+        saved = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> ({}, change {})</li>',
+            (
+                (
+                    item["url"],
+                    item["saved"].name,
+                    f"{item['saved'].created_at:%Y-%m-%d}",
+                    item["totals"].get("change", ""),
+                )
+                for item in saved_list(obj)[:5]
+            ),
+        )
         return format_html(
             '<a class="button" href="{}" id="simulate-link">Simulate a change</a> replays the '
-            "closed periods under other prices, read only.",
+            "closed periods under other prices, read only.{}",
             url,
+            format_html(
+                '<div id="saved-simulations" style="margin-top:.4em">Saved simulations '
+                '(re-run):<ul style="margin:0;padding-left:1.2em">{}</ul></div>',
+                saved,
+            )
+            if saved
+            else "",
         )
 
     def get_changeform_initial_data(self, request):

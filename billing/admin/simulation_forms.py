@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.core.exceptions import ValidationError
 
-from billing.models import BillingPeriod, Price, PriceAgreement
+from billing.models import BillingPeriod, OutcomeDefinition, Price, PriceAgreement
 from billing.money import format_quantity
 from billing.simulations import AGREEMENT_FIELDS
 
@@ -124,6 +124,16 @@ class PriceForm(forms.Form):
         required=False, max_length=200, label="Value field", help_text="e.g. recovered_amount"
     )
     markup_percent = forms.DecimalField(min_value=-100, **DECIMAL, label="Markup %")
+    partial_rule = forms.ChoiceField(
+        required=False,
+        choices=OutcomeDefinition.PartialRule.choices,
+        label="Partials",
+        help_text="The outcome definition's rule, for every customer: simulated as this "
+        "agreement's only.",
+    )
+    partial_fraction = forms.DecimalField(
+        min_value=0, max_value=1, **DECIMAL, label="Partial fraction", help_text="e.g. 0.4"
+    )
 
     FIELDS = (
         "model",
@@ -137,11 +147,41 @@ class PriceForm(forms.Form):
     def __init__(self, data, *, price: Price):
         initial = {name: plain(getattr(price, name)) for name in self.FIELDS}
         initial["tiers"] = tiers_text(price) if price.model in Price.TIERED else ""
+        definition = price.outcome_definition
+        initial["partial_rule"] = definition.partial_rule
+        initial["partial_fraction"] = plain(definition.partial_fraction)
         super().__init__(data, initial=initial, prefix=f"price-{price.pk}")
         self.price = price
 
     def clean_tiers(self):
         return tiers_parse(self.cleaned_data["tiers"])
+
+    def clean(self):
+        data = super().clean()
+        definition = self.price.outcome_definition
+        # Not sent (a link from before partial rules could be simulated): as stored.
+        rule = data.get("partial_rule") or definition.partial_rule
+        if data.get("partial_fraction") is None and rule == definition.partial_rule:
+            data["partial_fraction"] = definition.partial_fraction
+        data["partial_rule"] = rule
+        if rule == definition.PartialRule.RATIO and definition.partial_rule != rule:
+            self.add_error(
+                "partial_rule",
+                "A ratio reads each signal's data fields: simulate none or a fixed fraction.",
+            )
+        if rule == definition.PartialRule.FIXED and data.get("partial_fraction") is None:
+            self.add_error("partial_fraction", "Give the fraction partials are charged, e.g. 0.4.")
+        return data
+
+    def partial_fraction_changed(self) -> Decimal | None:
+        """The fraction partials would be charged at, if the rule or fraction changed."""
+        definition = self.price.outcome_definition
+        rule, fraction = self.cleaned_data["partial_rule"], self.cleaned_data["partial_fraction"]
+        if rule == definition.partial_rule and (
+            rule != definition.PartialRule.FIXED or fraction == definition.partial_fraction
+        ):
+            return None
+        return Decimal(0) if rule == definition.PartialRule.NONE else fraction
 
     def changes(self) -> dict:
         """The fields that differ from the stored price, and the tiers of a tiered one."""

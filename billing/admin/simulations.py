@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from billing.admin.saved_simulations import saved_list, simulation_save
 from billing.admin.simulation_forms import PriceForm, RangeForm, period_label
 from billing.exports import cell_text, csv_response
 from billing.models import AgreementVersion, PriceAgreement
@@ -133,9 +134,19 @@ def csv_rows(simulation: Simulation, currency: str):
         }
 
 
+def partials_proposed(price_forms) -> dict:
+    fractions = {f.price.outcome_definition_id: f.partial_fraction_changed() for f in price_forms}
+    return {k: v for k, v in fractions.items() if v is not None}
+
+
 def _apply(request, agreement, prices, range_form, price_forms):
     """The proposal saved as the agreement's new version (a POST); a response, or the
     problem to show."""
+    if partials_proposed(price_forms):
+        return None, (
+            "A partial rule belongs to its outcome definition, for every customer: change "
+            "it there. A version holds this agreement's fee, minimum, cap and prices only."
+        )
     starts = {s.isoformat(): s for s in boundaries_open(agreement, timezone.now())}
     start = starts.get(request.POST.get("effective_from", ""))
     if start is None:
@@ -186,12 +197,19 @@ def simulate_view(model_admin, request, object_id):
                 periods=range_form.chosen(),
                 agreement_changes=range_form.changes(),
                 price_changes={f.price.pk: f.changes() for f in price_forms},
+                partial_fractions=partials_proposed(price_forms),
             )
         except ValidationError as error:
             problems = [f"{field}: {' '.join(texts)}" for field, texts in _named(error)]
         if applying and not problems:
-            with transaction.atomic():
-                response, problem = _apply(request, agreement, prices, range_form, price_forms)
+            if request.POST.get("action") == "save":
+                rows, totals = result_rows(simulation, agreement.currency)
+                response, problem = simulation_save(
+                    request, agreement, rows, totals, agreement.currency
+                )
+            else:
+                with transaction.atomic():
+                    response, problem = _apply(request, agreement, prices, range_form, price_forms)
             if response is not None:
                 return response
             problems.append(problem)
@@ -222,6 +240,8 @@ def simulate_view(model_admin, request, object_id):
         if simulation is not None and model_admin.has_change_permission(request)
         else [],
         "next_version": (agreement.versions.count() or 1) + 1,
+        "may_save": simulation is not None and model_admin.has_change_permission(request),
+        "saved": saved_list(agreement),
         "currency": currency,
         "zero": ZERO,
     }

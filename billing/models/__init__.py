@@ -22,6 +22,7 @@ from billing.models.marks import BilledSignal
 from billing.models.outcomes import OutcomeCriterion, OutcomeDefinition, data_lookup
 from billing.models.payments import Payment
 from billing.models.seller import SellerProfile, TaxRate
+from billing.models.simulations import SavedSimulation
 from billing.models.versions import AgreementVersion
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "PriceAgreement",
     "PriceTier",
     "RecurringGrant",
+    "SavedSimulation",
     "SellerProfile",
     "TaxRate",
     "data_lookup",
