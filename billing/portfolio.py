@@ -15,7 +15,7 @@ from billing.models import AgreementVersion, OutcomeDefinition, Price, PriceAgre
 from billing.money import format_money, format_quantity
 from billing.pricing import tier_problems
 from billing.rating import prices_of
-from billing.simulations import Figures, agreement_simulate, periods_closed
+from billing.simulations import Figures, agreement_simulate, periods_closed_of
 from billing.version_changes import boundaries_open, version_schedule
 from billing.versions import agreement_copy, price_copy, terms_read
 from customers.errors import ConflictError
@@ -150,8 +150,10 @@ def portfolio_simulate(
     """Each concerned agreement with closed periods in the range, most changed first (in
     its currency); agreements the change cannot apply to carry the reason."""
     impacts = []
-    for agreement in agreements_concerned(change):
-        periods = periods_closed(agreement, starts_from, ends_by)
+    agreements = agreements_concerned(change)
+    closed = periods_closed_of([a.pk for a in agreements], starts_from, ends_by)
+    for agreement in agreements:
+        periods = closed.get(agreement.pk)
         if not periods:
             continue
         impact = Impact(agreement=agreement, periods=len(periods))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 
 from billing.credits import draw_order
 from billing.invoicing import CREDIT_KINDS, DraftInvoice, invoice_draft
@@ -116,7 +116,12 @@ def tier_rows(price: Price) -> list[tuple]:
 def partials_check(agreement: PriceAgreement, fractions: dict[int, Decimal]) -> None:
     """A proposed partial fraction must be of an outcome the agreement prices, between 0
     and 1, and not of a per-workflow outcome (ValidationError naming it)."""
-    definitions = {p.outcome_definition_id: p.outcome_definition for p in agreement.prices.all()}
+    if not fractions:
+        return
+    definitions = {
+        p.outcome_definition_id: p.outcome_definition
+        for p in agreement.prices.select_related("outcome_definition")
+    }
     for definition_id, fraction in fractions.items():
         definition = definitions.get(definition_id)
         if definition is None:
@@ -286,13 +291,21 @@ class Simulation:
 
 def periods_closed(agreement: PriceAgreement, starts_from=None, ends_by=None):
     """The agreement's periods with a live invoice, oldest first, within the range."""
-    live = Invoice.objects.exclude(status=Invoice.Status.VOID)
-    periods = agreement.periods.filter(invoices__in=live)
+    return periods_closed_of([agreement.pk], starts_from, ends_by).get(agreement.pk, [])
+
+
+def periods_closed_of(agreement_ids, starts_from=None, ends_by=None) -> dict[int, list]:
+    """periods_closed for many agreements in one query, by agreement id."""
+    live = Invoice.objects.filter(period=OuterRef("pk")).exclude(status=Invoice.Status.VOID)
+    periods = BillingPeriod.objects.filter(agreement_id__in=agreement_ids).filter(Exists(live))
     if starts_from is not None:
         periods = periods.filter(starts_at__gte=starts_from)
     if ends_by is not None:
         periods = periods.filter(ends_at__lte=ends_by)
-    return list(periods.distinct().order_by("starts_at"))
+    found: dict[int, list] = {}
+    for period in periods.order_by("agreement_id", "starts_at"):
+        found.setdefault(period.agreement_id, []).append(period)
+    return found
 
 
 def agreement_simulate(
@@ -347,14 +360,18 @@ def agreement_simulate(
                     results, invoice.period_id, line.kind, line.adjusted_period_id, line.amount
                 )
             results[invoice.period_id].simulated.invoiced += draft.total
-        lines = InvoiceLine.objects.filter(invoice__in=invoices).values_list(
+        invoice_ids = [invoice.pk for invoice in invoices]  # by id: a subquery here took
+        # 10 ms an agreement under the closing session's planner settings (measured)
+        lines = InvoiceLine.objects.filter(invoice_id__in=invoice_ids).values_list(
             "invoice__period_id", "kind", "adjusted_period_id", "amount"
         )
         for period_id, kind, adjusted, amount in lines:
             _add_line(results, period_id, kind, adjusted, amount, which="actual")
         for invoice in invoices:
             results[invoice.period_id].actual.invoiced += invoice.total
-        costs = MarginFigure.objects.filter(invoice__in=invoices).values_list("period_id", "cost")
+        costs = MarginFigure.objects.filter(invoice_id__in=invoice_ids).values_list(
+            "period_id", "cost"
+        )
         for period_id, cost in costs:
             results[period_id].actual.costs += cost
             results[period_id].simulated.costs += cost
