@@ -284,17 +284,17 @@ def _adjustment_lines(
             billed_before = rerate(billed_before)
         before = totals(billed_before).get((price.pk, origin.pk), NO_MARKS)
         after = {k: (before[k] or 0) + (late[k] or 0) for k in before}
+        then = price_then(origin, price) if price_then else price  # its version's price
         cost_before = cost_after = ZERO
-        if price.model == Price.Model.COST_PLUS:
+        if then.model == Price.Model.COST_PLUS:
             on = origin.last_day
-            definition = price.outcome_definition
+            definition = then.outcome_definition
             cost_before = attributed_cost(
                 marks=billed_before, definition=definition, currency=currency, on=on
             )
             cost_after = cost_before + attributed_cost(
                 marks=marks.of_period(origin.pk), definition=definition, currency=currency, on=on
             )
-        then = price_then(origin, price) if price_then else price
         q_before, amount_before = _charge(then, before, cost_before)
         q_after, amount_after = _charge(then, after, cost_after)
         lines.append(

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from billing.agreement_changes import agreement_locked
 from billing.models import AgreementVersion, OutcomeDefinition, Price, PriceAgreement
 from billing.money import format_money, format_quantity
 from billing.pricing import tier_problems
@@ -88,9 +89,23 @@ class PortfolioChange:
                 changed.append(_scaled(price, 1 + self.percent / 100))
             else:
                 values = {"model": self.model, "unit_price": None, "percent_of_value": None}
-                values |= {"value_field": "", "markup_percent": None}
+                values |= {"markup_percent": None}  # the value field stays: late signals
                 changed.append(price_copy(price, values, tiers=list(self.tiers)))
+        for price in changed:
+            _valid(price)
         return agreement, changed
+
+
+def _valid(price: Price) -> None:
+    """A changed price within what its row holds (digits, places): ValidationError."""
+    names = [f.name for f in price._meta.fields]
+    price.clean_fields(exclude=[n for n in names if n not in PRICE_AMOUNTS])
+    if price.model in Price.TIERED:
+        for tier in price.tiers.all():
+            tier.clean_fields(exclude=["price"])
+
+
+PRICE_AMOUNTS = ("unit_price", "percent_of_value", "markup_percent")
 
 
 def _scaled(price: Price, factor: Decimal) -> Price:
@@ -198,7 +213,11 @@ def portfolio_schedule(
     now = now or timezone.now()
     versions = []
     with transaction.atomic():
-        for agreement in PriceAgreement.objects.filter(pk__in=agreement_ids).order_by("pk"):
+        for agreement in (
+            PriceAgreement.objects.filter(pk__in=agreement_ids)
+            .select_related("customer")
+            .order_by("pk")
+        ):
             starts = [
                 s
                 for s in boundaries_open(agreement, now, count=60)
@@ -209,6 +228,7 @@ def portfolio_schedule(
                     f"{agreement.customer.name}, “{agreement.name}”: no period starts "
                     "then (it ends before): leave it out, or choose an earlier date."
                 )
+            agreement, _ = agreement_locked(agreement.pk)  # its rows as they are now
             try:
                 terms = terms_read(*change.adjust(agreement, prices_of(agreement)))
                 version = version_schedule(

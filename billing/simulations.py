@@ -94,6 +94,13 @@ def prices_proposed(prices: list[Price], changes: dict[int, dict]) -> list[Price
             raise ValidationError(problems) from None
         if copied.model in Price.TIERED:
             rows = tier_rows(copied)
+            for i, tier in enumerate(copied.tiers.all()):
+                try:
+                    tier.clean_fields(exclude=["price"])
+                except ValidationError as error:
+                    raise ValidationError(
+                        {f"{name}: tier {i + 1} {k}": v for k, v in error.message_dict.items()}
+                    ) from None
             problems = tier_problems(rows)
             if not rows:
                 problems = [(0, "tiers", "A tiered price needs at least one tier.")]

@@ -16,6 +16,7 @@ it, or, when the close came first, the new version is refused for that period.""
 from datetime import UTC, datetime
 from itertools import islice, takewhile
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -92,6 +93,33 @@ def boundary_problem(agreement: PriceAgreement, effective_from: datetime, now: d
     return None
 
 
+def _refuse_a_new_value_field(before: dict, after: dict, prices) -> None:
+    """Late signals of an earlier period are valued (rated) at a later close by the
+    value field then stored: an outcome's value field, once set, stays in every version
+    (models that do not use it ignore it)."""
+    names = {str(p.outcome_definition_id): p.outcome_definition.name for p in prices}
+    for outcome, price in before["prices"].items():
+        old, new = price["value_field"], after["prices"][outcome]["value_field"]
+        if old and new != old:
+            raise ConflictError(
+                f"{names.get(outcome, outcome)}: keep the value field “{old}” in the new "
+                "version (late signals of earlier periods are valued by it; a model that "
+                "does not use it ignores it).",
+                field="value_field",
+            )
+
+
+def _checked(instance, exclude=()):
+    """The row's own checks (digits, places, limits, its clean()) before it is written."""
+    try:
+        instance.clean_fields(exclude=list(exclude))
+        instance.clean()
+    except ValidationError as error:
+        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+        raise ConflictError(f"These terms cannot be stored: {problems}") from None
+    return instance
+
+
 def _rows_write(agreement: PriceAgreement, terms: dict, changed_by: str) -> None:
     """The agreement's rows carry `terms` (each write audited)."""
     prices = prices_of(agreement)
@@ -99,7 +127,7 @@ def _rows_write(agreement: PriceAgreement, terms: dict, changed_by: str) -> None
         return
     for name in AGREEMENT_TERMS:
         setattr(agreement, name, _number(terms[name]))
-    agreement.full_clean(exclude=["customer"])
+    _checked(agreement, exclude=["customer", "tax_rate"])
     audited_save(agreement, changed_by)
     for price in prices:
         stored = terms["prices"][str(price.outcome_definition_id)]
@@ -107,7 +135,9 @@ def _rows_write(agreement: PriceAgreement, terms: dict, changed_by: str) -> None
             value = stored[name]
             setattr(price, name, _number(value) if name in DECIMAL_TERMS else value)
         price.tax_rate_id = stored["tax_rate"]
-        audited_save(price, changed_by)
+        audited_save(
+            _checked(price, exclude=["agreement", "outcome_definition", "tax_rate"]), changed_by
+        )
         rows = [tuple(_number(v) for v in row) for row in stored["tiers"]]
         current = [(t.from_quantity, t.up_to_quantity, t.unit_price) for t in price.tiers.all()]
         if rows != current:
@@ -115,10 +145,8 @@ def _rows_write(agreement: PriceAgreement, terms: dict, changed_by: str) -> None
                 tier._change_reason = changed_by
                 tier.delete()
             for lo, hi, unit in rows:
-                audited_save(
-                    PriceTier(price=price, from_quantity=lo, up_to_quantity=hi, unit_price=unit),
-                    changed_by,
-                )
+                tier = PriceTier(price=price, from_quantity=lo, up_to_quantity=hi, unit_price=unit)
+                audited_save(_checked(tier, exclude=["price"]), changed_by)
 
 
 def version_schedule(
@@ -139,7 +167,8 @@ def version_schedule(
     now = now or timezone.now()
     terms = terms_normal(terms)
     original = terms_normal(original) if original is not None else None
-    changed_by = f"{AgreementVersion.Source(source).label}" + (f": {note}" if note else "")
+    # django-simple-history keeps at most 100 characters of a reason; the note is whole.
+    changed_by = (f"{AgreementVersion.Source(source).label}" + (f": {note}" if note else ""))[:100]
     with transaction.atomic():
         agreement, billed = agreement_locked(agreement_id)
         if not billed:
@@ -156,8 +185,10 @@ def version_schedule(
                 "outcome, give it its own agreement.",
                 field="prices",
             )
-        if (original if original is not None else terms_read(agreement, prices)) == terms:
+        before = original if original is not None else terms_read(agreement, prices)
+        if before == terms:
             return None
+        _refuse_a_new_value_field(before, terms, prices)
         versions = list(
             AgreementVersion.objects.select_for_update()
             .filter(agreement=agreement)
@@ -176,8 +207,10 @@ def version_schedule(
             )
         newest = versions[-1]
         if newest.effective_from == effective_from:
-            version = newest  # scheduled, nothing under it has begun: replaced
-            version.terms, version.source, version.note = terms, source, note
+            version = newest  # scheduled, nothing under it has begun: changed again
+            if version.note and note and note not in version.note:
+                note = f"{version.note}; {note}"[:300]
+            version.terms, version.source, version.note = terms, source, note or version.note
             version.created_by = user
             version._change_reason = changed_by
             version.save()

@@ -148,7 +148,7 @@ def lab(w, unit_price="5.00"):
 def test_a_simulation_is_applied_as_the_next_version(client, billed):
     user = login(client, "Account managers")
     page = client.get(lab(billed, "6.00")).content.decode()
-    assert "Apply as version 2" in page and "18.00" in page  # 3 x 6.00 simulated
+    assert "Apply as a new version" in page and "18.00" in page  # 3 x 6.00 simulated
     start = boundaries_open(billed.agreement, timezone.now())[0]
     response = client.post(lab(billed, "6.00"), {"effective_from": start.isoformat()})
     assert response.status_code == 302
@@ -179,7 +179,7 @@ def test_applying_nothing_new_or_a_date_not_offered_is_refused(client, billed):
 def test_a_viewer_simulates_but_cannot_apply(client, billed):
     login(client, "Viewers")
     page = client.get(lab(billed, "6.00")).content.decode()
-    assert "18.00" in page and "Apply as version" not in page
+    assert "18.00" in page and "Apply as a new version" not in page
     start = boundaries_open(billed.agreement, timezone.now())[0]
     assert (
         client.post(lab(billed, "6.00"), {"effective_from": start.isoformat()}).status_code == 403

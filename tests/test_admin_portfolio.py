@@ -100,3 +100,15 @@ def test_nothing_ticked_or_a_viewer_schedules_nothing(client, book):
     login(client, "Viewers")
     assert client.post(query(book), {"agreement": [book["a"].pk]}).status_code == 403
     assert not AgreementVersion.objects.exists()
+
+
+@pytest.mark.parametrize("ticked", ["²", "99999999999999999999999", "-1", "x"])
+def test_ticked_ids_not_offered_schedule_nothing(client, book, ticked):
+    login(client, "Finance")
+    answer = client.post(query(book), {"agreement": [book["a"].pk, ticked]})
+    assert answer.status_code == 200
+    assert "not among those this change applies to" in answer.content.decode()
+    # Cyan does not price the outcome: its agreement is not offered either.
+    answer = client.post(query(book), {"agreement": [book["c"].pk]})
+    assert "not among those this change applies to" in answer.content.decode()
+    assert not AgreementVersion.objects.exists()

@@ -144,3 +144,16 @@ def test_a_partial_rule_simulated_on_the_page(client, world):
     answer = client.post(url(world) + "?" + urlencode(half), {"effective_from": start})
     assert "A partial rule belongs to its outcome definition" in answer.content.decode()
     assert not AgreementVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "tiers", ["above @ 1e30", "up to 1e25 @ 1\nabove @ 1", "above @ 0.123456789"]
+)
+def test_numbers_a_price_cannot_hold_are_named_not_a_500(client, world, tiers):
+    login(client, "Viewers")
+    data = proposal(world, model="graduated", unit_price="", tiers=tiers)
+    answer = client.get(url(world), data)
+    assert answer.status_code == 200
+    page = answer.content.decode()
+    assert 'id="lab-problems"' in page and "tier 1" in page
+    assert 'id="lab-table"' not in page

@@ -198,3 +198,53 @@ def test_simulation_and_disputes_use_each_periods_own_version():
     credit = dispute_credit_compute(invoice=february, signal_ids=[signal.pk])
     assert credit.net == D("5.00")
     assert InvoiceLine.objects.filter(invoice=march, kind="platform_fee").count() == 1
+
+
+def test_late_signals_priced_by_their_versions_model_and_the_value_field_kept():
+    """January: 10% of amount (2 x 100.00 = 20.00). From March, 5.00 per outcome. A late
+    January signal of 50.00 billed on March's invoice: 10% = 5.00 of adjustment, by
+    January's model. The value field stays in every version."""
+    w = World(
+        model="percent_of_value", unit_price=None, percent_of_value=D(10), value_field="amount"
+    )
+    w.signals(2, amount=100)
+    period_close(period_id=w.period(1).pk, now=datetime(2026, 2, 3, tzinfo=UTC))
+    data = terms(w.agreement)
+    data["prices"][str(w.outcome.pk)] |= {"model": "per_outcome", "unit_price": "5"}
+    with pytest.raises(ConflictError, match="keep the value field “amount”"):
+        version_schedule(
+            agreement_id=w.agreement.pk,
+            effective_from=MAR_1,
+            terms={
+                **data,
+                "prices": {k: v | {"value_field": ""} for k, v in data["prices"].items()},
+            },
+            source="admin",
+            now=FEB_10,
+        )
+    version_schedule(
+        agreement_id=w.agreement.pk, effective_from=MAR_1, terms=data, source="admin", now=FEB_10
+    )
+    periods_create(agreement=w.agreement, until=APR_5)
+    period_close(period_id=w.period(2).pk, now=datetime(2026, 3, 3, tzinfo=UTC))
+    w.signals(3, at=MAR_15, amount=1)
+    w.signal(amount=50)  # late January
+    march = period_close(period_id=w.period(3).pk, now=APR_5)
+    amounts = {line.kind: line.amount for line in march.lines.all()}
+    assert amounts == {"outcome": D("15.00"), "adjustment": D("5.00")}
+
+
+def test_the_audit_reason_fits_its_column():
+    w = billed_january()
+    note = "a very long description of a portfolio change " * 5
+    version = version_schedule(
+        agreement_id=w.agreement.pk,
+        effective_from=MAR_1,
+        terms=terms(w.agreement, unit_price=D("6.00")),
+        source="portfolio",
+        note=note,
+        now=FEB_10,
+    )
+    assert version.note == note
+    reason = version.history.first().history_change_reason
+    assert reason.startswith("Portfolio change: a very long") and len(reason) == 100

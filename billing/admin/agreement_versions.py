@@ -57,11 +57,19 @@ class AgreementForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if not self.billed:
+        if not self.instance.pk:
             return data
         # Locked until the admin's transaction ends: a close of this agreement waits, so
-        # the date checked here is still open when the version is saved.
-        agreement, _ = agreement_locked(self.instance.pk)
+        # whether it billed, and the date checked here, still hold when it is saved.
+        agreement, billed = agreement_locked(self.instance.pk)
+        if billed and not self.billed:
+            self.add_error(
+                None,
+                "This agreement was invoiced while you edited it: its prices now change "
+                "from a period start. Reload the page, choose when, and save again.",
+            )
+        if not self.billed:
+            return data
         self.terms_before = terms_read(agreement, prices_of(agreement))
         start = data.get("effective_from")
         terms_changed = {"platform_fee", "minimum_commitment", "spend_cap"} & set(self.changed_data)

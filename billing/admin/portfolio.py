@@ -77,9 +77,17 @@ def _csv(impacts, threshold):
         }
 
 
-def _schedule(request, form) -> str | None:
-    """Schedules the change for the agreements ticked; the problem to show, if any."""
-    ids = [int(i) for i in request.POST.getlist("agreement") if i.isdigit()]
+def _schedule(request, form, impacts) -> str | None:
+    """Schedules the change for the agreements ticked (of those the change was shown to
+    apply to); the problem to show, if any."""
+    offered = {str(i.agreement.pk): i.agreement.pk for i in impacts if not i.problem}
+    ticked = request.POST.getlist("agreement")
+    ids = [offered[i] for i in ticked if i in offered]
+    if len(ids) != len(ticked):
+        return (
+            "Some ticked agreements are not among those this change applies to (the list "
+            "changed since?): run the simulation again and tick from it."
+        )
     if not ids:
         return "Tick the customers to schedule the change for."
     raw = request.POST.get("on_or_after", "")
@@ -98,7 +106,7 @@ def _schedule(request, form) -> str | None:
         f"Scheduled “{form.change.describe()}” for {len(versions)} agreement"
         f"{'s' if len(versions) != 1 else ''}, each from its next period start"
         + (f" on or after {on_or_after}" if on_or_after else "")
-        + " (see each agreement's versions).",
+        + ", or joining the version already scheduled there (see each agreement's versions).",
     )
     return None
 
@@ -116,7 +124,7 @@ def portfolio_view(model_admin, request):
     if run and form.is_valid():
         impacts = portfolio_simulate(form.change, **form.range())
         if applying:
-            problem = _schedule(request, form)
+            problem = _schedule(request, form, impacts)
             if problem is None:
                 return redirect(reverse("admin:billing_priceagreement_changelist"))
             problems.append(problem)

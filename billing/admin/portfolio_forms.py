@@ -50,7 +50,8 @@ class PortfolioForm(forms.Form):
             "model": Price.Model.GRADUATED,
         }
         super().__init__(data, initial=initial)
-        currencies = PriceAgreement.objects.values_list("currency", flat=True).distinct()
+        currencies = PriceAgreement.objects.order_by().values_list("currency", flat=True)
+        currencies = set(currencies.distinct())
         self.fields["currency"].choices = [("", "any")] + [(c, c) for c in sorted(currencies)]
 
     def clean_tiers(self):

@@ -30,9 +30,11 @@ def _stored(row: dict) -> dict:
     return stored
 
 
-def parameters_of(query) -> dict:
-    """The simulation's own parameters from the page's query (one value each)."""
-    return {key: query.get(key) for key in query if key not in ("format",)}
+def parameters_of(query, forms) -> dict:
+    """The simulation's own parameters from the page's query (one value each): the
+    forms' fields only (they were valid: no NUL, no stray keys)."""
+    names = {"run"} | {form.add_prefix(name) for form in forms for name in form.fields}
+    return {key: query.get(key) for key in query if key in names}
 
 
 def rerun_url(saved: SavedSimulation) -> str:
@@ -40,7 +42,7 @@ def rerun_url(saved: SavedSimulation) -> str:
     return f"{base}?{urlencode(saved.parameters)}"
 
 
-def simulation_save(request, agreement, rows: list[dict], totals: dict, currency: str):
+def simulation_save(request, agreement, forms, rows: list[dict], totals: dict, currency: str):
     """Keeps the run (a POST with a name): a redirect to it, or the problem to show."""
     name = request.POST.get("name", "").strip()
     if not name:
@@ -50,7 +52,7 @@ def simulation_save(request, agreement, rows: list[dict], totals: dict, currency
     saved = SavedSimulation.objects.create(
         agreement=agreement,
         name=name,
-        parameters=parameters_of(request.GET),
+        parameters=parameters_of(request.GET, forms),
         results={
             "currency": currency,
             "rows": [_stored(row) for row in rows],

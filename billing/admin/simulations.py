@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from billing.admin.saved_simulations import saved_list, simulation_save
 from billing.admin.simulation_forms import PriceForm, RangeForm, period_label
+from billing.agreement_changes import agreement_locked
 from billing.exports import cell_text, csv_response
 from billing.models import AgreementVersion, PriceAgreement
 from billing.money import ZERO, format_money, round_line
@@ -152,9 +153,12 @@ def _apply(request, agreement, prices, range_form, price_forms):
     if start is None:
         return None, "Choose one of the period starts offered for the new version."
     try:
+        # The changes made to the agreement's rows as they are once locked (an edit
+        # saved meanwhile is kept, not overwritten).
+        agreement, _ = agreement_locked(agreement.pk)
         terms = terms_read(
             agreement_proposed(agreement, range_form.changes()),
-            prices_proposed(prices, {f.price.pk: f.changes() for f in price_forms}),
+            prices_proposed(prices_of(agreement), {f.price.pk: f.changes() for f in price_forms}),
         )
         version = version_schedule(
             agreement_id=agreement.pk,
@@ -166,6 +170,8 @@ def _apply(request, agreement, prices, range_form, price_forms):
         )
     except ConflictError as error:
         return None, error.message
+    except ValidationError as error:
+        return None, " ".join(error.messages)
     if version is None:
         return None, "These are the agreement's terms already: there is nothing to apply."
     messages.success(
@@ -205,7 +211,7 @@ def simulate_view(model_admin, request, object_id):
             if request.POST.get("action") == "save":
                 rows, totals = result_rows(simulation, agreement.currency)
                 response, problem = simulation_save(
-                    request, agreement, rows, totals, agreement.currency
+                    request, agreement, [range_form, *price_forms], rows, totals, agreement.currency
                 )
             else:
                 with transaction.atomic():
@@ -239,7 +245,6 @@ def simulate_view(model_admin, request, object_id):
         "apply_starts": boundaries_open(agreement, timezone.now())
         if simulation is not None and model_admin.has_change_permission(request)
         else [],
-        "next_version": (agreement.versions.count() or 1) + 1,
         "may_save": simulation is not None and model_admin.has_change_permission(request),
         "saved": saved_list(agreement),
         "currency": currency,
