@@ -31,7 +31,7 @@ from billing.invoicing import invoice_draft
 from billing.models import BilledSignal, Dispute, DisputedOutcome, Invoice, InvoiceLine, Price
 from billing.money import ZERO, format_money
 from billing.rating import MARK_COLUMNS, Marks, _q
-from billing.versions import period_terms, price_then
+from billing.versions import TermsByVersion
 from customers.currencies import quantum
 
 Kind = InvoiceLine.Kind
@@ -74,7 +74,7 @@ def _marks_without(invoice_id: int, signal_ids: list[int]) -> Marks:
     return _marks_as(invoice_id, dict.fromkeys(signal_ids, (BilledSignal.Outcome.DISPUTED, False)))
 
 
-def _check_as_issued(invoice: Invoice, period, prices: list[Price]) -> None:
+def _check_as_issued(invoice: Invoice, period, prices: list[Price], price_then) -> None:
     """The invoice recomputed as issued (its earlier disputed outcomes as it billed them)
     must give its stored lines: otherwise its agreement's prices, tiers, fee, minimum or
     cap, or the costs a cost-plus price charged, changed since, and a recomputed credit
@@ -166,16 +166,17 @@ def dispute_credit_compute(*, invoice: Invoice, signal_ids: list[int]) -> Disput
     period = copy.copy(invoice.period)
     period._state = copy.copy(period._state)
     period._state.fields_cache = dict(period._state.fields_cache)
-    period.agreement, prices = period_terms(period)
+    terms = TermsByVersion(invoice.period.agreement)
+    period.agreement, prices = terms.of(period)
     currency = invoice.currency
-    _check_as_issued(invoice, period, prices)
+    _check_as_issued(invoice, period, prices, terms.price_then)
     credits = credits_as_drawn(invoice)
     before = invoice_draft(
         period=period,
         prices=prices,
         marks=Marks.of_invoice(invoice.pk),
         invoice_id=invoice.pk,
-        price_then=price_then,
+        price_then=terms.price_then,
         **credits,
     )
     after = invoice_draft(
@@ -183,7 +184,7 @@ def dispute_credit_compute(*, invoice: Invoice, signal_ids: list[int]) -> Disput
         prices=prices,
         marks=_marks_without(invoice.pk, signal_ids),
         invoice_id=invoice.pk,
-        price_then=price_then,
+        price_then=terms.price_then,
         **credits,
     )
     differences: dict[tuple, Decimal] = defaultdict(lambda: ZERO)

@@ -33,7 +33,7 @@ from billing.models import (
 from billing.money import ZERO
 from billing.periods import periods_unsettled_before
 from billing.rating import Marks, marks_insert
-from billing.versions import period_terms, price_then
+from billing.versions import TermsByVersion
 from config.db import statistics_ensure
 
 __all__ = [
@@ -165,7 +165,8 @@ def period_close(
         )
         # Its agreement version's terms, read with the period locked: a version saved
         # meanwhile (billing/version_changes.py locks the periods) is seen whole or not.
-        period.agreement, prices = period_terms(period)
+        pricing = TermsByVersion(agreement)
+        period.agreement, prices = pricing.of(period)
         for price in prices:
             marks_insert(invoice=invoice, period=period, price=price)
         marks = Marks.of_invoice(invoice.pk)
@@ -177,7 +178,7 @@ def period_close(
             invoice_id=invoice.pk,
             grants=grants,
             top_ups=top_ups,
-            price_then=price_then,
+            price_then=pricing.price_then,
         )
         margins = margin_figures_compute(
             marks=marks,
@@ -216,7 +217,8 @@ def invoice_preview(
     grants: the live balance passes what earlier open periods would leave of them
     (billing/balances.py), and needs no margins (`margins=False` leaves them empty)."""
     with closing_session(read_only=True):
-        agreement, prices = period_terms(period)
+        pricing = TermsByVersion(period.agreement)
+        agreement, prices = pricing.of(period)
         if agreement is not period.agreement:
             period = copy.copy(period)  # the caller's period keeps its agreement
             period._state = copy.copy(period._state)
@@ -236,7 +238,7 @@ def invoice_preview(
             if grants is None
             else grants,
             top_ups=top_ups_pending(customer_id=customer_id),
-            price_then=price_then,
+            price_then=pricing.price_then,
         )
         draft.unsettled = unsettled
         if margins:

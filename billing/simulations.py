@@ -40,17 +40,16 @@ from billing.money import ZERO, margin_percent
 from billing.pricing import tier_problems
 from billing.rating import MARK_COLUMNS, Marks, _q
 from billing.services import closing_session
-from billing.versions import TermsByVersion, agreement_copy, price_copy
-
-AGREEMENT_FIELDS = ("platform_fee", "minimum_commitment", "spend_cap")
-PRICE_FIELDS = (
-    "model",
-    "unit_price",
-    "percent_of_value",
-    "value_field",
-    "markup_percent",
-    "included_quantity",
+from billing.versions import (
+    AGREEMENT_TERMS,
+    PRICE_TERMS,
+    TermsByVersion,
+    agreement_copy,
+    price_copy,
 )
+
+AGREEMENT_FIELDS = AGREEMENT_TERMS  # what a simulation may change: a version's terms
+PRICE_FIELDS = PRICE_TERMS
 
 
 # --- The proposal ----------------------------------------------------------------------

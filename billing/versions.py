@@ -149,27 +149,12 @@ def version_at(versions: list[AgreementVersion], at) -> AgreementVersion | None:
     return found
 
 
-def period_terms(period: BillingPeriod) -> tuple[PriceAgreement, list[Price]]:
-    """The agreement and prices that price `period`: copies carrying its version's terms
-    (the rows themselves when the agreement has no versions)."""
-    agreement = period.agreement
-    prices = prices_of(agreement)
-    versions = versions_of(agreement)
-    version = version_at(versions, period.starts_at)
-    if version is None:
-        return agreement, prices
-    return terms_apply(agreement, prices, version.terms)
-
-
-def price_then(period: BillingPeriod, price: Price) -> Price:
-    """`price` as the version billing `period` has it (invoice_draft's late signals)."""
-    _, prices = period_terms(period)
-    return next((p for p in prices if p.pk == price.pk), price)
-
-
 class TermsByVersion:
-    """Each period's terms, the copies made once per version (the pricing lab replays
-    many periods); `adjust(agreement, prices)` may change them (a proposal)."""
+    """The agreement and prices that price each of an agreement's periods: copies
+    carrying its version's terms (the rows themselves when the agreement has none), made
+    once per version; `price_then` gives invoice_draft the price an earlier period's
+    late signals are charged at. `adjust(agreement, prices)` may change them (a
+    pricing-lab proposal)."""
 
     def __init__(self, agreement: PriceAgreement, adjust=None):
         self.agreement = agreement
@@ -212,3 +197,8 @@ def terms_normal(terms: dict) -> dict:
             for outcome, price in terms["prices"].items()
         },
     }
+
+
+def period_terms(period: BillingPeriod) -> tuple[PriceAgreement, list[Price]]:
+    """The agreement and prices that price `period` (one lookup; see TermsByVersion)."""
+    return TermsByVersion(period.agreement).of(period)

@@ -94,16 +94,23 @@ def credit_balances(balance: CustomerBalance) -> list[dict]:
 NUMBER = "An exact JSON number (money at its currency's minor unit, or outcomes)."
 
 
+def amount(**kwargs) -> serializers.DecimalField:
+    """A Decimal amount written as a JSON number (billing.money.json_number)."""
+    return serializers.DecimalField(
+        max_digits=None, decimal_places=None, coerce_to_string=False, **kwargs
+    )
+
+
 class PaidCreditGrantOut(serializers.Serializer):
     id = serializers.CharField(help_text="Our grant's id.")
     name = serializers.CharField()
-    available = serializers.FloatField(help_text=f"total - used. {NUMBER}")
-    used = serializers.FloatField(
+    available = amount(help_text=f"total - used. {NUMBER}")
+    used = amount(
         help_text=f"Drawn by issued invoices (net of reversals) and by the open periods "
         f"now. {NUMBER}"
     )
-    total = serializers.FloatField(help_text=f"Granted. {NUMBER}")
-    rolloverAmount = serializers.FloatField(allow_null=True, help_text="Always null.")
+    total = amount(help_text=f"Granted. {NUMBER}")
+    rolloverAmount = amount(allow_null=True, help_text="Always null.")
     periodStart = serializers.DateTimeField(help_text="When the grant takes effect.")
     periodEnd = serializers.DateTimeField(allow_null=True, help_text="Its expiry (null: never).")
     rolloverEndDate = serializers.DateTimeField(allow_null=True, help_text="Always null.")
@@ -117,9 +124,9 @@ class PaidCreditBalanceOut(serializers.Serializer):
     )
     currencyName = serializers.CharField()
     currencyKey = serializers.CharField()
-    available = serializers.FloatField(help_text=f"The sum of its grants'. {NUMBER}")
-    used = serializers.FloatField()
-    total = serializers.FloatField()
+    available = amount(help_text=f"The sum of its grants'. {NUMBER}")
+    used = amount()
+    total = amount()
     periodStart = serializers.DateTimeField(allow_null=True)
     periodEnd = serializers.DateTimeField(allow_null=True)
     rolloverEndDate = serializers.DateTimeField(allow_null=True)
