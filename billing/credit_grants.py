@@ -2,7 +2,8 @@
 recurring allowances) applies before credits.grant_create writes a grant and its opening
 ledger entry; a grant created once per client reference (the staff API's
 Idempotency-Key); top-ups, which the customer's next invoice bills as a
-`credit_purchase` line (credits.top_ups_pending)."""
+`credit_purchase` line (credits.top_ups_pending), or their own invoice issued at once
+(billing/top_up_invoices.py)."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from django.utils import timezone
 from billing.credits import grant_create
 from billing.errors import GrantError
 from billing.models import BillingPeriod, CreditGrant, OutcomeDefinition, Price
+from billing.top_up_invoices import top_up_invoice_issue, top_up_invoice_problem
 from customers.currencies import minor_unit
 from customers.models import Customer
 
@@ -49,6 +51,7 @@ REPLAYED = (
     "note",
     "source",
 )
+TOP_UP_SOURCES = (CreditGrant.Source.TOP_UP, CreditGrant.Source.TOP_UP_NOW)
 
 
 def grant_problems(*, customer: Customer, values: dict) -> dict[str, str]:
@@ -132,9 +135,10 @@ def grant_problems(*, customer: Customer, values: dict) -> dict[str, str]:
 def top_up_problems(*, customer: Customer, values: dict) -> dict[str, str]:
     """{field: what to fix} for a purchase price: only a top-up has one, and an outcome
     top-up needs one (its amount is outcomes, not money); a top-up needs an invoice
-    ahead to bill it."""
+    ahead to bill it, or, invoiced at once, an agreement in its currency and a complete
+    seller profile."""
     problems: dict[str, str] = {}
-    top_up = values.get("source") == CreditGrant.Source.TOP_UP
+    top_up = values.get("source") in TOP_UP_SOURCES
     if not top_up:
         if values.get("purchase_price") is not None:
             problems["purchase_price"] = (
@@ -146,6 +150,12 @@ def top_up_problems(*, customer: Customer, values: dict) -> dict[str, str]:
             "An outcome top-up needs its purchase price: what the customer is invoiced for "
             "the outcomes."
         )
+    if values.get("source") == CreditGrant.Source.TOP_UP_NOW:
+        currency = values.get("currency") or customer.currency
+        problem = top_up_invoice_problem(customer=customer, currency=currency)
+        if problem:
+            problems["invoice_now"] = problem
+        return problems
     today = timezone.now().date()
     billing_ahead = (
         customer.agreements.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today)).exists()
@@ -183,6 +193,17 @@ def _replayed(grant: CreditGrant, values: dict) -> tuple[CreditGrant, bool]:
     return grant, False
 
 
+def grant_issue(*, customer: Customer, user=None, at: datetime | None = None, **fields):
+    """credits.grant_create, and a top-up's own invoice when it is invoiced at once, in
+    one transaction. The caller has checked grant_problems and top_up_problems."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        grant = grant_create(customer=customer, user=user, at=at, **fields)
+        if grant.source == CreditGrant.Source.TOP_UP_NOW:
+            top_up_invoice_issue(grant=grant, at=at)
+    return grant
+
+
 def grant_create_once(
     *,
     customer: Customer,
@@ -215,7 +236,7 @@ def grant_create_once(
         raise GrantError(problems)
     try:
         with transaction.atomic():
-            grant = grant_create(customer=customer, user=user, at=at, reference=reference, **values)
+            grant = grant_issue(customer=customer, user=user, at=at, reference=reference, **values)
     except IntegrityError:
         # The same reference sent twice at once: the other request created it.
         first = CreditGrant.objects.filter(customer=customer, reference=reference).first()
@@ -234,18 +255,20 @@ def top_up_request(
     reference: str = "",
     user=None,
     at: datetime | None = None,
+    invoice_now: bool = False,
     **fields,
 ) -> tuple[CreditGrant, bool]:
     """A top-up: a paid grant usable at once, billed on the customer's next invoice as a
     `credit_purchase` line at `purchase_price` (None: its amount) with the agreement's
     tax. A void of that invoice puts it back to pending; the reissue bills it again.
-    `fields`: other grant fields (unit, outcome_definition, expires_at, ...)."""
+    With `invoice_now`, that line is its own invoice, issued at once (its void cancels
+    the credits). `fields`: other grant fields (unit, outcome_definition, expires_at...)."""
     values = {
         **fields,
         "name": name,
         "amount": amount,
         "purchase_price": purchase_price,
-        "source": CreditGrant.Source.TOP_UP,
+        "source": CreditGrant.Source.TOP_UP_NOW if invoice_now else CreditGrant.Source.TOP_UP,
     }
     return grant_create_once(
         customer=customer, values=values, reference=reference, user=user, at=at

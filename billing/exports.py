@@ -67,6 +67,7 @@ INVOICE_COLUMNS = (
     "issued_at",
     "due_at",
     "void_reason",
+    "kind",  # last: a column added later (period, or top_up: no period)
 )
 INVOICE_RELATED = ("customer", "period")
 
@@ -75,8 +76,9 @@ def invoice_row(invoice: Invoice) -> dict[str, str]:
     return {
         "number": cell_text(invoice.number),
         "customer_id": cell_text(invoice.customer.external_id),
-        "period_start": _date(invoice.period.starts_at),
-        "period_end": _date(invoice.period.ends_at),
+        # A top-up invoice bills no period.
+        "period_start": _date(invoice.period.starts_at) if invoice.period else "",
+        "period_end": _date(invoice.period.ends_at) if invoice.period else "",
         "status": invoice.status,
         "currency": invoice.currency,
         "net": _amount(invoice.net, invoice.currency),
@@ -88,6 +90,7 @@ def invoice_row(invoice: Invoice) -> dict[str, str]:
         "issued_at": _instant(invoice.issued_at),
         "due_at": _instant(invoice.due_at),
         "void_reason": cell_text(invoice.void_reason),
+        "kind": invoice.kind,
     }
 
 

@@ -268,7 +268,11 @@ def _issued(start: datetime, end: datetime, accounts: Accounts) -> Iterator[tupl
     for seq, invoice in enumerate(_invoice_documents(invoices, "issued_at")):
         day = _utc_day(invoice.issued_at)
         period = invoice.period
-        last_day = _utc_day(period.ends_at - timedelta(days=1))
+        if period is None:
+            description = "Prepaid credits purchase"
+        else:
+            last_day = _utc_day(period.ends_at - timedelta(days=1))
+            description = f"Period {_utc_day(period.starts_at)} to {last_day}"
         rows = _document_rows(
             day=day,
             kind=JournalDocument.INVOICE,
@@ -276,7 +280,7 @@ def _issued(start: datetime, end: datetime, accounts: Accounts) -> Iterator[tupl
             customer=invoice.customer,
             currency=invoice.currency,
             invoice_number=invoice.number or "",
-            description=f"Period {_utc_day(period.starts_at)} to {last_day}",
+            description=description,
             amounts=_invoice_amounts(invoice, accounts),
             sign=1,
             accounts=accounts,

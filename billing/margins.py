@@ -281,8 +281,8 @@ def margin_figures_refresh(*, invoice_id: int) -> int:
             .select_related("period__agreement")
             .get(pk=invoice_id)
         )
-        if invoice.status == Invoice.Status.VOID:
-            return 0  # a void invoice's figures are not live
+        if invoice.status == Invoice.Status.VOID or invoice.period_id is None:
+            return 0  # a void invoice's figures are not live; a top-up invoice has none
         marks = Marks.of_invoice(invoice.pk)
         fresh = margin_figures_compute(
             marks=marks,

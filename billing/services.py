@@ -33,6 +33,7 @@ from billing.models import (
 from billing.money import ZERO
 from billing.periods import periods_unsettled_before
 from billing.rating import Marks, marks_insert
+from billing.top_up_invoices import top_up_purchase_cancel
 from billing.versions import TermsByVersion
 from config.db import statistics_ensure
 
@@ -259,8 +260,15 @@ def invoice_void(*, invoice_id: int, reason: str, user=None) -> Invoice:
     periods wait for it, and Finance reissues it once the data is corrected."""
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
-        period = BillingPeriod.objects.select_for_update().get(pk=invoice.period_id)
         at = timezone.now()
+        if invoice.kind == Invoice.Kind.TOP_UP:  # no period: the credits sold are cancelled
+            invoice.void(reason=reason, user=user, at=at)
+            top_up_purchase_cancel(invoice=invoice, at=at, user=user)
+            transaction.on_commit(
+                lambda: invoice_voided.send(sender=Invoice, invoice_id=invoice.pk)
+            )
+            return invoice
+        period = BillingPeriod.objects.select_for_update().get(pk=invoice.period_id)
         invoice.void(reason=reason, user=user, at=at)
         period.void()
         drawdowns_reverse(invoice=invoice, at=at, user=user)
@@ -285,4 +293,9 @@ def invoice_void_and_reissue(*, invoice_id: int, reason: str, user=None) -> Invo
     transaction, so the period is never seen without a live invoice."""
     with transaction.atomic():
         invoice = invoice_void(invoice_id=invoice_id, reason=reason, user=user)
+        if invoice.kind == Invoice.Kind.TOP_UP:
+            raise ClosingError(
+                f"Invoice {invoice.number} bills a credit top-up: it has no reissue. Void it "
+                "(its credits are cancelled), and record a new top-up if one is wanted."
+            )
         return period_reissue(period_id=invoice.period_id)

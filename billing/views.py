@@ -103,7 +103,12 @@ def _statement_invoice(request, token: str):
         return None, render(request, "billing/statement_expired.html", status=410)
     except (signing.BadSignature, ValueError):
         raise Http404("No such statement.") from None
-    invoice = Invoice.objects.select_related("customer", "period").filter(pk=invoice_id).first()
+    # A top-up invoice bills no outcomes: it has no statement.
+    invoice = (
+        Invoice.objects.select_related("customer", "period")
+        .filter(pk=invoice_id, period__isnull=False)
+        .first()
+    )
     if invoice is None:
         raise Http404("No such statement.")
     return invoice, None

@@ -127,13 +127,24 @@ def test_a_grant_in_another_currency_than_the_agreement_is_refused(finance):
 
 
 def test_finance_creates_a_top_up_with_its_purchase_price(finance):
-    customer = f.CustomerFactory(currency="USD")
+    customer = World(currency="USD").customer  # an agreement whose next invoice bills it
     data = form_data(
         customer, source="top_up", purchase_price="900.00", expires_at_0="", expires_at_1=""
     )
     assert finance.post(ADD, data).status_code == 302
     g = CreditGrant.objects.get()
     assert (g.source, g.purchase_price, g.expires_at) == ("top_up", D("900.00"), None)
+
+
+def test_a_top_up_no_invoice_would_bill_is_refused_and_nothing_stored(finance):
+    customer = f.CustomerFactory(currency="USD", external_id="cus_none")
+    data = form_data(
+        customer, source="top_up", purchase_price="900.00", expires_at_0="", expires_at_1=""
+    )
+    response = finance.post(ADD, data)
+    assert response.status_code == 200
+    assert "cus_none has no agreement whose next invoice would bill" in response.content.decode()
+    assert not CreditGrant.objects.exists() and not CreditLedgerEntry.objects.exists()
 
 
 def test_what_was_granted_is_fixed_and_the_form_never_writes_remaining(finance, monkeypatch):

@@ -82,5 +82,5 @@ def test_empty_api_csv_still_has_its_header(admin_client):
     response = admin_client.get("/api/v1/invoices", {"format": "csv"})
     assert response.content.decode().splitlines() == [
         "number,customer_id,period_start,period_end,status,currency,net,tax,total,amount_paid,amount_credited,"
-        "amount_due,issued_at,due_at,void_reason"
+        "amount_due,issued_at,due_at,void_reason,kind"
     ]

@@ -123,7 +123,8 @@ def test_the_apis_net_credit_notes(client):
     assert read["amount_due"].startswith("170.00")
     payments = client.get(f"/api/v1/invoices/{part.pk}/payments").json()["results"]
     assert payments[0]["invoice_amount_due"] == "170.00"
-    from billing.api.paid_invoices import InvoiceOut, invoices
+    from billing.api.paid_invoice_serializers import InvoiceOut
+    from billing.api.paid_invoices import invoices
 
     paid = InvoiceOut(invoices().get(pk=part.pk)).data
     assert (paid["amountDue"], paid["creditNotesTotal"], paid["paymentStatus"]) == (

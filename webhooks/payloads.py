@@ -40,8 +40,10 @@ def invoice_data(invoice_id: int) -> dict:
         "due_at": _time(invoice.due_at),
         "paid_at": _time(invoice.paid_at),
         "voided_at": _time(invoice.voided_at),
-        "period_start": _time(invoice.period.starts_at),
-        "period_end": _time(invoice.period.ends_at),
+        "kind": invoice.kind,
+        # null for a top-up invoice: it bills no period.
+        "period_start": _time(invoice.period.starts_at) if invoice.period else None,
+        "period_end": _time(invoice.period.ends_at) if invoice.period else None,
         "replaces": invoice.replaces.number if invoice.replaces else None,
     }
 

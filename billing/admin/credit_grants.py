@@ -14,8 +14,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from billing.admin.credit_ledger import CustomerFilter, LedgerEntryInline, short_label
 from billing.admin.credit_pages import amount_text, credit_page_urls, customer_credits_url, nowrap
-from billing.credit_grants import grant_problems
-from billing.credits import grant_create
+from billing.credit_grants import TOP_UP_SOURCES, grant_issue, grant_problems, top_up_problems
 from billing.models import CreditGrant, CreditLedgerEntry
 from config.admin_tools import DECIMAL_WIDGETS, time_column
 
@@ -56,7 +55,7 @@ FIXED = (
     "credits_page",
 )
 GRANTED = ("unit", "currency", "outcome_definition", "amount", "purchase_price")
-CHOSEN_SOURCES = (CreditGrant.Source.ADMIN, CreditGrant.Source.TOP_UP)
+CHOSEN_SOURCES = (CreditGrant.Source.ADMIN, *TOP_UP_SOURCES)
 
 
 class CreditGrantForm(forms.ModelForm):
@@ -73,10 +72,9 @@ class CreditGrantForm(forms.ModelForm):
             self.fields["source"].choices = [
                 choice for choice in CreditGrant.Source.choices if choice[0] in CHOSEN_SOURCES
             ]
-            self.fields[
-                "source"
-            ].help_text = (
-                "A top-up is billed on the customer's next invoice (at its purchase price)."
+            self.fields["source"].help_text = (
+                "A top-up is billed at its purchase price, on the customer's next invoice or "
+                "on its own invoice issued at once."
             )
 
     def clean(self):
@@ -92,11 +90,14 @@ class CreditGrantForm(forms.ModelForm):
         values.update(data)
         problems = grant_problems(customer=customer, values=values)
         source = values.get("source") or CreditGrant.Source.ADMIN
-        if values.get("purchase_price") is not None and source != CreditGrant.Source.TOP_UP:
+        if values.get("purchase_price") is not None and source not in TOP_UP_SOURCES:
             problems.setdefault(
                 "purchase_price",
                 "Only a top-up is invoiced: clear the purchase price or choose Top-up.",
             )
+        if not self.instance.pk and source in TOP_UP_SOURCES:
+            for name, message in top_up_problems(customer=customer, values=values).items():
+                problems.setdefault(name, message)
         for name, message in problems.items():
             if name in self.errors:
                 continue  # its own error says it already
@@ -269,7 +270,7 @@ class CreditGrantAdmin(SimpleHistoryAdmin):
                 obj.remaining = current.remaining
             return
         fields = {name: form.cleaned_data[name] for name in ADD_FIELDS if name != "customer"}
-        grant = grant_create(customer=form.cleaned_data["customer"], user=request.user, **fields)
+        grant = grant_issue(customer=form.cleaned_data["customer"], user=request.user, **fields)
         for model_field in CreditGrant._meta.concrete_fields:
             setattr(obj, model_field.attname, getattr(grant, model_field.attname))
         obj._state.adding, obj._state.db = False, grant._state.db

@@ -205,6 +205,8 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
 
     @admin.display(description="period", ordering="period__starts_at")
     def period_dates(self, obj):
+        if obj.period is None:
+            return "Credit top-up"
         # The end's year only when it differs: the column stays on one line at 1366 px.
         start, end = obj.period.starts_at, obj.period.ends_at
         shown = (
@@ -226,6 +228,13 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
 
     @admin.display(description="documents")
     def documents(self, obj):
+        if obj.period_id is None:  # a top-up bills no outcomes: no statement to share
+            return format_html(
+                '<a class="button" href="{}">Printable invoice</a> '
+                '<a class="button" href="{}">CSV</a>',
+                reverse("admin:billing_invoice_print", args=[obj.pk]),
+                reverse("admin:billing_invoice_csv", args=[obj.pk]),
+            )
         statement = reverse("outcome-statement", args=[statement_token(obj.pk)])
         return format_html(
             '<a class="button" href="{}">Printable invoice</a> <a class="button" href="{}">CSV</a> '
@@ -316,7 +325,10 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
                 if action == "void":
                     invoice_void(invoice_id=invoice.pk, reason=reason, user=request.user)
                     self.message_user(
-                        request, f"Invoice {invoice.number} voided; its period awaits reissue."
+                        request,
+                        f"Invoice {invoice.number} voided; its period awaits reissue."
+                        if invoice.period_id
+                        else f"Invoice {invoice.number} voided; the credits it sold are cancelled.",
                     )
                 else:
                     new = invoice_void_and_reissue(

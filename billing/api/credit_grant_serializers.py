@@ -136,6 +136,11 @@ class CreditGrantIn(StrictSerializer):
         help_text="true: a top-up, billed on the customer's next invoice as a credit "
         "purchase line (with the agreement's tax).",
     )
+    invoice_now = Flag(
+        required=False,
+        help_text="With top_up: true, the top-up is invoiced at once on its own invoice "
+        "(issued, numbered and e-mailed like any) instead of on the next one.",
+    )
     purchase_price = AmountText(
         max_length=40,
         required=False,

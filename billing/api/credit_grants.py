@@ -118,6 +118,11 @@ class CustomerCreditGrants(generics.ListAPIView):
         values = dict(data.validated_data)
         reference, reference_name = _reference(request, values)
         top_up = values.pop("top_up", False)
+        invoice_now = values.pop("invoice_now", False)
+        if invoice_now and not top_up:
+            raise exceptions.ValidationError(
+                {"invoice_now": ["Only a top-up is invoiced: send top_up: true as well."]}
+            )
         definition_id = values.get("outcome_definition")
         if definition_id is not None:
             # Unknown: passed on as the id, which grant_problems names.
@@ -127,7 +132,11 @@ class CustomerCreditGrants(generics.ListAPIView):
         try:
             if top_up:
                 grant, created = top_up_request(
-                    customer=customer, reference=reference, user=request.user, **values
+                    customer=customer,
+                    reference=reference,
+                    user=request.user,
+                    invoice_now=invoice_now,
+                    **values,
                 )
             else:
                 grant, created = grant_create_once(

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.api.paid_fields import DayOrMomentField
-from billing.api.paid_invoices import digits
+from billing.api.paid_invoice_serializers import digits
 from billing.models import PriceAgreement
 
 

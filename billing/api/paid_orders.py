@@ -23,7 +23,7 @@ from agents.api.paid_fields import validated
 from agents.api.paid_v2 import ID, MAX_ID_DIGITS, CatalogueView, printable
 from billing.agreement_changes import agreement_delete, agreement_update
 from billing.agreements import agreement_create
-from billing.api.paid_invoices import Amount, digits
+from billing.api.paid_invoice_serializers import Amount, digits
 from billing.api.paid_order_changes import order_changes
 from billing.api.paid_order_filters import OrderFilter
 from billing.api.paid_order_requests import OrderIn

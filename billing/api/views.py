@@ -113,8 +113,9 @@ class InvoiceTaxSerializer(serializers.Serializer):
 
 class InvoiceSerializer(serializers.ModelSerializer):
     customer_id = serializers.CharField(source="customer.external_id")
-    period_start = serializers.DateTimeField(source="period.starts_at")
-    period_end = serializers.DateTimeField(source="period.ends_at")
+    # null for a top-up invoice (kind `top_up`): it bills no period.
+    period_start = serializers.DateTimeField(source="period.starts_at", allow_null=True)
+    period_end = serializers.DateTimeField(source="period.ends_at", allow_null=True)
     amount_due = serializers.DecimalField(max_digits=20, decimal_places=8, read_only=True)
     days_overdue = serializers.SerializerMethodField()
     taxes = InvoiceTaxSerializer(many=True, help_text="Tax per rate, as printed at issue.")

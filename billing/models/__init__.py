@@ -10,13 +10,8 @@ from billing.models.corrections import (
 from billing.models.credits import CreditGrant, CreditLedgerEntry, RecurringGrant
 from billing.models.documents import CreditNoteDocument, InvoiceDelivery, InvoiceDocument
 from billing.models.fx import ExchangeRate
-from billing.models.invoices import (
-    BillingPeriod,
-    Invoice,
-    InvoiceCounter,
-    InvoiceLine,
-    InvoiceTax,
-)
+from billing.models.invoice_lines import InvoiceLine, InvoiceTax
+from billing.models.invoices import BillingPeriod, Invoice, InvoiceCounter
 from billing.models.margins import MarginAlert, MarginFigure
 from billing.models.marks import BilledSignal
 from billing.models.outcomes import OutcomeCriterion, OutcomeDefinition, data_lookup

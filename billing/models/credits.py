@@ -27,6 +27,7 @@ class GrantSource(models.TextChoices):
     ADMIN = "admin", "Admin"
     API = "api", "Staff API"
     TOP_UP = "top_up", "Top-up (billed on the next invoice)"
+    TOP_UP_NOW = "top_up_now", "Top-up (invoiced at once)"
     RECURRING = "recurring", "Recurring allowance"
 
 
@@ -224,7 +225,9 @@ class CreditLedgerEntry(models.Model):
                 | Q(kind=LedgerKind.DRAWDOWN, amount__lt=0, invoice__isnull=False)
                 | Q(kind=LedgerKind.EXPIRY, amount__lt=0)
                 | Q(kind=LedgerKind.REVERSAL, amount__gt=0, invoice__isnull=False)
-                | Q(kind=LedgerKind.CANCELLATION, amount__lt=0, credit_note__isnull=False),
+                # A credit note, or a top-up invoice's void, cancels a purchase.
+                | Q(kind=LedgerKind.CANCELLATION, amount__lt=0, credit_note__isnull=False)
+                | Q(kind=LedgerKind.CANCELLATION, amount__lt=0, invoice__isnull=False),
                 name="ledger_sign_and_document_per_kind",
             ),
             models.UniqueConstraint(
@@ -241,6 +244,12 @@ class CreditLedgerEntry(models.Model):
                 fields=["grant", "invoice"],
                 condition=Q(kind=LedgerKind.REVERSAL, credit_note__isnull=True),
                 name="ledger_one_void_reversal_per_invoice",
+            ),
+            # A top-up invoice's void cancels its purchase once.
+            models.UniqueConstraint(
+                fields=["grant", "invoice"],
+                condition=Q(kind=LedgerKind.CANCELLATION, credit_note__isnull=True),
+                name="ledger_one_void_cancellation_per_invoice",
             ),
         ]
         indexes = [models.Index(fields=["invoice"], name="ledger_invoice_idx")]

@@ -1,4 +1,4 @@
-"""Billing periods and invoices (their lines, taxes and number counter)."""
+"""Billing periods, invoices and the number counter (lines and taxes: invoice_lines.py)."""
 
 from datetime import UTC, timedelta
 from decimal import Decimal
@@ -28,6 +28,11 @@ class InvoiceStatus(models.TextChoices):
     def live(cls) -> tuple[str, str]:
         """The states of an invoice that bills its period (not void)."""
         return (cls.ISSUED, cls.PAID)
+
+
+class InvoiceKind(models.TextChoices):
+    PERIOD = "period", "Billing period"
+    TOP_UP = "top_up", "Credit top-up (issued at once)"
 
 
 class BillingPeriodQuerySet(models.QuerySet):
@@ -148,16 +153,28 @@ class InvoiceQuerySet(models.QuerySet):
 class Invoice(models.Model):
     """issued -> paid (payments add up to the total) or void. Amounts: `net` is the sum
     of the lines, `tax` the sum of the per-rate taxes, `total = net + tax` (a database
-    check). Seller and buyer are kept as printed at issue, whatever is edited later."""
+    check). Seller and buyer are kept as printed at issue, whatever is edited later.
+
+    A period's invoice bills its period; a top-up invoice (no period) bills one credit
+    purchase at once (billing/top_up_invoices.py)."""
 
     Status = InvoiceStatus
+    Kind = InvoiceKind
 
     # Set last, under the counter's lock, just before the closing transaction commits:
     # the series' format filled with the year and the gapless sequence number.
     number = models.CharField(max_length=40, unique=True, null=True)
     sequence_year = models.PositiveSmallIntegerField(null=True, blank=True)
     sequence = models.PositiveBigIntegerField(null=True, blank=True)
-    period = models.ForeignKey(BillingPeriod, on_delete=models.PROTECT, related_name="invoices")
+    kind = models.CharField(max_length=10, choices=InvoiceKind.choices, default=InvoiceKind.PERIOD)
+    period = models.ForeignKey(
+        BillingPeriod,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoices",
+        help_text="The period it bills; none for a top-up invoice.",
+    )
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="invoices"
     )
@@ -228,6 +245,11 @@ class Invoice(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=InvoiceKind.PERIOD, period__isnull=False)
+                | Q(kind=InvoiceKind.TOP_UP, period__isnull=True),
+                name="invoice_period_iff_period_kind",
             ),
             models.CheckConstraint(
                 condition=~Q(status=InvoiceStatus.VOID) | ~Q(void_reason=""),
@@ -317,80 +339,3 @@ class Invoice(models.Model):
             self.status, self.paid_at = self.Status.PAID, at
             fields += ["status", "paid_at"]
         self.save(update_fields=fields)
-
-
-class InvoiceLine(models.Model):
-    class Kind(models.TextChoices):
-        OUTCOME = "outcome", "Outcome"
-        PLATFORM_FEE = "platform_fee", "Platform fee"
-        MINIMUM_TRUE_UP = "minimum_true_up", "Minimum commitment true-up"
-        CAP_DISCOUNT = "cap_discount", "Spend cap discount"
-        ADJUSTMENT = "adjustment", "Adjustment (late signals)"
-        CREDITS_APPLIED = "credits_applied", "Prepaid credits applied"
-        CREDIT_PURCHASE = "credit_purchase", "Credit purchase (top-up)"
-
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    description = models.TextField()
-    price = models.ForeignKey(
-        "billing.Price", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    adjusted_period = models.ForeignKey(
-        BillingPeriod,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="For an adjustment: the period the late signals belong to.",
-    )
-    credit_grant = models.ForeignKey(
-        "billing.CreditGrant",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="Credits applied, or a credit purchase: the grant.",
-    )
-    successes = models.PositiveIntegerField(default=0)
-    partials = models.PositiveIntegerField(default=0)
-    quantity = models.DecimalField(**MONEY, default=0)
-    unit_price = models.DecimalField(**MONEY, null=True, blank=True)
-    amount = models.DecimalField(**MONEY, help_text="Net of tax, rounded to the minor unit.")
-    tax_rate = models.ForeignKey(
-        "billing.TaxRate", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    tax_percent = models.DecimalField(max_digits=7, decimal_places=4, null=True, blank=True)
-    position = models.PositiveSmallIntegerField(default=0)
-
-    class Meta:
-        ordering = ["invoice", "position"]
-
-    def __str__(self) -> str:
-        # The admin's line inline selects the invoice with its lines.
-        amount = format_money(self.amount, self.invoice.currency)
-        return f"{self.get_kind_display()}: {amount} {self.invoice.currency}"
-
-
-class InvoiceTax(models.Model):
-    """One tax rate's total on an invoice: the rate applied once to the net of its lines,
-    rounded half-up to the minor unit. Name, percent and note as printed at issue."""
-
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="taxes")
-    tax_rate = models.ForeignKey(
-        "billing.TaxRate", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    name = models.CharField(max_length=100)
-    percent = models.DecimalField(max_digits=7, decimal_places=4)
-    legal_note = models.TextField(blank=True)
-    net = models.DecimalField(**MONEY)
-    tax = models.DecimalField(**MONEY)
-    position = models.PositiveSmallIntegerField(default=0)
-
-    class Meta:
-        ordering = ["invoice", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["invoice", "tax_rate"], name="invoice_tax_one_per_rate")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name}: {format_money(self.tax, self.invoice.currency)}"
