@@ -30,11 +30,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from billing.credits import draw_order
 from billing.errors import ClosingError
-from billing.models import BillingPeriod, Budget, CreditGrant, CustomerBalance
+from billing.models import BillingPeriod, Budget, CreditGrant, CreditLedgerEntry, CustomerBalance
 from billing.money import ZERO, format_quantity, round_line
 from billing.periods import periods_unsettled_before
 from billing.services import invoice_preview
@@ -106,10 +106,14 @@ def balance_compute(customer: Customer, *, now: datetime) -> CustomerBalance:
         spend_open += draft.charges
         if period.ends_at > now:
             spend_period += draft.charges
-    in_balance = sorted((g for g in grants if _live_now(g, now) or g.pk in use), key=draw_order)
+    sold = _sold(grants)
+    in_balance = sorted(
+        (g for g in grants if (_live_now(g, now) and sold[g.pk] > 0) or g.pk in use),
+        key=draw_order,
+    )
     money = [g for g in in_balance if g.unit == Unit.MONEY]
-    granted = sum((g.amount for g in money), ZERO)
-    used_closed = sum((g.amount - g.remaining for g in money), ZERO)
+    granted = sum((sold[g.pk] for g in money), ZERO)
+    used_closed = sum((sold[g.pk] - g.remaining for g in money), ZERO)
     used_open = sum((use[g.pk].value for g in money if g.pk in use), ZERO)
     current = [p for p in periods if p.ends_at > now]
     return CustomerBalance(
@@ -124,20 +128,35 @@ def balance_compute(customer: Customer, *, now: datetime) -> CustomerBalance:
         spend_period=spend_period,
         period_starts_at=min((p.starts_at for p in current), default=None),
         period_ends_at=max((p.ends_at for p in current), default=None),
-        grants=[_grant_row(g, use.get(g.pk) or _Use(), currency) for g in in_balance],
+        grants=[_grant_row(g, sold[g.pk], use.get(g.pk) or _Use(), currency) for g in in_balance],
         computed_at=now,
     )
 
 
-def _grant_row(grant: CreditGrant, use: _Use, currency: str) -> dict:
-    """One grant as the API shows it: money at the minor unit, outcomes as a quantity."""
+def _sold(grants: list[CreditGrant]) -> dict[int, Decimal]:
+    """Each grant's amount less what was cancelled (a top-up's purchase credited, or its
+    invoice voided): credits never granted in effect are neither granted nor used."""
+    cancelled = dict(
+        CreditLedgerEntry.objects.filter(
+            grant__in=[g.pk for g in grants], kind=CreditLedgerEntry.Kind.CANCELLATION
+        )
+        .values("grant")
+        .annotate(total=Sum("amount"))
+        .values_list("grant", "total")
+    )
+    return {g.pk: g.amount + cancelled.get(g.pk, ZERO) for g in grants}
+
+
+def _grant_row(grant: CreditGrant, amount: Decimal, use: _Use, currency: str) -> dict:
+    """One grant as the API shows it: money at the minor unit, outcomes as a quantity;
+    `amount` what it granted in effect (billing.balances._sold)."""
     if grant.unit == Unit.MONEY:
 
         def show(value):
             return str(round_line(value, currency) + 0)
     else:
         show = format_quantity
-    used_closed = grant.amount - grant.remaining
+    used_closed = amount - grant.remaining
     definition = grant.outcome_definition
     return {
         "id": grant.pk,
@@ -146,7 +165,7 @@ def _grant_row(grant: CreditGrant, use: _Use, currency: str) -> dict:
         "unit": grant.unit,
         "outcome_definition_id": definition.pk if definition else None,
         "outcome": definition.name if definition else None,
-        "amount": show(grant.amount),
+        "amount": show(amount),
         "used_closed": show(used_closed),
         "used_open": show(use.units),
         "available": show(grant.remaining - use.units),

@@ -15,7 +15,11 @@ from django.utils import timezone
 from billing.credits import grant_create
 from billing.errors import GrantError
 from billing.models import BillingPeriod, CreditGrant, OutcomeDefinition, Price
-from billing.top_up_invoices import top_up_invoice_issue, top_up_invoice_problem
+from billing.top_up_invoices import (
+    top_up_charge_problem,
+    top_up_invoice_issue,
+    top_up_invoice_problem,
+)
 from customers.currencies import minor_unit
 from customers.models import Customer
 
@@ -133,29 +137,35 @@ def grant_problems(*, customer: Customer, values: dict) -> dict[str, str]:
 
 
 def top_up_problems(*, customer: Customer, values: dict) -> dict[str, str]:
-    """{field: what to fix} for a purchase price: only a top-up has one, and an outcome
-    top-up needs one (its amount is outcomes, not money); a top-up needs an invoice
-    ahead to bill it, or, invoiced at once, an agreement in its currency and a complete
-    seller profile."""
+    """{field: what to fix} for a top-up: only a top-up has a purchase price, and an
+    outcome top-up needs one (its amount is outcomes, not money); a top-up is paid
+    credits, expiring after now, with an agreement ahead whose invoices draw it; one
+    invoiced at once is not free and needs an agreement in its currency and a complete
+    seller profile; the invoice's total with tax stays below LIMIT."""
     problems: dict[str, str] = {}
-    top_up = values.get("source") in TOP_UP_SOURCES
-    if not top_up:
-        if values.get("purchase_price") is not None:
+    source = values.get("source")
+    price = values.get("purchase_price")
+    if source not in TOP_UP_SOURCES:
+        if price is not None:
             problems["purchase_price"] = (
                 "Only a top-up (billed on the next invoice) has a purchase price."
             )
         return problems
-    if values.get("unit") == CreditGrant.Unit.OUTCOMES and values.get("purchase_price") is None:
+    if values.get("unit") == CreditGrant.Unit.OUTCOMES and price is None:
         problems["purchase_price"] = (
             "An outcome top-up needs its purchase price: what the customer is invoiced for "
             "the outcomes."
         )
-    if values.get("source") == CreditGrant.Source.TOP_UP_NOW:
-        currency = values.get("currency") or customer.currency
-        problem = top_up_invoice_problem(customer=customer, currency=currency)
-        if problem:
-            problems["invoice_now"] = problem
-        return problems
+    if values.get("kind", CreditGrant.Kind.PAID) != CreditGrant.Kind.PAID:
+        problems["kind"] = (
+            "A top-up is bought: its kind is paid. Give free credits as a promotional grant "
+            "that is not a top-up."
+        )
+    expires_at = values.get("expires_at")
+    if isinstance(expires_at, datetime) and expires_at <= timezone.now():
+        problems["expires_at"] = (
+            "A top-up is bought to be used: its expiry must be in the future (or empty)."
+        )
     today = timezone.now().date()
     billing_ahead = (
         customer.agreements.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today)).exists()
@@ -164,8 +174,23 @@ def top_up_problems(*, customer: Customer, values: dict) -> dict[str, str]:
     if not billing_ahead:
         problems["top_up"] = (
             f"Customer {customer.external_id} has no agreement whose next invoice would bill "
-            "the top-up: add or extend an agreement first."
+            "the top-up or draw its credits: add or extend an agreement first."
         )
+    currency = values.get("currency") or customer.currency
+    if source == CreditGrant.Source.TOP_UP_NOW:
+        if price == 0:
+            problems["purchase_price"] = (
+                "A top-up invoiced at once is sold above zero: give its price, or give free "
+                "credits as a promotional grant."
+            )
+        problem = top_up_invoice_problem(customer=customer, currency=currency)
+        if problem:
+            problems["invoice_now"] = problem
+    charge = values.get("amount") if price is None else price
+    if "purchase_price" not in problems and "amount" not in problems:
+        problem = top_up_charge_problem(customer=customer, currency=currency, charge=charge)
+        if problem:
+            problems["amount" if price is None else "purchase_price"] = problem
     return problems
 
 

@@ -211,7 +211,7 @@ def _cancelled(credit_note, bought, grants, at) -> list[CreditLedgerEntry]:
         if units > grant.remaining:
             most = round_line(line.amount * grant.remaining / grant.amount, currency)
             raise CreditNoteError(
-                f"lines: the credits bought with “{line.description}” were used: "
+                f"lines: the credits bought with “{line.description}” were used or expired: "
                 f"{grant.amount_display(grant.remaining)} left of them, so at most "
                 f"{format_money(most, currency)} {currency} of the purchase can be credited."
             )

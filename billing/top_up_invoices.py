@@ -4,13 +4,14 @@ and paid like any invoice. A void cancels the credits it sold (refused once some
 used: a credit note then credits what is left); it has no reissue."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from billing.credits import purchase_lines
-from billing.errors import StateError
+from billing.errors import GrantError, StateError
 from billing.invoicing import DraftInvoice, invoice_lines_store
 from billing.models import (
     CreditGrant,
@@ -56,6 +57,22 @@ def top_up_invoice_problem(*, customer, currency: str) -> str | None:
     return None
 
 
+def top_up_charge_problem(*, customer, currency: str, charge) -> str | None:
+    """What is wrong with invoicing `charge` (a purchase price, net) for a top-up: with
+    the agreement's tax, the line and the invoice's total must stay below LIMIT (the
+    stored amounts' 12 integer digits)."""
+    from billing.credit_grants import LIMIT
+
+    agreement = top_up_agreement(customer=customer, currency=currency)
+    if agreement is None or not isinstance(charge, Decimal) or not charge.is_finite():
+        return None  # said by the other checks
+    rate = line_tax_rate(agreement=agreement, price=None)
+    percent = rate.percent if rate is not None else ZERO
+    if charge * (1 + percent / 100) >= LIMIT:
+        return "With its tax the invoice would reach 1,000,000,000,000: sell less at once."
+    return None
+
+
 def top_up_invoice_issue(*, grant: CreditGrant, at) -> Invoice:
     """Issue the invoice of `grant`'s purchase, inside the caller's transaction (the
     grant's creation): one `credit_purchase` line at its purchase price with the
@@ -64,6 +81,9 @@ def top_up_invoice_issue(*, grant: CreditGrant, at) -> Invoice:
 
     customer = grant.customer
     agreement = top_up_agreement(customer=customer, currency=grant.currency)
+    problem = top_up_invoice_problem(customer=customer, currency=grant.currency)
+    if problem:  # changed since the request was checked (an agreement deleted meanwhile)
+        raise GrantError({"invoice_now": problem})
     seller = SellerProfile.current()
     terms = customer.payment_terms_days
     if terms is None:
@@ -99,14 +119,23 @@ def top_up_purchase_cancel(*, invoice: Invoice, at, user=None) -> None:
         CreditGrant.objects.select_for_update().filter(purchase_invoice=invoice).order_by("pk")
     )
     for grant in grants:
-        if grant.remaining < grant.amount:
+        # Drawn by invoices and not given back (an expiry is not a use).
+        used = -(
+            grant.entries.filter(kind__in=(Kind.DRAWDOWN, Kind.REVERSAL)).aggregate(
+                total=Sum("amount")
+            )["total"]
+            or ZERO
+        )
+        if used > 0:
             raise StateError(
-                f"Invoice {invoice.number}: {grant.amount_display(grant.amount - grant.remaining)}"
-                f" of the credits it sold were used already; credit the rest with a credit "
-                "note instead of voiding it."
+                f"Invoice {invoice.number}: {grant.amount_display(used)} of the credits it "
+                "sold were used already; credit the rest with a credit note instead of "
+                "voiding it."
             )
     for grant in grants:
         left = grant.remaining
+        if left == 0:
+            continue  # expired unused: nothing left to cancel
         grant.remaining = ZERO
         grant.save(update_fields=["remaining"])
         CreditLedgerEntry.objects.create(

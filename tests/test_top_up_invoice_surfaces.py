@@ -15,6 +15,7 @@ from paid import Paid
 
 from billing.credit_grants import top_up_request
 from billing.models import CreditGrant, CreditLedgerEntry, Invoice, InvoiceDelivery
+from billing.services import invoice_void, period_close
 from billing.statements import statement_token
 from billing.tasks import deliver_invoice
 from tests import factories as f
@@ -228,3 +229,40 @@ def test_paids_sdk_reads_the_top_up_invoice(live_server, transactional_db):
         [line] = lines.data
         assert line.order_id is None and line.total_price_before_tax == 950.0
         assert line.start_date == NOW
+
+
+@pytest.mark.django_db
+def test_the_invoice_list_finds_top_ups_by_issue_date_and_kind(client, world):
+    invoice = top_up_invoice(world)
+    world.signals(1)
+    january = period_close(period_id=world.period(1).pk)
+    client.force_login(staff("Viewers"))
+
+    def numbers(**params):
+        response = client.get("/api/v1/invoices", params)
+        assert response.status_code == 200, response.content
+        return sorted(row["number"] for row in response.json()["results"])
+
+    # The period range selects period invoices; the issue range every invoice.
+    assert numbers(period_from="2026-01-01T00:00:00Z") == [january.number]
+    assert numbers(issued_from="2026-01-01T00:00:00Z", issued_to="2026-01-31T00:00:00Z") == [
+        invoice.number
+    ]
+    assert numbers(kind="top_up") == [invoice.number]
+    assert numbers(kind="period") == [january.number]
+
+
+@pytest.mark.django_db
+def test_a_voided_top_ups_credits_show_as_cancelled_in_the_admin(client, world):
+    invoice = top_up_invoice(world)
+    invoice_void(invoice_id=invoice.pk, reason="ordered twice")
+    client.force_login(staff("Finance"))
+    grant = CreditGrant.objects.get()
+    cancelled = client.get("/admin/billing/creditgrant/", {"state": "cancelled"})
+    assert cancelled.context["cl"].result_count == 1
+    used = client.get("/admin/billing/creditgrant/", {"state": "used"})
+    assert used.context["cl"].result_count == 0
+    page = client.get(f"/admin/billing/creditgrant/customer/{world.customer.pk}/")
+    assert [g.state for g in page.context["grants"]] == ["cancelled"]
+    ledger = client.get(f"/admin/billing/creditgrant/{grant.pk}/change/").content.decode()
+    assert "Cancellation (top-up credited or voided)" in ledger

@@ -10,9 +10,10 @@ from decimal import Decimal as D
 
 import pytest
 
+from billing.balances import balance_compute
 from billing.credit_grants import top_up_request
 from billing.credit_notes import CreditRequest, credit_note_issue
-from billing.credits import top_ups_pending
+from billing.credits import grants_expire, top_ups_pending
 from billing.errors import ClosingError, CreditNoteError, GrantError, StateError
 from billing.models import (
     CreditGrant,
@@ -26,7 +27,7 @@ from billing.receivables import payment_record
 from billing.services import invoice_void, invoice_void_and_reissue, period_close
 from tests import factories as f
 from tests.billing_helpers import World
-from tests.credit_helpers import START, ledger_sum
+from tests.credit_helpers import START, grant, ledger_sum
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 1, 20, 9, 30, tzinfo=UTC)
@@ -225,3 +226,81 @@ def test_refusals_name_what_to_fix_and_leave_nothing(world, setup, text):
     assert not CreditGrant.objects.exists() and not Invoice.objects.exists()
     assert not CreditLedgerEntry.objects.exists()
     assert list(InvoiceCounter.objects.values_list("series", "year", "last_number")) == counters
+
+
+def test_a_void_after_the_credits_expired_unused_is_allowed(world):
+    grant = top_up_now(world, expires_at=datetime(2027, 1, 1, tzinfo=UTC))
+    for month in (1, 2):  # the expiry waits for the periods that could still draw it
+        period_close(period_id=world.period(month).pk)
+    assert grants_expire(now=datetime(2027, 1, 2, tzinfo=UTC)) == 1
+    invoice_void(invoice_id=grant.purchase_invoice_id, reason="never used, not paid")
+    grant.refresh_from_db()
+    assert Invoice.objects.get(pk=grant.purchase_invoice_id).status == "void"
+    # Written off by the expiry; nothing left for the void to cancel.
+    assert list(grant.entries.order_by("pk").values_list("kind", "amount")) == [
+        ("grant", D("200.00")),
+        ("expiry", D("-200.00")),
+    ]
+    assert grant.remaining == 0 == ledger_sum(grant)
+
+
+def test_cancelled_credits_are_neither_granted_nor_used_in_the_balance(world):
+    grant(world.customer, "1000.00", name="Commitment")
+    mistaken = top_up_now(world, amount="5000.00", price="5000.00")
+    invoice_void(invoice_id=mistaken.purchase_invoice_id, reason="typed one zero too many")
+    balance = balance_compute(world.customer, now=datetime.now(UTC))
+    assert (balance.granted, balance.used_closed, balance.remaining) == (
+        D("1000.00"),
+        D("0"),
+        D("1000.00"),
+    )
+    assert [row["name"] for row in balance.grants] == ["Commitment"]
+
+
+def test_half_credited_top_up_counts_what_it_still_grants(world):
+    bought = top_up_now(world)
+    line = bought.purchase_invoice.lines.get()
+    credit_note_issue(
+        invoice_id=bought.purchase_invoice_id,
+        reason="discount agreed",
+        lines=[CreditRequest(invoice_line_id=line.pk, amount=D("90.00"))],
+    )
+    balance = balance_compute(world.customer, now=datetime.now(UTC))
+    assert (balance.granted, balance.used_closed) == (D("100.00"), D("0.00"))
+    assert balance.grants[0]["amount"] == "100.00"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "text"),
+    [
+        ({"purchase_price": D("0")}, "purchase_price", "sold above zero"),
+        ({"kind": "promotional"}, "kind", "its kind is paid"),
+        ({"expires_at": datetime(2026, 2, 1, tzinfo=UTC)}, "expires_at", "in the future"),
+        # 900,000,000,000 + 20% tax would not fit the invoice's amounts.
+        ({"purchase_price": D("900000000000")}, "purchase_price", "With its tax"),
+    ],
+)
+def test_a_top_up_it_could_not_sell_is_refused_by_field(world, fields, text, field):
+    values = {"purchase_price": D("10.00"), **fields}
+    with pytest.raises(GrantError) as refused:
+        top_up_request(
+            customer=world.customer,
+            amount=D("50.00"),
+            invoice_now=True,
+            effective_at=START,
+            **values,
+        )
+    assert text in refused.value.problems[field]
+    assert not CreditGrant.objects.exists() and not Invoice.objects.exists()
+
+
+def test_a_customer_whose_agreements_ended_cannot_top_up(world):
+    world.agreement.ends_on = date(2026, 2, 28)
+    world.agreement.save()
+    for month in (1, 2):  # settled: no invoice ahead would draw the credits
+        period_close(period_id=world.period(month).pk)
+    with pytest.raises(GrantError) as refused:
+        top_up_request(customer=world.customer, amount=D("50.00"), invoice_now=True)
+    assert "no agreement whose next invoice would bill" in refused.value.problems["top_up"]
+    assert not Invoice.objects.filter(kind="top_up").exists()
+    assert not CreditGrant.objects.exists()

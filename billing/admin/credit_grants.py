@@ -117,6 +117,7 @@ class GrantStateFilter(admin.SimpleListFilter):
             ("live", "Live (effective, credits left)"),
             ("later", "Not yet effective"),
             ("used", "Used up"),
+            ("cancelled", "Cancelled (top-up credited or voided)"),
             ("expired", "Expired"),
         ]
 
@@ -128,7 +129,11 @@ class GrantStateFilter(admin.SimpleListFilter):
         if self.value() == "later":
             return queryset.filter(effective_at__gt=now)
         if self.value() == "used":
-            return queryset.filter(remaining=0).exclude(entries__kind=Kind.EXPIRY)
+            return queryset.filter(remaining=0).exclude(
+                entries__kind__in=(Kind.EXPIRY, Kind.CANCELLATION)
+            )
+        if self.value() == "cancelled":
+            return queryset.filter(remaining=0, entries__kind=Kind.CANCELLATION).distinct()
         if self.value() == "expired":
             return queryset.filter(expires_at__lte=now)
         return queryset

@@ -52,7 +52,10 @@ def document_link(entry) -> str:
     return "—"
 
 
-def grant_state(grant: CreditGrant, now) -> str:
+def grant_state(grant: CreditGrant, now, *, cancelled: bool = False) -> str:
+    """`cancelled`: the grant has a cancellation entry (a top-up credited or voided)."""
+    if grant.remaining <= 0 and cancelled:
+        return "cancelled"
     if grant.expires_at is not None and grant.expires_at <= now:
         return "expired"
     if grant.effective_at > now:
@@ -84,8 +87,13 @@ def customer_credits_view(model_admin, request, customer_id):
         .select_related("outcome_definition")
         .order_by("-effective_at", "-pk")
     )
+    cancelled = set(
+        CreditLedgerEntry.objects.filter(
+            grant__customer=customer, kind=CreditLedgerEntry.Kind.CANCELLATION
+        ).values_list("grant_id", flat=True)
+    )
     for grant in grants:
-        grant.state = grant_state(grant, now)
+        grant.state = grant_state(grant, now, cancelled=grant.pk in cancelled)
         grant.amount_text = amount_text(grant, grant.amount)
         grant.remaining_text = amount_text(grant, grant.remaining)
     forecast = credit_forecast(customer=customer, now=now)

@@ -299,7 +299,8 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
             title="Void",
             intro="These invoices will be voided (kept, marked void, with your reason). Their "
             "periods become voided: later periods wait for them until you correct the data "
-            "and reissue them from Billing periods › “Reissue the invoice of voided periods”.",
+            "and reissue them from Billing periods › “Reissue the invoice of voided periods”. "
+            "A top-up invoice has no period: its void cancels the credits it sold.",
         )
 
     def _void(self, request, queryset, *, action, title, intro):

@@ -131,9 +131,14 @@ class InvoiceSerializer(serializers.ModelSerializer):
 
 
 class InvoiceFilter(PeriodRangeFilter):
+    # period_from/period_to select period invoices; a top-up invoice has no period, and
+    # the issue range finds every invoice.
+    issued_from = BoundedIsoDateTimeFilter(field_name="issued_at", lookup_expr="gte")
+    issued_to = BoundedIsoDateTimeFilter(field_name="issued_at", lookup_expr="lte")
+
     class Meta:
         model = Invoice
-        fields = ["status", "currency"]
+        fields = ["status", "currency", "kind"]
 
 
 class InvoiceViewSet(StaffReadOnly):

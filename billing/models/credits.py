@@ -27,7 +27,7 @@ class GrantSource(models.TextChoices):
     ADMIN = "admin", "Admin"
     API = "api", "Staff API"
     TOP_UP = "top_up", "Top-up (billed on the next invoice)"
-    TOP_UP_NOW = "top_up_now", "Top-up (invoiced at once)"
+    TOP_UP_NOW = "top_up_now", "Top-up invoiced at once (its own invoice)"
     RECURRING = "recurring", "Recurring allowance"
 
 
@@ -174,7 +174,7 @@ class LedgerKind(models.TextChoices):
     DRAWDOWN = "drawdown", "Drawdown (invoice)"
     EXPIRY = "expiry", "Expiry write-off"
     REVERSAL = "reversal", "Reversal (void or credit note)"
-    CANCELLATION = "cancellation", "Cancellation (top-up credited)"
+    CANCELLATION = "cancellation", "Cancellation (top-up credited or voided)"
 
 
 class CreditLedgerEntry(models.Model):
