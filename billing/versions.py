@@ -199,6 +199,32 @@ def terms_normal(terms: dict) -> dict:
     }
 
 
+def agreement_now(agreement: PriceAgreement, *, now, versions: list | None = None):
+    """The agreement with the fee, minimum and cap in effect at `now` (what Paid's order
+    shows): a version scheduled from a later period start is not in effect yet, though
+    the agreement's row holds it. `versions` (prefetched, by effective date) saves a
+    query."""
+    version = version_at(versions_of(agreement) if versions is None else versions, now)
+    if version is None:
+        return agreement
+    return agreement_copy(
+        agreement, {name: _number(version.terms[name]) for name in AGREEMENT_TERMS}
+    )
+
+
+def prices_now(agreement: PriceAgreement, *, now) -> list[Price]:
+    """The agreement's prices in effect at `now` (copies carrying its version's terms;
+    the rows when it has none, or when its version prices other outcomes)."""
+    prices = prices_of(agreement)
+    version = version_at(versions_of(agreement), now)
+    if version is None:
+        return prices
+    try:
+        return terms_apply(agreement, prices, version.terms)[1]
+    except ClosingError:
+        return prices
+
+
 def period_terms(period: BillingPeriod) -> tuple[PriceAgreement, list[Price]]:
     """The agreement and prices that price `period` (one lookup; see TermsByVersion)."""
     return TermsByVersion(period.agreement).of(period)

@@ -10,7 +10,7 @@ says its `currency` and `platformFee`, and a line its `pricing` (as an order is 
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
@@ -28,9 +28,10 @@ from billing.api.paid_order_changes import order_changes
 from billing.api.paid_order_filters import OrderFilter
 from billing.api.paid_order_requests import OrderIn
 from billing.api.paid_order_terms import order_terms, payment_terms_text
-from billing.models import Invoice, Price, PriceAgreement
-from billing.money import MONEY, ZERO, json_number
+from billing.models import AgreementVersion, Invoice, Price, PriceAgreement
+from billing.money import MONEY, ZERO, json_number, round_line
 from billing.pricing import PricingModel
+from billing.versions import agreement_now, prices_now
 from customers.currencies import minor_unit
 
 PAID_MODELS = {
@@ -47,22 +48,31 @@ def midnight(day: date) -> datetime:
 def orders():
     """Agreements with what an order shows: amounts billed, version, last change."""
     history = PriceAgreement.history.model.objects.filter(id=OuterRef("pk"))
-    return PriceAgreement.objects.select_related("customer").annotate(
-        billed=Coalesce(
-            Sum(
-                "periods__invoices__total",
-                filter=Q(periods__invoices__status__in=Invoice.Status.live()),
+    versions = Prefetch(
+        "versions",
+        queryset=AgreementVersion.objects.order_by("effective_from"),
+        to_attr="versions_ordered",
+    )
+    return (
+        PriceAgreement.objects.select_related("customer")
+        .prefetch_related(versions)
+        .annotate(
+            billed=Coalesce(
+                Sum(
+                    "periods__invoices__total",
+                    filter=Q(periods__invoices__status__in=Invoice.Status.live()),
+                ),
+                Value(ZERO),
+                output_field=DecimalField(**MONEY),
             ),
-            Value(ZERO),
-            output_field=DecimalField(**MONEY),
-        ),
-        version=Coalesce(
-            Subquery(
-                history.order_by().values("id").annotate(n=Count("history_id")).values("n")[:1]
+            version=Coalesce(
+                Subquery(
+                    history.order_by().values("id").annotate(n=Count("history_id")).values("n")[:1]
+                ),
+                Value(1),
             ),
-            Value(1),
-        ),
-        changed_at=Subquery(history.order_by("-history_date").values("history_date")[:1]),
+            changed_at=Subquery(history.order_by("-history_date").values("history_date")[:1]),
+        )
     )
 
 
@@ -119,7 +129,16 @@ class OrderOut(serializers.Serializer):
     billingFrequencyOverride = serializers.SerializerMethodField()
     purchaseOrderReference = serializers.SerializerMethodField()
     currency = serializers.CharField()
-    platformFee = Amount(source="platform_fee")
+    platformFee = serializers.SerializerMethodField(
+        help_text="The version in effect now (a change scheduled from a later period start "
+        "shows once it begins)."
+    )
+
+    @extend_schema_field(serializers.FloatField())
+    def get_platformFee(self, agreement) -> float:
+        versions = getattr(agreement, "versions_ordered", None)
+        current = agreement_now(agreement, now=timezone.now(), versions=versions)
+        return json_number(round_line(current.platform_fee, agreement.currency))
 
     @extend_schema_field({"type": "array", "items": {"type": "string"}, "maxItems": 0})
     def get_billingContactIds(self, agreement) -> list:
@@ -370,14 +389,15 @@ class OrderLines(ListModelMixin, CatalogueView):
             return Price.objects.none()
         raw = self.kwargs["id"]
         order = digits(raw) if len(raw) <= MAX_ID_DIGITS else None
-        if order is None or not PriceAgreement.objects.filter(pk=order).exists():
+        agreement = PriceAgreement.objects.filter(pk=order).first() if order else None
+        if agreement is None:
             raise exceptions.NotFound(printable(f"No order with id {raw!r}."))
-        return (
-            Price.objects.filter(agreement_id=order)
-            .select_related("agreement", "outcome_definition")
-            .prefetch_related("tiers")
-            .order_by("id")
-        )
+        # The prices in effect now: a version scheduled from a later period start shows
+        # once it begins (the rows hold it already).
+        prices = prices_now(agreement, now=timezone.now())
+        for price in prices:
+            price.agreement = agreement
+        return sorted(prices, key=lambda price: price.pk)
 
     @extend_schema(
         operation_id="getOrderLines",
