@@ -49,15 +49,22 @@ def _delete_prices(agreement: PriceAgreement, changed_by: str) -> None:
         price.delete()
 
 
-def _refuse_extending_a_cut_period(agreement: PriceAgreement, billed_until) -> None:
+def billed_until(agreement: PriceAgreement):
+    """The end of the last period invoiced (issued or void), or None."""
+    return BillingPeriod.objects.filter(agreement=agreement, invoices__isnull=False).aggregate(
+        end=Max("ends_at")
+    )["end"]
+
+
+def cut_period_extension_refuse(agreement: PriceAgreement, until) -> None:
     """A billed period cut short by the old end would leave the days after it unbilled."""
-    if billed_until is None:
+    if until is None:
         return
-    last = BillingPeriod.objects.filter(agreement=agreement, ends_at=billed_until).first()
+    last = BillingPeriod.objects.filter(agreement=agreement, ends_at=until).first()
     stop = agreement.ends_on + timedelta(days=1) if agreement.ends_on else None
-    if (stop is None or stop > billed_until.date()) and period_full_end(last) != billed_until:
+    if (stop is None or stop > until.date()) and period_full_end(last) != until:
         raise ConflictError(
-            f"The period billed up to {billed_until.date()} was cut short by the order's "
+            f"The period billed up to {until.date()} was cut short by the order's "
             "end: for the days after it, create a new order from then.",
             field="endDate",
         )
@@ -114,20 +121,18 @@ def agreement_update(
         for field, value in {**values, **pricing}.items():
             if value is not KEEP:
                 setattr(agreement, field, value)
-        billed_until = BillingPeriod.objects.filter(
-            agreement=agreement, invoices__isnull=False
-        ).aggregate(end=Max("ends_at"))["end"]
+        until = billed_until(agreement)
         if (
-            billed_until
+            until
             and agreement.ends_on is not None
-            and agreement.ends_on + timedelta(days=1) < billed_until.date()
+            and agreement.ends_on + timedelta(days=1) < until.date()
         ):
             raise ConflictError(
-                f"A period up to {billed_until.date()} was billed: the order can end "
-                f"no earlier than then (endDate {billed_until.date()} or later).",
+                f"A period up to {until.date()} was billed: the order can end "
+                f"no earlier than then (endDate {until.date()} or later).",
                 field="endDate",
             )
-        _refuse_extending_a_cut_period(agreement, billed_until)
+        cut_period_extension_refuse(agreement, until)
         outcome_ids = (
             [t.outcome_definition.pk for t in prices]
             if prices is not KEEP
@@ -161,8 +166,8 @@ def agreement_update(
             ) from exc
         # Periods nothing was billed in follow the new dates.
         unbilled = BillingPeriod.objects.filter(agreement=agreement, invoices__isnull=True)
-        if billed_until:
-            unbilled = unbilled.filter(starts_at__gte=billed_until)
+        if until:
+            unbilled = unbilled.filter(starts_at__gte=until)
         BillingPeriod.objects.filter(pk__in=list(unbilled.values_list("pk", flat=True))).delete()
         periods_create(agreement=agreement, until=now or timezone.now())
     return agreement

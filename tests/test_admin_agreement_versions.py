@@ -219,3 +219,41 @@ def test_a_viewer_sees_saved_simulations_but_cannot_save(client, billed):
     answer = client.post(lab(billed, "6.00"), {"action": "save", "name": "x"})
     assert answer.status_code == 403
     assert not SavedSimulation.objects.exists()
+
+
+def test_a_billed_agreements_customer_currency_start_and_cadence_are_fixed(client, billed):
+    login(client, "Account managers")
+    page = client.get(change_url(billed)).content.decode()
+    for name in ("customer", "currency", "starts_on", "cadence"):
+        assert f'name="{name}"' not in page  # shown, not editable
+    data = page_values(client, billed)
+    # Sent anyway (a crafted request): ignored, the rest is saved.
+    forged = data | {"currency": "EUR", "starts_on": "2026-01-15", "cadence": "annual"}
+    assert client.post(change_url(billed), forged | {"name": "Renamed"}).status_code == 302
+    billed.agreement.refresh_from_db()
+    assert billed.agreement.name == "Renamed"
+    assert (billed.agreement.currency, billed.agreement.cadence) == ("USD", "monthly")
+    assert f"{billed.agreement.starts_on:%Y-%m-%d}" == "2026-01-01"
+
+
+def test_a_billed_agreement_ends_no_earlier_than_what_it_invoiced(client, billed):
+    login(client, "Account managers")
+    data = page_values(client, billed)
+    response = client.post(change_url(billed), data | {"ends_on": "2026-01-20"})
+    assert response.status_code == 200
+    text = "A period up to 2026-01-31 was invoiced: the agreement ends no earlier than"
+    assert text in response.content.decode()
+    billed.agreement.refresh_from_db()
+    assert billed.agreement.ends_on is None
+    # The last invoiced day itself is allowed.
+    assert client.post(change_url(billed), data | {"ends_on": "2026-01-31"}).status_code == 302
+    billed.agreement.refresh_from_db()
+    assert f"{billed.agreement.ends_on:%Y-%m-%d}" == "2026-01-31"
+
+
+def test_an_unbilled_agreements_dates_and_cadence_stay_editable(client):
+    login(client, "Account managers")
+    w = World(unit_price=D("5.00"))
+    page = client.get(change_url(w)).content.decode()
+    for name in ("customer", "currency", "starts_on", "cadence"):
+        assert f'name="{name}"' in page

@@ -2,19 +2,21 @@
 effect (a field of the agreement's form), the version it is saved as, and the versions
 on a timeline on the agreement's page (billing/version_changes.py does the writing)."""
 
-from datetime import datetime
+import copy
+from datetime import datetime, timedelta
 
 from django import forms
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from billing.agreement_changes import agreement_locked
+from billing.agreement_changes import agreement_locked, billed_until, cut_period_extension_refuse
 from billing.models import AgreementVersion, BillingPeriod, Invoice, OutcomeDefinition, Price
 from billing.money import format_money, format_quantity
 from billing.rating import prices_of
 from billing.version_changes import boundaries_open, boundary_problem
 from billing.versions import terms_read
+from customers.errors import ConflictError
 
 
 def has_billed(agreement) -> bool:
@@ -70,6 +72,10 @@ class AgreementForm(forms.ModelForm):
             )
         if not self.billed:
             return data
+        if "ends_on" in self.changed_data:
+            problem = end_problem(agreement, data.get("ends_on"))
+            if problem:
+                self.add_error("ends_on", problem)
         self.terms_before = terms_read(agreement, prices_of(agreement))
         start = data.get("effective_from")
         terms_changed = {"platform_fee", "minimum_commitment", "spend_cap"} & set(self.changed_data)
@@ -80,6 +86,35 @@ class AgreementForm(forms.ModelForm):
             if problem:
                 self.add_error("effective_from", problem)
         return data
+
+
+# What a billed agreement keeps: its invoiced periods were cut by them (read-only then).
+BILLED_FIXED = ("customer", "currency", "starts_on", "cadence")
+
+
+def end_problem(agreement, ends_on) -> str | None:
+    """What is wrong with a billed agreement's new last day `ends_on` (None: open-ended):
+    before the end of a billed period, or extending a billed period its old end cut."""
+    until = billed_until(agreement)
+    if until is None:
+        return None
+    last_day = until.date() - timedelta(days=1)
+    if ends_on is not None and ends_on < last_day:
+        return (
+            f"A period up to {last_day:%Y-%m-%d} was invoiced: the agreement ends no earlier "
+            f"than {last_day:%Y-%m-%d}."
+        )
+    extended = copy.copy(agreement)
+    extended.ends_on = ends_on
+    try:
+        cut_period_extension_refuse(extended, until)
+    except ConflictError:
+        return (
+            f"The period invoiced up to {last_day:%Y-%m-%d} was cut short by the old end: "
+            "the days after it would never be billed. Keep this end, and price what follows "
+            "in a new agreement."
+        )
+    return None
 
 
 ENDED = (

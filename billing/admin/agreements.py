@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from billing.admin.agreement_versions import (
+    BILLED_FIXED,
     ENDED,
     AgreementForm,
     frozen,
@@ -237,6 +238,11 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
         ("Upcoming invoice", {"fields": ("upcoming_invoice", "simulate_link")}),
     )
     readonly_fields = ("upcoming_invoice", "simulate_link", "versions")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Its periods were billed on these: a new agreement takes other ones.
+        fixed = BILLED_FIXED if obj is not None and has_billed(obj) else ()
+        return (*self.readonly_fields, *fixed)
 
     @admin.display(description="open period, computed live")
     def upcoming_invoice(self, obj):
