@@ -172,7 +172,9 @@ class DeliveryAdmin(ReplayMixin, ReadOnlyAdmin):
     @admin.display(description="event", ordering="event_id")
     def event_link(self, obj):
         url = reverse("admin:webhooks_event_change", args=[obj.event_id])
-        return format_html('<a href="{}">{}</a>', url, obj.event_id)
+        # Monospace: a random id's width no longer depends on its letters (an id of wide
+        # ones pushed the list 2 px past its box at 1366 px).
+        return format_html('<a href="{}" style="font-family:monospace">{}</a>', url, obj.event_id)
 
     @admin.display(description="type", ordering="event__type")
     def event_type(self, obj):
