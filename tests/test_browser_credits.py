@@ -11,8 +11,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.credit_grants import top_up_request
 from billing.periods import periods_create
-from billing.services import period_close
+from billing.services import invoice_void, period_close
 from tests.billing_helpers import World
 from tests.browser_helpers import assert_list_fits, page_scrolls_sideways
 from tests.credit_helpers import grant
@@ -98,6 +99,11 @@ def test_the_credits_page_draws_the_burndown_at_1366_px(live_server, browser):
     assert soon.customer.external_id in rows.first.inner_text()
     assert "50.00 USD" in rows.first.inner_text()
 
+    # The longest source label in the list: a top-up invoiced at once (and voided).
+    bought, _ = top_up_request(
+        customer=w.customer, amount=D("2500.00"), name="Q4 top-up", invoice_now=True
+    )
+    invoice_void(invoice_id=bought.purchase_invoice_id, reason="ordered twice")
     page.goto(f"{live_server.url}/admin/billing/creditgrant/")
     page.wait_for_selector("#result_list tbody tr")
     page.screenshot(path=str(ARTIFACTS / "list-billing-creditgrant-1366.png"))

@@ -27,7 +27,7 @@ class GrantSource(models.TextChoices):
     ADMIN = "admin", "Admin"
     API = "api", "Staff API"
     TOP_UP = "top_up", "Top-up (billed on the next invoice)"
-    TOP_UP_NOW = "top_up_now", "Top-up invoiced at once (its own invoice)"
+    TOP_UP_NOW = "top_up_now", "Top-up now (invoiced at once, on its own invoice)"
     RECURRING = "recurring", "Recurring allowance"
 
 
