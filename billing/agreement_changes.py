@@ -164,10 +164,17 @@ def agreement_update(
             raise ConflictError(
                 "This customer already has prices for these outcomes on these dates."
             ) from exc
-        # Periods nothing was billed in follow the new dates.
-        unbilled = BillingPeriod.objects.filter(agreement=agreement, invoices__isnull=True)
-        if until:
-            unbilled = unbilled.filter(starts_at__gte=until)
-        BillingPeriod.objects.filter(pk__in=list(unbilled.values_list("pk", flat=True))).delete()
-        periods_create(agreement=agreement, until=now or timezone.now())
+        periods_rebuild(agreement, now=now or timezone.now(), until=until)
     return agreement
+
+
+def periods_rebuild(agreement: PriceAgreement, *, now, until=KEEP) -> None:
+    """Periods nothing was invoiced in, after the last invoiced one (`until`, default
+    read), are made again from the agreement's dates and cadence. The caller holds the
+    agreement's periods locked (agreement_locked)."""
+    until = billed_until(agreement) if until is KEEP else until
+    unbilled = BillingPeriod.objects.filter(agreement=agreement, invoices__isnull=True)
+    if until:
+        unbilled = unbilled.filter(starts_at__gte=until)
+    BillingPeriod.objects.filter(pk__in=list(unbilled.values_list("pk", flat=True))).delete()
+    periods_create(agreement=agreement, until=now)

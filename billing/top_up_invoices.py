@@ -22,7 +22,7 @@ from billing.models import (
     SellerProfile,
 )
 from billing.money import ZERO
-from billing.taxes import invoice_taxes, line_tax_rate
+from billing.taxes import invoice_taxes, line_tax_rate, rate_tax
 
 Kind = CreditLedgerEntry.Kind
 
@@ -68,7 +68,7 @@ def top_up_charge_problem(*, customer, currency: str, charge) -> str | None:
         return None  # said by the other checks
     rate = line_tax_rate(agreement=agreement, price=None)
     percent = rate.percent if rate is not None else ZERO
-    if charge * (1 + percent / 100) >= LIMIT:
+    if charge + rate_tax(charge, percent, currency) >= LIMIT:
         return "With its tax the invoice would reach 1,000,000,000,000: sell less at once."
     return None
 

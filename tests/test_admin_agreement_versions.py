@@ -257,3 +257,40 @@ def test_an_unbilled_agreements_dates_and_cadence_stay_editable(client):
     page = client.get(change_url(w)).content.decode()
     for name in ("customer", "currency", "starts_on", "cadence"):
         assert f'name="{name}"' in page
+
+
+def test_an_earlier_end_cuts_the_open_period_it_falls_in(client, billed):
+    login(client, "Account managers")
+    data = page_values(client, billed) | {"ends_on": "2026-02-14"}
+    assert client.post(change_url(billed), data).status_code == 302
+    # January stays as invoiced; February now ends with the agreement (end exclusive).
+    ends = [
+        (f"{p.starts_at:%m-%d}", f"{p.ends_at:%m-%d}")
+        for p in billed.agreement.periods.order_by("starts_at")
+    ]
+    assert ends == [("01-01", "02-01"), ("02-01", "02-15")]
+
+
+def test_an_unbilled_agreements_new_cadence_replaces_its_periods(client):
+    login(client, "Account managers")
+    w = World(unit_price=D("5.00"))
+    page = client.get(change_url(w)).content.decode()
+    data = form_values(page, "priceagreement_form") | {"cadence": "quarterly"}
+    assert client.post(change_url(w), data).status_code == 302
+    starts = [f"{p.starts_at:%Y-%m-%d}" for p in w.agreement.periods.order_by("starts_at")]
+    ends = [f"{p.ends_at:%Y-%m-%d}" for p in w.agreement.periods.order_by("starts_at")]
+    # Quarters only: no monthly period left beside them.
+    assert starts[:2] == ["2026-01-01", "2026-04-01"] and ends[0] == "2026-04-01"
+    assert len(set(starts)) == len(starts)
+
+
+def test_a_billed_agreement_is_not_reverted_from_its_history(client, billed):
+    login(client, "Account managers")
+    record = billed.agreement.history.order_by("history_id").first()
+    url = f"/admin/billing/priceagreement/{billed.agreement.pk}/history/{record.history_id}/"
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    data = page_values(client, billed) | {"platform_fee": "999"}
+    assert client.post(url, data).status_code == 403
+    billed.agreement.refresh_from_db()
+    assert billed.agreement.platform_fee != D("999")

@@ -72,3 +72,23 @@ def test_an_agreement_without_versions_shows_its_rows(client):
     assert get(client, f"/api/v2/orders/{world.agreement.pk}")["platformFee"] == 20
     [line] = get(client, f"/api/v2/orders/{world.agreement.pk}/lines")["data"]
     assert line["pricing"]["pricePoints"]["unitPrice"] == 500
+
+
+def test_a_tiered_version_scheduled_later_shows_no_tiers_yet(client):
+    world = World(unit_price=D("5.00"))
+    world.signals(1)
+    period_close(period_id=world.period(1).pk)
+    terms = terms_read(world.agreement, prices_of(world.agreement))
+    for price in terms["prices"].values():
+        price |= {"model": "graduated", "unit_price": None}
+        price["tiers"] = [["0", "100", "1.00"], ["100", None, "0.50"]]
+    version_schedule(
+        agreement_id=world.agreement.pk,
+        effective_from=NEXT_YEAR,
+        terms=terms,
+        source=AgreementVersion.Source.ADMIN,
+    )
+    [line] = get(client, f"/api/v2/orders/{world.agreement.pk}/lines")["data"]
+    assert line["pricing"]["pricingModel"] == "perUnit"
+    assert line["pricing"]["pricePoints"]["unitPrice"] == 500
+    assert line["pricing"]["pricePoints"]["tiers"] == []

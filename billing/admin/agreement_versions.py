@@ -72,7 +72,7 @@ class AgreementForm(forms.ModelForm):
             )
         if not self.billed:
             return data
-        if "ends_on" in self.changed_data:
+        if "ends_on" in self.changed_data and "ends_on" not in self.errors:
             problem = end_problem(agreement, data.get("ends_on"))
             if problem:
                 self.add_error("ends_on", problem)

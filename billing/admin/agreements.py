@@ -2,7 +2,7 @@
 
 import nested_admin
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +21,7 @@ from billing.admin.agreement_versions import (
 from billing.admin.portfolio import portfolio_urls
 from billing.admin.saved_simulations import saved_list
 from billing.admin.simulations import simulation_urls
+from billing.agreement_changes import periods_rebuild
 from billing.models import (
     AgreementVersion,
     MarginFigure,
@@ -318,11 +319,25 @@ class PriceAgreementAdmin(SimpleHistoryAdmin, nested_admin.NestedModelAdmin):
             " — below the margin target" if below else "",
         )
 
+    def revert_disabled(self, request, obj=None):
+        # A revert would write old terms onto the rows without a version.
+        return (obj is not None and has_billed(obj)) or super().revert_disabled(request, obj)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        agreement = PriceAgreement.objects.filter(pk=object_id).first()
+        if request.method == "POST" and agreement is not None and has_billed(agreement):
+            raise PermissionDenied("An agreement with invoices is changed by a new version.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         if form.billed:
             self._version_save(request, form)
-        periods_create(agreement=form.instance, until=timezone.now())
+        if change and {"starts_on", "ends_on", "cadence"} & set(form.changed_data):
+            # The periods nothing was invoiced in follow the new dates, as in PUT orders.
+            periods_rebuild(form.instance, now=timezone.now())
+        else:
+            periods_create(agreement=form.instance, until=timezone.now())
         currency = form.instance.currency
         volume = form.instance.prices.filter(model=Price.Model.VOLUME).select_related(
             "outcome_definition"

@@ -329,7 +329,8 @@ class InvoiceAdmin(InvoiceDocumentsMixin, ReadOnlyAdmin):
                         request,
                         f"Invoice {invoice.number} voided; its period awaits reissue."
                         if invoice.period_id
-                        else f"Invoice {invoice.number} voided; the credits it sold are cancelled.",
+                        else f"Invoice {invoice.number} voided; what was left of the credits it "
+                        "sold is cancelled.",
                     )
                 else:
                     new = invoice_void_and_reissue(

@@ -134,7 +134,9 @@ class OrderOut(serializers.Serializer):
         "shows once it begins)."
     )
 
-    @extend_schema_field(serializers.FloatField())
+    @extend_schema_field(
+        {"type": "number", "description": "Exact, in the currency's major unit (12.34 USD)."}
+    )
     def get_platformFee(self, agreement) -> float:
         versions = getattr(agreement, "versions_ordered", None)
         current = agreement_now(agreement, now=timezone.now(), versions=versions)
@@ -264,7 +266,7 @@ class OrderLineOut(serializers.Serializer):
                     else json_number(t.up_to_quantity),
                     "unitAmount": _minor(t.unit_price, currency),
                 }
-                for t in price.tiers.all()
+                for t in (price.tiers.all() if price.model in Price.TIERED else ())
             ]
             pricing["pricePoints"] = {
                 "currency": currency,
