@@ -3,7 +3,7 @@ the change is saved as a version from the next period start (or a later one chos
 the periods before keep their prices, and the versions show on a timeline. Adding an
 outcome, a date no longer open, or a Viewer's post: refused, nothing saved."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from urllib.parse import urlencode
 
@@ -294,3 +294,23 @@ def test_a_billed_agreement_is_not_reverted_from_its_history(client, billed):
     assert client.post(url, data).status_code == 403
     billed.agreement.refresh_from_db()
     assert billed.agreement.platform_fee != D("999")
+
+
+def test_an_end_before_a_scheduled_version_is_refused(client, billed):
+    login(client, "Account managers")
+    later = boundaries_open(billed.agreement, timezone.now(), count=3)[2]
+    data = page_values(client, billed)
+    client.post(
+        change_url(billed),
+        data | {"prices-0-unit_price": "7.00", "effective_from": later.isoformat()},
+    )
+    version = AgreementVersion.objects.get(number=2)
+    assert version.effective_from == later
+    data = page_values(client, billed)
+    early = (later.date().replace(day=1) - timedelta(days=1)).isoformat()
+    response = client.post(change_url(billed), data | {"ends_on": early})
+    assert response.status_code == 200
+    text = f"Version 2 takes effect on {later:%Y-%m-%d}, after this end: it would never bill."
+    assert text in response.content.decode()
+    billed.agreement.refresh_from_db()
+    assert billed.agreement.ends_on is None

@@ -94,7 +94,20 @@ BILLED_FIXED = ("customer", "currency", "starts_on", "cadence")
 
 def end_problem(agreement, ends_on) -> str | None:
     """What is wrong with a billed agreement's new last day `ends_on` (None: open-ended):
-    before the end of a billed period, or extending a billed period its old end cut."""
+    before the end of a billed period, extending a billed period its old end cut, or
+    before a scheduled version begins (it would never bill)."""
+    scheduled = (
+        AgreementVersion.objects.filter(agreement=agreement, effective_from__date__gt=ends_on)
+        .order_by("effective_from")
+        .first()
+        if ends_on is not None
+        else None
+    )
+    if scheduled is not None:
+        return (
+            f"Version {scheduled.number} takes effect on {scheduled.effective_from:%Y-%m-%d}, "
+            "after this end: it would never bill. End the agreement on or after that day."
+        )
     until = billed_until(agreement)
     if until is None:
         return None
