@@ -26,7 +26,7 @@ in `grants`, in outcomes."""
 
 import copy
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -35,7 +35,7 @@ from django.db.models import Q, Sum
 from billing.credits import draw_order
 from billing.errors import ClosingError
 from billing.models import BillingPeriod, Budget, CreditGrant, CreditLedgerEntry, CustomerBalance
-from billing.money import ZERO, format_quantity, round_line
+from billing.money import ZERO, format_quantity, json_number, round_line
 from billing.periods import periods_unsettled_before
 from billing.services import invoice_preview
 from customers.models import Customer
@@ -179,6 +179,13 @@ def _grant_row(grant: CreditGrant, amount: Decimal, use: _Use, currency: str) ->
 # --- Reading ---------------------------------------------------------------------------
 def lag_bound() -> int:
     return settings.BALANCE_LAG_SECONDS
+
+
+def age_seconds(balance: CustomerBalance, now: datetime) -> Decimal:
+    """How old the balance is at `now`, in seconds to the millisecond (0 if computed
+    later), as the endpoints write it (billing.money.json_number)."""
+    milliseconds = max(now - balance.computed_at, timedelta(0)) // timedelta(milliseconds=1)
+    return json_number(Decimal(milliseconds).scaleb(-3))
 
 
 def balance_current(

@@ -31,14 +31,13 @@ def round_line(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
 
 
-def json_number(amount: Decimal) -> int | float:
-    """An amount as a JSON number for APIs whose types say number (Paid's): an int when
-    whole, else the float whose shortest repr is the amount's own digits. That is exact up
-    to 15 significant digits, which every amount rounded to a minor unit below 10^12 has;
-    the float never carries arithmetic noise (0.30000000000000004), as none is done on it."""
+def json_number(amount: Decimal) -> Decimal:
+    """A decimal as APIs whose types say number (Paid's) write it, through
+    config.renderers.DecimalJSONRenderer: its own digits, no trailing zeros, whole ones
+    without a point (137.03, 1.25, 100); never a float."""
     if amount == amount.to_integral_value():
-        return int(amount)
-    return float(amount)
+        return Decimal(int(amount))
+    return amount.normalize()
 
 
 def margin_percent(margin: Decimal, revenue: Decimal) -> Decimal | None:

@@ -29,7 +29,6 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import SAFE_METHODS
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -38,6 +37,7 @@ from agents.api.field_checks import text_problem
 from agents.api.parsers import LimitedJSONParser
 from config.api import BoundedLimitOffsetPagination, exception_handler
 from config.openapi import FIELD_ERRORS, FIELD_ERRORS_OR_DETAIL, RETRY_LATER, ApiSchema, detail
+from config.renderers import DecimalJSONRenderer
 from customers.errors import ConflictError
 
 MAX_ID_DIGITS = 18  # ids are 64-bit integers: a longer one names nothing
@@ -264,7 +264,7 @@ class CatalogueView(GenericAPIView):
     permission_classes = [OrganisationKeyWrites]
     throttle_classes = [AgentKeyThrottle]
     parser_classes = [LimitedJSONParser]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [DecimalJSONRenderer]
     pagination_class = PaidPagination
     schema = CatalogueSchema()
     noun = "object"
@@ -341,7 +341,7 @@ class UnsupportedPaidEndpoint(APIView):
 
     authentication_classes = []
     permission_classes = []
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [DecimalJSONRenderer]
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         raise exceptions.NotFound(

@@ -18,7 +18,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,11 +26,12 @@ from agents.api.field_checks import text_problem
 from agents.api.paid_v2 import printable
 from agents.api.staff_authentication import StaffTokenAuthentication
 from agents.models import Agent, AgentAPIKey
-from billing.balances import balance_allowed, balance_current, lag_bound
+from billing.balances import age_seconds, balance_allowed, balance_current, lag_bound
 from billing.models import Budget, CustomerBalance
 from billing.money import margin_percent, round_line
 from billing.selectors import balance_lookup
 from config.openapi import FIELD_ERRORS_OR_DETAIL, RETRY_LATER, detail
+from config.renderers import DecimalJSONRenderer
 from customers.models import Customer
 
 PERMISSION = "billing.view_customerbalance"
@@ -128,7 +128,7 @@ def balance_body(customer: Customer, balance: CustomerBalance, budget, now) -> d
         "budget": budget_body(budget, balance),
         "grants": balance.grants,
         "as_of": balance.computed_at.isoformat(),
-        "age_seconds": round(max((now - balance.computed_at).total_seconds(), 0.0), 3),
+        "age_seconds": age_seconds(balance, now),
         "lag_bound_seconds": lag_bound(),
     }
 
@@ -197,7 +197,12 @@ class BalanceOut(serializers.Serializer):
     budget = BudgetOut(allow_null=True)
     grants = GrantOut(many=True)
     as_of = serializers.DateTimeField(help_text="When these figures were computed.")
-    age_seconds = serializers.FloatField(help_text="How old they are.")
+    age_seconds = serializers.DecimalField(
+        max_digits=None,
+        decimal_places=None,
+        coerce_to_string=False,
+        help_text="How old they are, to the millisecond.",
+    )
     lag_bound_seconds = serializers.IntegerField(
         help_text="They are never older than this (BALANCE_LAG_SECONDS)."
     )
@@ -217,7 +222,7 @@ class CustomerBalanceView(APIView):
     ]
     permission_classes = [BalanceReaders]
     throttle_classes = [AgentKeyThrottle]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [DecimalJSONRenderer]
 
     def get_authenticate_header(self, request):
         return AgentKeyAuthentication().authenticate_header(request)

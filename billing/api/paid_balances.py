@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from agents.api.field_checks import text_problem
 from agents.api.paid_v2 import EXTERNAL_ID, ID, MAX_ID_DIGITS, CatalogueView
 from billing.api.balances import key_agent, no_parameters, not_found
-from billing.balances import balance_allowed, balance_current, lag_bound
+from billing.balances import age_seconds, balance_allowed, balance_current, lag_bound
 from billing.models import CreditGrant, CustomerBalance
 from billing.money import json_number
 from billing.selectors import balance_lookup
@@ -140,7 +140,7 @@ class PaidCreditBalancesOut(serializers.Serializer):
         help_text="False only under a hard budget (see /api/v1/customers/{external_id}/balance)."
     )
     asOf = serializers.DateTimeField(help_text="When these figures were computed.")
-    ageSeconds = serializers.FloatField()
+    ageSeconds = amount(help_text="How old they are, to the millisecond.")
     lagBoundSeconds = serializers.IntegerField(help_text="They are never older than this.")
 
 
@@ -170,7 +170,7 @@ class CreditBalancesView(CatalogueView):
                 "data": credit_balances(balance),
                 "allowed": balance_allowed(balance, found.budget),
                 "asOf": balance.computed_at.isoformat(),
-                "ageSeconds": round(max((now - balance.computed_at).total_seconds(), 0.0), 3),
+                "ageSeconds": age_seconds(balance, now),
                 "lagBoundSeconds": lag_bound(),
             }
         )

@@ -127,7 +127,7 @@ class InvoiceOut(serializers.Serializer):
             "tax as a percent of the net (2 places); 0 without tax.",
         }
     )
-    def get_taxRate(self, invoice: Invoice) -> float:
+    def get_taxRate(self, invoice: Invoice) -> Decimal:
         taxes = list(invoice.taxes.all())
         if len(taxes) == 1:
             return json_number(taxes[0].percent.normalize())
@@ -141,15 +141,15 @@ class InvoiceOut(serializers.Serializer):
             return "voided"
         return "calculated" if invoice.taxes.all() else "not_applicable"
 
-    def _due(self, invoice: Invoice) -> int | float:
+    def _due(self, invoice: Invoice) -> Decimal:
         return json_number(round_line(invoice.amount_due, invoice.currency))
 
     @extend_schema_field({"type": "number", "description": "Left to pay; 0 once void."})
-    def get_amountDue(self, invoice: Invoice) -> float:
+    def get_amountDue(self, invoice: Invoice) -> Decimal:
         return self._due(invoice)
 
     @extend_schema_field({"type": "number", "description": "Left to pay; 0 once void."})
-    def get_amountRemaining(self, invoice: Invoice) -> float:
+    def get_amountRemaining(self, invoice: Invoice) -> Decimal:
         return self._due(invoice)
 
     @extend_schema_field({"type": "object", "nullable": True})
@@ -248,22 +248,22 @@ class InvoiceLineOut(serializers.Serializer):
             "invoice's tax is rounded once per rate: it may differ by a minor unit).",
         }
     )
-    def get_tax(self, line: InvoiceLine) -> float:
+    def get_tax(self, line: InvoiceLine) -> Decimal:
         return json_number(self._tax(line))
 
     @extend_schema_field({"type": "number", "description": "Percent, e.g. 20; 0 without tax."})
-    def get_taxRate(self, line: InvoiceLine) -> float:
+    def get_taxRate(self, line: InvoiceLine) -> Decimal:
         return json_number((line.tax_percent or ZERO).normalize())
 
     @extend_schema_field({"type": "number"})
-    def get_totalPriceAfterTax(self, line: InvoiceLine) -> float:
+    def get_totalPriceAfterTax(self, line: InvoiceLine) -> Decimal:
         amount = round_line(line.amount, line.invoice.currency)
         return json_number(amount + self._tax(line))
 
     @extend_schema_field(
         {"type": "number", "description": "The amount less the net credited; 0 once void."}
     )
-    def get_balanceAmount(self, line: InvoiceLine) -> float:
+    def get_balanceAmount(self, line: InvoiceLine) -> Decimal:
         if line.invoice.status == Invoice.Status.VOID:
             return 0
         return json_number(round_line(line.amount - line.credited, line.invoice.currency))

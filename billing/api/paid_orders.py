@@ -9,6 +9,7 @@ says its `currency` and `platformFee`, and a line its `pricing` (as an order is 
 """
 
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.db.models import Count, DecimalField, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -137,7 +138,7 @@ class OrderOut(serializers.Serializer):
     @extend_schema_field(
         {"type": "number", "description": "Exact, in the currency's major unit (12.34 USD)."}
     )
-    def get_platformFee(self, agreement) -> float:
+    def get_platformFee(self, agreement) -> Decimal:
         versions = getattr(agreement, "versions_ordered", None)
         current = agreement_now(agreement, now=timezone.now(), versions=versions)
         return json_number(round_line(current.platform_fee, agreement.currency))
