@@ -30,12 +30,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from billing.credits import draw_order
 from billing.errors import ClosingError
 from billing.models import BillingPeriod, Budget, CreditGrant, CreditLedgerEntry, CustomerBalance
-from billing.money import ZERO, format_quantity, json_number, round_line
+from billing.money import MONEY, ZERO, format_quantity, json_number, round_line
 from billing.periods import periods_unsettled_before
 from billing.services import invoice_preview
 from customers.models import Customer
@@ -75,6 +76,21 @@ class _Use:
         self.value = ZERO
 
 
+_CANCELLED = Coalesce(
+    Subquery(
+        CreditLedgerEntry.objects.filter(
+            grant=OuterRef("pk"), kind=CreditLedgerEntry.Kind.CANCELLATION
+        )
+        .order_by()
+        .values("grant")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    ),
+    Value(ZERO),
+    output_field=DecimalField(**MONEY),
+)
+
+
 def balance_compute(customer: Customer, *, now: datetime) -> CustomerBalance:
     """The customer's balance at `now`, unsaved. Writes nothing: each period is rated by
     invoice_preview, whose transaction the database keeps read-only and rolls back."""
@@ -85,6 +101,7 @@ def balance_compute(customer: Customer, *, now: datetime) -> CustomerBalance:
         CreditGrant.objects.filter(customer=customer, currency=currency)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=since))
         .select_related("outcome_definition")
+        .annotate(cancelled=_CANCELLED)
     )
     # Copies whose `remaining` goes down as the periods draw, in closing order.
     planned = {g.pk: copy.copy(g) for g in grants}
@@ -106,7 +123,9 @@ def balance_compute(customer: Customer, *, now: datetime) -> CustomerBalance:
         spend_open += draft.charges
         if period.ends_at > now:
             spend_period += draft.charges
-    sold = _sold(grants)
+    # What each grant granted in effect: its amount less what was cancelled (a top-up's
+    # purchase credited, or its invoice voided), neither granted nor used.
+    sold = {g.pk: g.amount + g.cancelled for g in grants}
     in_balance = sorted(
         (g for g in grants if (_live_now(g, now) and sold[g.pk] > 0) or g.pk in use),
         key=draw_order,
@@ -133,23 +152,9 @@ def balance_compute(customer: Customer, *, now: datetime) -> CustomerBalance:
     )
 
 
-def _sold(grants: list[CreditGrant]) -> dict[int, Decimal]:
-    """Each grant's amount less what was cancelled (a top-up's purchase credited, or its
-    invoice voided): credits never granted in effect are neither granted nor used."""
-    cancelled = dict(
-        CreditLedgerEntry.objects.filter(
-            grant__in=[g.pk for g in grants], kind=CreditLedgerEntry.Kind.CANCELLATION
-        )
-        .values("grant")
-        .annotate(total=Sum("amount"))
-        .values_list("grant", "total")
-    )
-    return {g.pk: g.amount + cancelled.get(g.pk, ZERO) for g in grants}
-
-
 def _grant_row(grant: CreditGrant, amount: Decimal, use: _Use, currency: str) -> dict:
     """One grant as the API shows it: money at the minor unit, outcomes as a quantity;
-    `amount` what it granted in effect (billing.balances._sold)."""
+    `amount` what it granted in effect (its amount less cancellations)."""
     if grant.unit == Unit.MONEY:
 
         def show(value):

@@ -19,7 +19,6 @@ them out). Each line credits the difference it would have had.
   add up to the credit note's net exactly.
 """
 
-import copy
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
@@ -31,7 +30,7 @@ from billing.invoicing import invoice_draft
 from billing.models import BilledSignal, Dispute, DisputedOutcome, Invoice, InvoiceLine, Price
 from billing.money import ZERO, format_money
 from billing.rating import MARK_COLUMNS, Marks, _q
-from billing.versions import TermsByVersion
+from billing.versions import TermsByVersion, period_priced
 from customers.currencies import quantum
 
 Kind = InvoiceLine.Kind
@@ -163,11 +162,8 @@ def _weights(marks: list[BilledSignal], price: Price | None) -> list[Decimal]:
 def dispute_credit_compute(*, invoice: Invoice, signal_ids: list[int]) -> DisputeCredit:
     """What disputing these signals (billed by `invoice`) credits on it. A read: the
     caller holds the invoice's row lock when it acts on the result."""
-    period = copy.copy(invoice.period)
-    period._state = copy.copy(period._state)
-    period._state.fields_cache = dict(period._state.fields_cache)
     terms = TermsByVersion(invoice.period.agreement)
-    period.agreement, prices = terms.of(period)
+    period, prices = period_priced(invoice.period, terms)
     currency = invoice.currency
     _check_as_issued(invoice, period, prices, terms.price_then)
     credits = credits_as_drawn(invoice)

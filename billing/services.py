@@ -2,7 +2,6 @@
 writes), void and reissue. The stages are periods -> rating -> invoicing -> margins;
 this module runs them in one transaction and keeps the invariants."""
 
-import copy
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +33,7 @@ from billing.money import ZERO
 from billing.periods import periods_unsettled_before
 from billing.rating import Marks, marks_insert
 from billing.top_up_invoices import top_up_purchase_cancel
-from billing.versions import TermsByVersion
+from billing.versions import TermsByVersion, period_priced
 from config.db import statistics_ensure
 
 __all__ = [
@@ -219,11 +218,7 @@ def invoice_preview(
     (billing/balances.py), and needs no margins (`margins=False` leaves them empty)."""
     with closing_session(read_only=True):
         pricing = TermsByVersion(period.agreement)
-        agreement, prices = pricing.of(period)
-        if agreement is not period.agreement:
-            period = copy.copy(period)  # the caller's period keeps its agreement
-            period._state = copy.copy(period._state)
-            period._state.fields_cache = {**period._state.fields_cache, "agreement": agreement}
+        period, prices = period_priced(period, pricing)
         unsettled = periods_unsettled_before(period)
         marks = Marks.preview(
             period=period,

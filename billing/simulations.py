@@ -14,7 +14,6 @@ Late-signal adjustments are attributed to the period the signals belong to, as m
 are: a period's figures are its own invoice's outcomes and fees plus the adjustments
 later invoices made for it."""
 
-import copy
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -45,6 +44,7 @@ from billing.versions import (
     PRICE_TERMS,
     TermsByVersion,
     agreement_copy,
+    period_priced,
     price_copy,
 )
 
@@ -220,10 +220,7 @@ def invoice_simulate(
     nothing (`session` False: the caller holds the read-only closing session)."""
     terms = terms or TermsByVersion(invoice.period.agreement)
     with closing_session(read_only=True) if session else nullcontext():
-        period = copy.copy(invoice.period)
-        period._state = copy.copy(invoice.period._state)
-        period._state.fields_cache = dict(invoice.period._state.fields_cache)  # its own
-        period.agreement, prices = terms.of(period)
+        period, prices = period_priced(invoice.period, terms)
         marks = marks_with_partials(Marks.of_invoice(invoice.pk), partial_fractions)
         grants, top_ups = _grants_then(invoice, has_grants)
         draft = invoice_draft(

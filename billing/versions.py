@@ -225,6 +225,16 @@ def prices_now(agreement: PriceAgreement, *, now) -> list[Price]:
         return prices
 
 
+def period_priced(period: BillingPeriod, terms: TermsByVersion):
+    """(a copy of `period` whose agreement carries its version's terms, the prices that
+    price it). In memory: the caller's period keeps its own agreement."""
+    agreement, prices = terms.of(period)
+    copied = copy.copy(period)
+    copied._state = copy.copy(period._state)
+    copied._state.fields_cache = {**period._state.fields_cache, "agreement": agreement}
+    return copied, prices
+
+
 def period_terms(period: BillingPeriod) -> tuple[PriceAgreement, list[Price]]:
     """The agreement and prices that price `period` (one lookup; see TermsByVersion)."""
     return TermsByVersion(period.agreement).of(period)
