@@ -11,16 +11,27 @@ The API never serves a balance older than BALANCE_LAG_SECONDS, whatever beat doe
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents.models import Cost, Signal
 from billing.alerts import budget_alert_email, budget_alert_raised
+from billing.balance_inputs import inputs_digests, signal_counts
 from billing.balances import balance_compute, budget_of
 from billing.models import Budget, BudgetAlert, CreditGrant, CustomerBalance, PriceAgreement
 from billing.services import ANALYSED_MODELS
@@ -39,10 +50,24 @@ def _last_id(model, outer: str = "pk"):
     return Coalesce(Subquery(last), Value(0))
 
 
-def balances_due(*, now: datetime) -> list[tuple[int, int, int]]:
-    """(customer id, last signal id, last cost id) of each customer with credits, an
-    agreement or a budget whose balance is missing, behind, or stale by the next run;
-    the least recently computed first. Reads only."""
+@dataclass
+class Due:
+    """A customer whose balance the run brings up to date: recomputed, or `checkable`
+    (stored, its signals and costs not moved, still valid at `now`, with a digest) and
+    then confirmed if its inputs are found unchanged."""
+
+    customer_id: int
+    last_signal: int
+    last_cost: int
+    checkable: bool
+    signals_count: int | None
+    inputs_digest: str | None
+
+
+def balances_due(*, now: datetime) -> list[Due]:
+    """Each customer with credits, an agreement or a budget whose balance is missing,
+    behind its signals or costs, or not known exact within BALANCE_LAG_SECONDS by the
+    next run; the least recently checked first. Reads only."""
     every = settings.BALANCE_REFRESH_SECONDS
     stale = now - timedelta(seconds=max(settings.BALANCE_LAG_SECONDS - every, 0))
     billable = (
@@ -50,18 +75,48 @@ def balances_due(*, now: datetime) -> list[tuple[int, int, int]]:
         | Q(Exists(CreditGrant.objects.filter(customer=OuterRef("pk"))))
         | Q(Exists(Budget.objects.filter(customer=OuterRef("pk"))))
     )
+    moved = Q(last_signal__gt=F("balance__signals_seen")) | Q(
+        last_cost__gt=F("balance__costs_seen")
+    )
     rows = (
         Customer.objects.filter(billable)
         .annotate(last_signal=_last_id(Signal), last_cost=_last_id(Cost))
-        .filter(
-            Q(balance__isnull=True)
-            | Q(balance__computed_at__lte=stale)
-            | Q(last_signal__gt=F("balance__signals_seen"))
-            | Q(last_cost__gt=F("balance__costs_seen"))
+        .filter(Q(balance__isnull=True) | Q(balance__checked_at__lte=stale) | moved)
+        .annotate(
+            checkable=ExpressionWrapper(
+                Q(balance__isnull=False)
+                & ~moved
+                & ~Q(balance__inputs_digest="")
+                & (Q(balance__valid_until__isnull=True) | Q(balance__valid_until__gt=now)),
+                output_field=BooleanField(),
+            )
         )
-        .order_by(F("balance__computed_at").asc(nulls_first=True), "pk")
+        .order_by(F("balance__checked_at").asc(nulls_first=True), "pk")
     )
-    return list(rows.values_list("pk", "last_signal", "last_cost"))
+    fields = ("pk", "last_signal", "last_cost", "checkable")
+    return [
+        Due(*row)
+        for row in rows.values_list(*fields, "balance__signals_count", "balance__inputs_digest")
+    ]
+
+
+def balances_confirm(due: list[Due], *, now: datetime) -> set[int]:
+    """Of the checkable balances, those whose inputs are unchanged (balance_inputs.py)
+    are exact at `now`: their `checked_at` moves to `now` (one UPDATE; not one a
+    concurrent run checked or computed later). Returns their customer ids."""
+    checkable = [d for d in due if d.checkable]
+    if not checkable:
+        return set()
+    ids = [d.customer_id for d in checkable]
+    counts, digests = signal_counts(ids), inputs_digests(ids)
+    same = {
+        d.customer_id
+        for d in checkable
+        if counts.get(d.customer_id, 0) == d.signals_count
+        and digests[d.customer_id] == d.inputs_digest
+    }
+    CustomerBalance.objects.filter(customer_id__in=same, checked_at__lt=now).update(checked_at=now)
+    return same
 
 
 def balance_store(balance: CustomerBalance) -> None:
@@ -169,37 +224,63 @@ def budget_alert_emails_retry(*, now: datetime | None = None) -> int:
     return sum(budget_alert_email_send(pk) for pk in due)
 
 
+# Balances to recompute are read in batches: their inputs first (balance_inputs.py), then
+# each is computed. A change made in between is computed but not in the digest, so the
+# next run recomputes it again: never the other way round.
+BATCH = 50
+
+
 def balance_refresh(*, now: datetime | None = None) -> int:
-    """Recompute and store the balances due (balances_due), raising budget alerts.
-    Safe to run twice or concurrently: the store is an upsert, alerts are unique. With
-    `now` (tests) every balance is computed at that instant; otherwise each at the time
-    its computation starts. A run stops once it has worked BALANCE_REFRESH_SECONDS, so
-    runs do not pile up: the next one goes on with the oldest balances. Returns the
-    number of balances stored."""
+    """Bring the balances due (balances_due) up to date: confirm those whose inputs did
+    not change (cheap: a few queries for all of them), recompute and store the others,
+    raising budget alerts. Safe to run twice or concurrently: the store is an upsert,
+    alerts are unique. With `now` (tests) every balance is computed at that instant;
+    otherwise each at the time its computation starts. A run stops once it has worked
+    BALANCE_REFRESH_SECONDS, so runs do not pile up: the next one goes on with the
+    oldest balances. Returns the number of balances confirmed or stored."""
     started = time.monotonic()
     # The previews rate as a close does: on a fresh database, with tables nobody has
     # analysed yet, the planner must not guess (services.ANALYSED_MODELS, as a close).
     statistics_ensure(ANALYSED_MODELS)
     due = balances_due(now=now or timezone.now())
+    confirmed = balances_confirm(due, now=now or timezone.now())
+    todo = [d for d in due if d.customer_id not in confirmed]
     stored = 0
-    for customer_id, last_signal, last_cost in due:
-        try:
-            _refresh_one(customer_id, last_signal, last_cost, now=now or timezone.now())
-            stored += 1
-        except Exception:  # one customer's problem never holds up the others' balances
-            logger.exception("could not refresh the balance of customer %s", customer_id)
-        if time.monotonic() - started > settings.BALANCE_REFRESH_SECONDS:
-            break
+    for first in range(0, len(todo), BATCH):
+        batch = todo[first : first + BATCH]
+        ids = [d.customer_id for d in batch]
+        counts, digests = signal_counts(ids), inputs_digests(ids)
+        for d in batch:
+            try:
+                _refresh_one(
+                    d,
+                    signals_count=counts.get(d.customer_id, 0),
+                    inputs_digest=digests[d.customer_id],
+                    now=now or timezone.now(),
+                )
+                stored += 1
+            except Exception:  # one customer's problem never holds up the others' balances
+                logger.exception("could not refresh the balance of customer %s", d.customer_id)
+            if time.monotonic() - started > settings.BALANCE_REFRESH_SECONDS:
+                break
+        else:
+            continue
+        break
     logger.info(
-        "refreshed %s of %s balances due in %.3f s", stored, len(due), time.monotonic() - started
+        "confirmed %s and recomputed %s of %s balances due in %.3f s",
+        len(confirmed),
+        stored,
+        len(due),
+        time.monotonic() - started,
     )
-    return stored
+    return len(confirmed) + stored
 
 
-def _refresh_one(customer_id: int, last_signal: int, last_cost: int, *, now: datetime) -> None:
-    customer = Customer.objects.select_related("budget").get(pk=customer_id)
+def _refresh_one(due: Due, *, signals_count: int, inputs_digest: str, now: datetime) -> None:
+    customer = Customer.objects.select_related("budget").get(pk=due.customer_id)
     balance = balance_compute(customer, now=now)
-    balance.signals_seen, balance.costs_seen = last_signal, last_cost
+    balance.signals_seen, balance.costs_seen = due.last_signal, due.last_cost
+    balance.signals_count, balance.inputs_digest = signals_count, inputs_digest
     with transaction.atomic():
         balance_store(balance)
         budget = budget_of(customer)

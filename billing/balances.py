@@ -37,7 +37,7 @@ from billing.credits import draw_order
 from billing.errors import ClosingError
 from billing.models import BillingPeriod, Budget, CreditGrant, CreditLedgerEntry, CustomerBalance
 from billing.money import MONEY, ZERO, format_quantity, json_number, round_line
-from billing.periods import periods_unsettled_before
+from billing.periods import midnight, periods_unsettled_before
 from billing.services import invoice_preview
 from customers.models import Customer
 
@@ -45,14 +45,28 @@ logger = logging.getLogger(__name__)
 Unit = CreditGrant.Unit
 
 
-def periods_open(*, customer: Customer, now: datetime) -> list[BillingPeriod]:
+def periods_open(*, customer: Customer, now: datetime) -> tuple[list[BillingPeriod], list]:
     """Every calendar period of the customer's agreements started before `now` without a
-    live invoice (unsaved instances for periods not created yet), in closing order."""
-    periods = []
-    for agreement in customer.agreements.filter(starts_on__lte=now.date()):
+    live invoice (unsaved instances for periods not created yet), in closing order; and
+    when the agreements not started yet start."""
+    periods, starts = [], []
+    for agreement in customer.agreements.all():
+        if agreement.starts_on > now.date():
+            starts.append(midnight(agreement.starts_on))
+            continue
         agreement.customer = customer
         periods += periods_unsettled_before(BillingPeriod(agreement=agreement, starts_at=now))
-    return sorted(periods, key=lambda p: (p.ends_at, p.starts_at, p.agreement_id))
+    return sorted(periods, key=lambda p: (p.ends_at, p.starts_at, p.agreement_id)), starts
+
+
+def _valid_until(*, now: datetime, periods, starts, grants) -> datetime | None:
+    """The first instant after `now` at which time alone changes the balance: a current
+    period ends (the next one begins), an agreement starts, a grant takes effect or
+    expires. None: no such instant."""
+    events = [p.ends_at for p in periods] + starts
+    for grant in grants:
+        events += [grant.effective_at] + ([grant.expires_at] if grant.expires_at else [])
+    return min((at for at in events if at > now), default=None)
 
 
 def _live_for(grant: CreditGrant, period: BillingPeriod) -> bool:
@@ -95,7 +109,7 @@ def balance_compute(customer: Customer, *, now: datetime) -> CustomerBalance:
     """The customer's balance at `now`, unsaved. Writes nothing: each period is rated by
     invoice_preview, whose transaction the database keeps read-only and rolls back."""
     currency = customer.currency
-    periods = periods_open(customer=customer, now=now)
+    periods, starts = periods_open(customer=customer, now=now)
     since = min((p.starts_at for p in periods), default=now)
     grants = list(
         CreditGrant.objects.filter(customer=customer, currency=currency)
@@ -148,7 +162,9 @@ def balance_compute(customer: Customer, *, now: datetime) -> CustomerBalance:
         period_starts_at=min((p.starts_at for p in current), default=None),
         period_ends_at=max((p.ends_at for p in current), default=None),
         grants=[_grant_row(g, sold[g.pk], use.get(g.pk) or _Use(), currency) for g in in_balance],
+        valid_until=_valid_until(now=now, periods=periods, starts=starts, grants=grants),
         computed_at=now,
+        checked_at=now,
     )
 
 
@@ -187,22 +203,23 @@ def lag_bound() -> int:
 
 
 def age_seconds(balance: CustomerBalance, now: datetime) -> Decimal:
-    """How old the balance is at `now`, in seconds to the millisecond (0 if computed
-    later), as the endpoints write it (billing.money.json_number)."""
-    milliseconds = max(now - balance.computed_at, timedelta(0)) // timedelta(milliseconds=1)
+    """How old the balance is at `now` (since it was last known exact, `checked_at`), in
+    seconds to the millisecond (0 if later), as the endpoints write it
+    (billing.money.json_number)."""
+    milliseconds = max(now - balance.checked_at, timedelta(0)) // timedelta(milliseconds=1)
     return json_number(Decimal(milliseconds).scaleb(-3))
 
 
 def balance_current(
     customer: Customer, *, stored: CustomerBalance | None, now: datetime
 ) -> CustomerBalance:
-    """The stored balance while it is younger than BALANCE_LAG_SECONDS, else one
-    computed at once and not stored (a read never writes). `customer` needs only its id
-    and currency (selectors.balance_lookup's)."""
+    """The stored balance while it was known exact (`checked_at`) less than
+    BALANCE_LAG_SECONDS ago, else one computed at once and not stored (a read never
+    writes). `customer` needs only its id and currency (selectors.balance_lookup's)."""
     if (
         stored is not None
         and stored.currency == customer.currency
-        and (now - stored.computed_at).total_seconds() < lag_bound()
+        and (now - stored.checked_at).total_seconds() < lag_bound()
     ):
         return stored
     return balance_compute(Customer.objects.get(pk=customer.pk), now=now)

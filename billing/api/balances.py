@@ -127,7 +127,7 @@ def balance_body(customer: Customer, balance: CustomerBalance, budget, now) -> d
         "period": period,
         "budget": budget_body(budget, balance),
         "grants": balance.grants,
-        "as_of": balance.computed_at.isoformat(),
+        "as_of": balance.checked_at.isoformat(),
         "age_seconds": age_seconds(balance, now),
         "lag_bound_seconds": lag_bound(),
     }
@@ -196,7 +196,10 @@ class BalanceOut(serializers.Serializer):
     period = PeriodOut(allow_null=True, help_text="The current period; null outside any.")
     budget = BudgetOut(allow_null=True)
     grants = GrantOut(many=True)
-    as_of = serializers.DateTimeField(help_text="When these figures were computed.")
+    as_of = serializers.DateTimeField(
+        help_text="When these figures were last known exact: computed, or "
+        "found with none of their inputs changed since."
+    )
     age_seconds = serializers.DecimalField(
         max_digits=None,
         decimal_places=None,

@@ -139,7 +139,10 @@ class PaidCreditBalancesOut(serializers.Serializer):
     allowed = serializers.BooleanField(
         help_text="False only under a hard budget (see /api/v1/customers/{external_id}/balance)."
     )
-    asOf = serializers.DateTimeField(help_text="When these figures were computed.")
+    asOf = serializers.DateTimeField(
+        help_text="When these figures were last known exact: computed, or "
+        "found with none of their inputs changed since."
+    )
     ageSeconds = amount(help_text="How old they are, to the millisecond.")
     lagBoundSeconds = serializers.IntegerField(help_text="They are never older than this.")
 
@@ -169,7 +172,7 @@ class CreditBalancesView(CatalogueView):
             {
                 "data": credit_balances(balance),
                 "allowed": balance_allowed(balance, found.budget),
-                "asOf": balance.computed_at.isoformat(),
+                "asOf": balance.checked_at.isoformat(),
                 "ageSeconds": age_seconds(balance, now),
                 "lagBoundSeconds": lag_bound(),
             }

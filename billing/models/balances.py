@@ -103,7 +103,7 @@ class BudgetAlert(models.Model):
 
 
 class CustomerBalance(models.Model):
-    """The live balance the API serves, refreshed by beat (served while younger than
+    """The live balance the API serves, refreshed by beat (served while checked within
     BALANCE_LAG_SECONDS; a request finding it older computes the balance at once without
     storing it). Money figures are in the customer's currency; outcome grants are listed
     in `grants`. What each figure means: billing/balances.py."""
@@ -128,7 +128,26 @@ class CustomerBalance(models.Model):
     grants = models.JSONField(default=list, blank=True)
     signals_seen = models.BigIntegerField(default=0, help_text="Highest signal id counted.")
     costs_seen = models.BigIntegerField(default=0, help_text="Highest cost id counted.")
+    signals_count = models.BigIntegerField(
+        default=0, help_text="How many signals the customer had when it was computed."
+    )
+    inputs_digest = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="A digest of the other rows it was computed from (balance_inputs.py); "
+        "empty when it can only be recomputed (cost-plus prices).",
+    )
+    valid_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When time alone changes it: a period ends, an agreement starts, a grant "
+        "takes effect or expires. Empty: never.",
+    )
     computed_at = models.DateTimeField()
+    checked_at = models.DateTimeField(
+        help_text="When the figures were last known exact: computed, or found with none "
+        "of their inputs changed since. What the API's as_of and age are."
+    )
 
     def __str__(self) -> str:
         return f"Balance of {self.customer}"

@@ -6,17 +6,20 @@ promotional grant and a 2,000 USD spend budget each (every 4th hard), on a fresh
 database nobody has analysed. Then prints:
 
 1. the cost of keeping the live figure: the balance refresh (what beat runs) over every
-   customer, first on the cold database, then again warm: ms and queries per customer,
-   and the cores it takes to keep every balance within BALANCE_LAG_SECONDS (30). Nothing
-   is added to ingestion: a signal's insert is the same with or without balances;
+   customer, computing each balance on the cold database, then again warm, then
+   confirming them all (nothing changed): ms and queries per customer, and the cores it
+   takes to keep every balance within BALANCE_LAG_SECONDS (30) with every customer
+   active, BENCH_ACTIVE (100) of them, none. Nothing is added to ingestion: a signal's
+   insert is the same with or without balances;
 2. GET /api/v1/customers/{id}/balance with an agent key, random customers, by wrk with
    BENCH_CLIENTS connections (4) against gunicorn with 2 workers: requests/s, p50, p99,
    and how many answers were computed inline rather than read from the stored balance.
    Run with BALANCE_LAG_SECONDS=3600, so that every answer reads a stored balance (the
    endpoint's own cost), then
 3. the single-signal ingest endpoint, POST /api/v1/signals, on the same server;
-4. the balance endpoint again at the default lag of 30 s with the refresh running
-   alongside in one process, as beat and a worker would on the same 2 cores;
+4. the balance endpoint again at the default lag of 30 s for 30 s, with the refresh
+   running alongside in one process, as beat and a worker would on the same 2 cores,
+   while another stores a signal for each of BENCH_ACTIVE customers every 20 s or so;
 5. peak RSS of the server's workers.
 """
 
@@ -39,6 +42,9 @@ from tests.benchmarks.ingestion import CLIENTS, wrk_single  # noqa: E402
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", 1000))
 SIGNALS = int(os.environ.get("BENCH_SIGNALS", 1_000_000))
 SECONDS = int(os.environ.get("BENCH_SECONDS", 15))
+# Customers that receive signals while the live figure is measured (step 4).
+ACTIVE = int(os.environ.get("BENCH_ACTIVE", 100))
+LIVE = 30  # seconds of the live measure: more than one confirmation round (20 s)
 LAG = 30
 
 # Random customers; counts the answers computed inline (age_seconds exactly 0: a stored
@@ -142,6 +148,28 @@ print(runs, stored)
 """
 
 
+# Signals stored as ingestion stores them, for the first ACTIVE customers in turn, so
+# that each gets one about every LAG - BALANCE_REFRESH_SECONDS (20 s).
+FEEDER = """
+import time
+from datetime import UTC, datetime
+from agents.models import Agent, Signal
+from customers.models import Customer
+agent = Agent.objects.get(external_id="bench-agent")
+customers = list(Customer.objects.order_by("pk")[:{active}])
+end = time.monotonic() + {seconds}
+fed = 0
+while time.monotonic() < end:
+    customer = customers[fed % len(customers)]
+    Signal.objects.create(agent=agent, customer=customer, event_name="done",
+        external_customer_id=customer.external_id,
+        occurred_at=datetime.now(UTC), data={{"status": "ok", "amount": 10}})
+    fed += 1
+    time.sleep(20 / len(customers))
+print(fed)
+"""
+
+
 def main():
     if not subprocess.run(["which", "wrk"], capture_output=True).returncode == 0:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -165,20 +193,30 @@ def main():
         f"a grant and a budget each, in {time.perf_counter() - started:.0f} s (not analysed)"
     )
 
+    from billing.models import CustomerBalance
+
     cold = refresh_timed()
+    CustomerBalance.objects.all().delete()  # every balance computed again, warm
     warm = refresh_timed()
-    for label, (stored, seconds, queries) in (("cold", cold), ("warm", warm)):
+    confirmed = refresh_timed()  # nothing changed: every balance confirmed
+    for label, (stored, seconds, queries) in (
+        ("computed, cold", cold),
+        ("computed, warm", warm),
+        ("confirmed (inputs unchanged)", confirmed),
+    ):
         print(
-            f"refresh: {label} {stored:,} balances in {seconds:.1f} s = "
-            f"{seconds / stored * 1000:.1f} ms and {queries / stored:.0f} queries per customer"
+            f"refresh: {stored:,} balances {label} in {seconds:.2f} s = "
+            f"{seconds / stored * 1000:.2f} ms and {queries / stored:.2f} queries per customer"
         )
-    per_customer = warm[1] / warm[0]
     every = 10  # BALANCE_REFRESH_SECONDS' default: a balance is refreshed 20 s after the last
-    print(
-        f"         keeping {CUSTOMERS:,} balances within {LAG} s takes "
-        f"{per_customer * CUSTOMERS / (LAG - every):.2f} cores (each refreshed every "
-        f"{LAG - every} s); ingestion pays nothing per signal"
-    )
+    compute, confirm = warm[1] / warm[0], confirmed[1] / confirmed[0]
+    for active in (CUSTOMERS, ACTIVE, 0):
+        cores = (active * compute + (CUSTOMERS - active) * confirm) / (LAG - every)
+        print(
+            f"         keeping {CUSTOMERS:,} balances within {LAG} s with {active:,} of them "
+            f"active (a new signal every {LAG - every} s) takes {cores:.2f} cores"
+        )
+    print("         ingestion pays nothing per signal")
 
     # 2 and 3: the endpoint's own cost, every answer read from a stored balance.
     server = Server(bench_env(database_url, BALANCE_LAG_SECONDS="3600"))
@@ -213,7 +251,21 @@ def main():
     defaults = {"BALANCE_LAG_SECONDS": str(LAG), "BALANCE_REFRESH_SECONDS": str(every)}
     server = Server(bench_env(database_url, **defaults))
     refresher = subprocess.Popen(  # beat's settings: each run stops after 10 s of work
-        [sys.executable, "manage.py", "shell", "-c", REFRESHER.format(seconds=SECONDS + 5)],
+        [sys.executable, "manage.py", "shell", "-c", REFRESHER.format(seconds=LIVE + 5)],
+        cwd=ROOT,
+        env=bench_env(database_url, **defaults),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    feeder = subprocess.Popen(  # new signals for ACTIVE customers, each every 20 s or so
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            FEEDER.format(seconds=LIVE + 5, active=ACTIVE),
+        ],
         cwd=ROOT,
         env=bench_env(database_url, **defaults),
         stdout=subprocess.PIPE,
@@ -222,16 +274,19 @@ def main():
     )
     try:
         time.sleep(2)
-        rate, p50, p99, inline, answers = wrk_balance(url, key, SECONDS)
+        rate, p50, p99, inline, answers = wrk_balance(url, key, LIVE)
         runs, stored = refresher.communicate(timeout=600)[0].splitlines()[-1].split()
+        fed = feeder.communicate(timeout=600)[0].splitlines()[-1]
         peak = max(peak, server.peak_rss_mb())
     finally:
         refresher.kill()
+        feeder.kill()
         server.stop()
     print(
         f"live:    {rate:,.0f} requests/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms at "
-        f"BALANCE_LAG_SECONDS={LAG} with the refresh alongside ({stored} balances, {runs} "
-        f"runs, in {SECONDS + 5} s); {inline:,} of {answers:,} answers computed inline"
+        f"BALANCE_LAG_SECONDS={LAG} with the refresh alongside ({stored} balances confirmed "
+        f"or computed in {runs} runs, in {LIVE + 5} s) and {fed} new signals for {ACTIVE:,} "
+        f"active customers; {inline:,} of {answers:,} answers computed inline"
     )
     print(f"server:  peak RSS {peak:.0f} MB (largest gunicorn process, 2 workers)")
 
