@@ -13,10 +13,16 @@ tell a stored balance that is still exact from one to recompute without recomput
   the API, a bulk update), are hashed into one digest per customer (`inputs_digest`);
 - the time: balances.balance_compute's `valid_until`.
 
-Costs count only for cost-plus prices, whose charge is what the outcomes cost: traces
-attach costs to signals and workflows at any time, without the customer. A customer
-with a cost-plus price in any of its agreements or their versions has no digest and is
-always recomputed."""
+Two kinds of price read rows beyond the customer's, and a customer with either (in any
+agreement or version) has no digest and is always recomputed:
+- cost-plus: its charge is what the outcomes cost, and traces attach costs to signals
+  and workflows at any time, without the customer;
+- a per-workflow outcome: a workflow counts once ever, whichever customer's outcome was
+  billed first, so another customer's close changes what this one owes.
+
+A change that is undone while a balance is being computed, leaving every row as it was,
+goes unseen: the balance keeps the figures of the state in between until its next
+change (the digest cannot tell; a version counter on every row could)."""
 
 import hashlib
 from collections import defaultdict
@@ -112,11 +118,14 @@ def inputs_digests(customer_ids: Iterable[int]) -> dict[int, str]:
     add("disputed", outcomes, by_dispute, DisputedOutcome)
     add("budget", Budget.objects.filter(customer_id__in=ids), "customer_id", Budget)
 
-    shared = repr(_shared()).encode()
-    cost_plus = _cost_plus(rows)
+    shared_rows = _shared()
+    shared = repr(shared_rows).encode()
+    at = _columns(OutcomeDefinition).index("per_workflow")
+    per_workflow = {row[0] for row in shared_rows[0] if row[at]}
+    recomputed = _always_recomputed(rows, per_workflow)
     digests = {}
     for customer_id in ids:
-        if customer_id in cost_plus:
+        if customer_id in recomputed:
             digests[customer_id] = ""
             continue
         digest = hashlib.blake2b(shared, digest_size=16)
@@ -125,21 +134,28 @@ def inputs_digests(customer_ids: Iterable[int]) -> dict[int, str]:
     return digests
 
 
-def _cost_plus(rows: dict[int, list]) -> set[int]:
-    """The customers with a cost-plus price, now or in a version."""
-    model_at = _columns(Price).index("model")
+def _always_recomputed(rows: dict[int, list], per_workflow: set[int]) -> set[int]:
+    """The customers with a cost-plus price, or a price of a per-workflow outcome, now
+    or in a version."""
+    price_at = {name: _columns(Price).index(name) for name in ("model", "outcome_definition_id")}
     terms_at = _columns(AgreementVersion).index("terms")
 
-    def priced_by_cost(kind: str, row: tuple) -> bool:
+    def uncertain(kind: str, row: tuple) -> bool:
         if kind == "price":
-            return row[model_at] == PricingModel.COST_PLUS
+            return (
+                row[price_at["model"]] == PricingModel.COST_PLUS
+                or row[price_at["outcome_definition_id"]] in per_workflow
+            )
         if kind == "version":
-            prices = (row[terms_at] or {}).get("prices", {}).values()
-            return any(price.get("model") == PricingModel.COST_PLUS for price in prices)
+            prices = (row[terms_at] or {}).get("prices", {})
+            return any(
+                price.get("model") == PricingModel.COST_PLUS or int(key) in per_workflow
+                for key, price in prices.items()
+            )
         return False
 
     return {
         customer_id
         for customer_id, customer_rows in rows.items()
-        if any(priced_by_cost(kind, row) for kind, row in customer_rows)
+        if any(uncertain(kind, row) for kind, row in customer_rows)
     }

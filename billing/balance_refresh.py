@@ -81,7 +81,12 @@ def balances_due(*, now: datetime) -> list[Due]:
     rows = (
         Customer.objects.filter(billable)
         .annotate(last_signal=_last_id(Signal), last_cost=_last_id(Cost))
-        .filter(Q(balance__isnull=True) | Q(balance__checked_at__lte=stale) | moved)
+        .filter(
+            Q(balance__isnull=True)
+            | Q(balance__checked_at__lte=stale)
+            | Q(balance__valid_until__lte=now)
+            | moved
+        )
         .annotate(
             checkable=ExpressionWrapper(
                 Q(balance__isnull=False)
@@ -115,7 +120,14 @@ def balances_confirm(due: list[Due], *, now: datetime) -> set[int]:
         if counts.get(d.customer_id, 0) == d.signals_count
         and digests[d.customer_id] == d.inputs_digest
     }
-    CustomerBalance.objects.filter(customer_id__in=same, checked_at__lt=now).update(checked_at=now)
+    # Only rows still as found (a concurrent run may have stored another since) and
+    # still valid at `now`.
+    CustomerBalance.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gt=now),
+        customer_id__in=same,
+        inputs_digest__in={digests[pk] for pk in same},
+        checked_at__lt=now,
+    ).update(checked_at=now)
     return same
 
 
@@ -242,14 +254,16 @@ def balance_refresh(*, now: datetime | None = None) -> int:
     # The previews rate as a close does: on a fresh database, with tables nobody has
     # analysed yet, the planner must not guess (services.ANALYSED_MODELS, as a close).
     statistics_ensure(ANALYSED_MODELS)
-    due = balances_due(now=now or timezone.now())
-    confirmed = balances_confirm(due, now=now or timezone.now())
+    checked = now or timezone.now()
+    due = balances_due(now=checked)
+    confirmed = balances_confirm(due, now=checked)
     todo = [d for d in due if d.customer_id not in confirmed]
     stored = 0
     for first in range(0, len(todo), BATCH):
         batch = todo[first : first + BATCH]
         ids = [d.customer_id for d in batch]
         counts, digests = signal_counts(ids), inputs_digests(ids)
+        done = []
         for d in batch:
             try:
                 _refresh_one(
@@ -258,14 +272,14 @@ def balance_refresh(*, now: datetime | None = None) -> int:
                     inputs_digest=digests[d.customer_id],
                     now=now or timezone.now(),
                 )
-                stored += 1
+                done.append(d.customer_id)
             except Exception:  # one customer's problem never holds up the others' balances
                 logger.exception("could not refresh the balance of customer %s", d.customer_id)
             if time.monotonic() - started > settings.BALANCE_REFRESH_SECONDS:
                 break
-        else:
-            continue
-        break
+        stored += len(done)
+        if time.monotonic() - started > settings.BALANCE_REFRESH_SECONDS:
+            break
     logger.info(
         "confirmed %s and recomputed %s of %s balances due in %.3f s",
         len(confirmed),

@@ -37,7 +37,7 @@ from billing.credits import draw_order
 from billing.errors import ClosingError
 from billing.models import BillingPeriod, Budget, CreditGrant, CreditLedgerEntry, CustomerBalance
 from billing.money import MONEY, ZERO, format_quantity, json_number, round_line
-from billing.periods import midnight, periods_unsettled_before
+from billing.periods import midnight, period_bounds, periods_unsettled_before
 from billing.services import invoice_preview
 from customers.models import Customer
 
@@ -48,25 +48,27 @@ Unit = CreditGrant.Unit
 def periods_open(*, customer: Customer, now: datetime) -> tuple[list[BillingPeriod], list]:
     """Every calendar period of the customer's agreements started before `now` without a
     live invoice (unsaved instances for periods not created yet), in closing order; and
-    when the agreements not started yet start."""
-    periods, starts = [], []
+    the calendar's boundaries at which that changes: when the agreements not started yet
+    start, when the current periods end (closed early or not)."""
+    periods, boundaries = [], []
     for agreement in customer.agreements.all():
+        boundaries.append(midnight(agreement.starts_on))
         if agreement.starts_on > now.date():
-            starts.append(midnight(agreement.starts_on))
             continue
         agreement.customer = customer
         periods += periods_unsettled_before(BillingPeriod(agreement=agreement, starts_at=now))
-    return sorted(periods, key=lambda p: (p.ends_at, p.starts_at, p.agreement_id)), starts
+        boundaries += [end for _, end, _ in period_bounds(agreement, now) if end >= now]
+    return sorted(periods, key=lambda p: (p.ends_at, p.starts_at, p.agreement_id)), boundaries
 
 
-def _valid_until(*, now: datetime, periods, starts, grants) -> datetime | None:
-    """The first instant after `now` at which time alone changes the balance: a current
-    period ends (the next one begins), an agreement starts, a grant takes effect or
-    expires. None: no such instant."""
-    events = [p.ends_at for p in periods] + starts
+def _valid_until(*, now: datetime, boundaries, grants) -> datetime | None:
+    """The first instant from `now` on at which time alone changes the balance: a period
+    boundary (periods_open), a grant taking effect or expiring. None: no such instant.
+    `now` itself counts: a balance computed on a boundary is recomputed."""
+    events = list(boundaries)
     for grant in grants:
         events += [grant.effective_at] + ([grant.expires_at] if grant.expires_at else [])
-    return min((at for at in events if at > now), default=None)
+    return min((at for at in events if at >= now), default=None)
 
 
 def _live_for(grant: CreditGrant, period: BillingPeriod) -> bool:
@@ -109,7 +111,7 @@ def balance_compute(customer: Customer, *, now: datetime) -> CustomerBalance:
     """The customer's balance at `now`, unsaved. Writes nothing: each period is rated by
     invoice_preview, whose transaction the database keeps read-only and rolls back."""
     currency = customer.currency
-    periods, starts = periods_open(customer=customer, now=now)
+    periods, boundaries = periods_open(customer=customer, now=now)
     since = min((p.starts_at for p in periods), default=now)
     grants = list(
         CreditGrant.objects.filter(customer=customer, currency=currency)
@@ -162,7 +164,7 @@ def balance_compute(customer: Customer, *, now: datetime) -> CustomerBalance:
         period_starts_at=min((p.starts_at for p in current), default=None),
         period_ends_at=max((p.ends_at for p in current), default=None),
         grants=[_grant_row(g, sold[g.pk], use.get(g.pk) or _Use(), currency) for g in in_balance],
-        valid_until=_valid_until(now=now, periods=periods, starts=starts, grants=grants),
+        valid_until=_valid_until(now=now, boundaries=boundaries, grants=grants),
         computed_at=now,
         checked_at=now,
     )

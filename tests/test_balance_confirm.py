@@ -11,7 +11,7 @@ import pytest
 
 from agents.models import Signal
 from billing.balance_inputs import inputs_digests, signal_counts
-from billing.balance_refresh import balance_refresh
+from billing.balance_refresh import balance_refresh, balances_confirm, balances_due
 from billing.balances import balance_compute
 from billing.disputes import dispute_open
 from billing.models import (
@@ -26,6 +26,7 @@ from billing.models import (
     PriceAgreement,
     PriceTier,
 )
+from billing.services import period_close
 from customers.models import Customer
 from tests import factories as f
 from tests.api_helpers import agent_key
@@ -199,6 +200,45 @@ def test_a_period_ending_makes_it_due_for_a_recomputation():
     assert (balance.period_starts_at, balance.spend_open) == (february, D("10.00"))
 
 
+def test_a_passed_valid_until_makes_it_due_at_once():
+    w = World(unit_price=D("10.00"))
+    february = datetime(2026, 2, 1, tzinfo=UTC)
+    balance_refresh(now=february - 5 * SECOND)
+    due = balances_due(now=february + SECOND)  # 6 s old: not stale, but no longer valid
+    assert [(d.customer_id, d.checkable) for d in due] == [(w.customer.pk, False)]
+    assert balances_due(now=february - SECOND) == []
+
+
+def test_a_current_period_closed_early_still_ends_its_validity():
+    w = World(unit_price=D("10.00"))
+    w.signals(1)
+    period_close(period_id=w.period(1).pk, now=T0)  # the admin's "Close now"
+    balance_refresh(now=T0 + SECOND)
+    balance = stored()
+    assert (balance.spend_open, balance.valid_until) == (
+        D("0.00"),
+        datetime(2026, 2, 1, tzinfo=UTC),
+    )
+
+
+def test_a_balance_computed_on_a_boundary_is_computed_again():
+    World(unit_price=D("10.00"))
+    february = datetime(2026, 2, 1, tzinfo=UTC)
+    balance_refresh(now=february)
+    assert stored().valid_until == february
+    assert [d.checkable for d in balances_due(now=february + SECOND)] == [False]
+
+
+def test_a_per_workflow_customer_is_always_recomputed():
+    """Another customer's close can count a workflow this one's outcome was in."""
+    w = World(unit_price=D("10.00"), per_workflow=True)
+    w.signal(workflow="wf-1")
+    balance_refresh(now=T0)
+    assert stored().inputs_digest == ""
+    balance_refresh(now=T0 + 21 * SECOND)
+    assert stored().computed_at == T0 + 21 * SECOND
+
+
 def test_an_agreement_starting_later_makes_it_due_when_it_starts():
     customer = f.CustomerFactory()
     f.PriceAgreementFactory(
@@ -223,8 +263,6 @@ def test_a_cost_plus_customer_is_always_recomputed():
 def test_a_confirmation_never_ages_a_balance_computed_meanwhile():
     """A run that found the inputs unchanged does not move back the check time of a
     balance another run stored after it began."""
-    from billing.balance_refresh import balances_confirm, balances_due
-
     w = World(unit_price=D("10.00"))
     w.signals(1)
     balance_refresh(now=T0)

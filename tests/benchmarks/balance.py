@@ -53,7 +53,7 @@ BALANCE_LUA = """
 math.randomseed(7)
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
-function init(args) inline = 0; answers = 0 end
+function init(args) inline = 0; answers = 0; oldest = 0 end
 request = function()
   return wrk.format("GET", "/api/v1/customers/cus_" .. math.random(1, CUSTOMERS) ..
     "/balance", {["Authorization"] = "Bearer KEY"})
@@ -62,19 +62,22 @@ function response(status, headers, body)
   answers = answers + 1
   local age = tonumber(string.match(body, '"age_seconds":%s*([%d%.eE+-]+)'))
   if age == 0 then inline = inline + 1 end
+  if age > oldest then oldest = age end
 end
 function done(summary, latency, requests)
-  local i, n = 0, 0
-  for _, t in ipairs(threads) do i = i + t:get("inline"); n = n + t:get("answers") end
-  io.write(string.format("RESULT %f %f %f %d %d %d\\n",
+  local i, n, o = 0, 0, 0
+  for _, t in ipairs(threads) do
+    i = i + t:get("inline"); n = n + t:get("answers"); o = math.max(o, t:get("oldest"))
+  end
+  io.write(string.format("RESULT %f %f %f %d %d %d %f\\n",
     summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, summary.errors.status, i, n))
+    latency:percentile(99) / 1000, summary.errors.status, i, n, o))
 end
 """
 
 
-def wrk_balance(url: str, key: str, seconds: int) -> tuple[float, float, float, int, int]:
-    """requests/s, p50 ms, p99 ms, answers computed inline, answers."""
+def wrk_balance(url: str, key: str, seconds: int) -> tuple:
+    """requests/s, p50 ms, p99 ms, answers computed inline, answers, the oldest age (s)."""
     lua = BALANCE_LUA.replace("CUSTOMERS", str(CUSTOMERS)).replace("KEY", key)
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(lua)
@@ -87,10 +90,10 @@ def wrk_balance(url: str, key: str, seconds: int) -> tuple[float, float, float, 
         ).stdout
     fields = next(x for x in out.splitlines() if x.startswith("RESULT")).split()[1:]
     rate, p50, p99 = (float(x) for x in fields[:3])
-    bad, inline, answers = (int(x) for x in fields[3:])
+    bad, inline, answers = (int(x) for x in fields[3:6])
     if bad:
         raise SystemExit(f"{bad} non-2xx answers from the balance endpoint")
-    return rate, p50, p99, inline, answers
+    return rate, p50, p99, inline, answers, float(fields[6])
 
 
 def credits_seed() -> None:
@@ -136,15 +139,27 @@ def refresh_timed() -> tuple[int, float, int]:
         return stored, time.perf_counter() - started, queries
 
 
+# Beat's schedule: a run every BALANCE_REFRESH_SECONDS (10); each logs how many balances
+# it confirmed and recomputed, and how long it worked.
 REFRESHER = """
-import time
+import logging, time
 from billing.balance_refresh import balance_refresh
+totals = [0, 0, 0.0]
+class Count(logging.Handler):
+    def emit(self, record):
+        if record.msg.startswith("confirmed"):
+            totals[0] += record.args[0]; totals[1] += record.args[1]; totals[2] += record.args[3]
+logging.getLogger("billing.balance_refresh").addHandler(Count())
+logging.getLogger("billing.balance_refresh").setLevel(logging.INFO)
 end = time.monotonic() + {seconds}
-runs = stored = 0
+runs = 0
+tick = time.monotonic()
 while time.monotonic() < end:
-    stored += balance_refresh()
+    balance_refresh()
     runs += 1
-print(runs, stored)
+    tick += 10
+    time.sleep(max(0, tick - time.monotonic()))
+print(runs, totals[0], totals[1], round(totals[2], 1))
 """
 
 
@@ -223,7 +238,7 @@ def main():
     try:
         url = f"{server.url}/api/v1/customers/cus_1/balance"
         wrk_balance(url, key, 3)  # warm-up: connections, caches, the workers' imports
-        rate, p50, p99, inline, answers = wrk_balance(url, key, SECONDS)
+        rate, p50, p99, inline, answers, _ = wrk_balance(url, key, SECONDS)
         print(
             f"balance: {rate:,.0f} requests/s with {CLIENTS} connections (wrk), p50 {p50:.1f} "
             f"ms, p99 {p99:.1f} ms; {inline:,} of {answers:,} computed inline "
@@ -274,8 +289,10 @@ def main():
     )
     try:
         time.sleep(2)
-        rate, p50, p99, inline, answers = wrk_balance(url, key, LIVE)
-        runs, stored = refresher.communicate(timeout=600)[0].splitlines()[-1].split()
+        rate, p50, p99, inline, answers, oldest = wrk_balance(url, key, LIVE)
+        runs, confirmed, computed, worked = (
+            refresher.communicate(timeout=600)[0].splitlines()[-1].split()
+        )
         fed = feeder.communicate(timeout=600)[0].splitlines()[-1]
         peak = max(peak, server.peak_rss_mb())
     finally:
@@ -284,9 +301,11 @@ def main():
         server.stop()
     print(
         f"live:    {rate:,.0f} requests/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms at "
-        f"BALANCE_LAG_SECONDS={LAG} with the refresh alongside ({stored} balances confirmed "
-        f"or computed in {runs} runs, in {LIVE + 5} s) and {fed} new signals for {ACTIVE:,} "
-        f"active customers; {inline:,} of {answers:,} answers computed inline"
+        f"BALANCE_LAG_SECONDS={LAG}, while {fed} new signals were stored for {ACTIVE:,} "
+        f"customers; {inline:,} of {answers:,} answers computed inline, the oldest "
+        f"{oldest:.1f} s old\n"
+        f"         the refresh alongside (beat's schedule, {runs} runs in {LIVE + 5} s): "
+        f"{confirmed} balances confirmed and {computed} recomputed, working {worked} s"
     )
     print(f"server:  peak RSS {peak:.0f} MB (largest gunicorn process, 2 workers)")
 
