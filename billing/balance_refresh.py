@@ -66,10 +66,13 @@ class Due:
 
 def balances_due(*, now: datetime) -> list[Due]:
     """Each customer with credits, an agreement or a budget whose balance is missing,
-    behind its signals or costs, or not known exact within BALANCE_LAG_SECONDS by the
-    next run; the least recently checked first. Reads only."""
+    behind its signals or costs, no longer valid (valid_until), or that might not be
+    known exact within BALANCE_LAG_SECONDS by the time the next run reaches it; the least
+    recently checked first. Reads only."""
     every = settings.BALANCE_REFRESH_SECONDS
-    stale = now - timedelta(seconds=max(settings.BALANCE_LAG_SECONDS - every, 0))
+    # The next run starts up to `every` later and may work `every` before it reaches a
+    # balance: one older than LAG - 2 x every now could pass the bound before then.
+    stale = now - timedelta(seconds=max(settings.BALANCE_LAG_SECONDS - 2 * every, 0))
     billable = (
         Q(Exists(PriceAgreement.objects.filter(customer=OuterRef("pk"))))
         | Q(Exists(CreditGrant.objects.filter(customer=OuterRef("pk"))))

@@ -67,6 +67,13 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+def ratio_fraction(numerator: str, denominator: str):
+    """A ratio partial rule's fraction of a signal: numerator / denominator of its data
+    fields, kept between 0 and 1."""
+    ratio = DataNumber(numerator) / DataNumber(denominator)
+    return Least(Greatest(ratio, Value(ZERO)), Value(Decimal(1)), output_field=FRACTION)
+
+
 def _rated(*, period: BillingPeriod, price: Price, invoice_id, unsettled_from=None):
     """The price's not-yet-billed signals up to the period's end, classified: a queryset
     of the mark columns (in the order of the INSERT) plus `chargeable`."""
@@ -78,11 +85,8 @@ def _rated(*, period: BillingPeriod, price: Price, invoice_id, unsettled_from=No
     if rule == OutcomeDefinition.PartialRule.FIXED:
         partial_fraction = Value(definition.partial_fraction, output_field=FRACTION)
     elif rule == OutcomeDefinition.PartialRule.RATIO:
-        ratio = DataNumber(definition.ratio_numerator_field) / DataNumber(
-            definition.ratio_denominator_field
-        )
-        partial_fraction = Least(
-            Greatest(ratio, Value(ZERO)), Value(Decimal(1)), output_field=FRACTION
+        partial_fraction = ratio_fraction(
+            definition.ratio_numerator_field, definition.ratio_denominator_field
         )
     else:
         partial_fraction = Value(ZERO, output_field=FRACTION)

@@ -137,8 +137,13 @@ def test_a_partial_rule_simulated_on_the_page(client, world):
     assert "13.00" in client.get(url(world), half).content.decode()
     none = proposal(world, partial_rule="none", partial_fraction="")
     assert "12.00" in client.get(url(world), none).content.decode()
+    # A ratio needs its data fields; these partials have neither: they count nothing.
     ratio = client.get(url(world), proposal(world, partial_rule="ratio")).content.decode()
-    assert "A ratio reads each signal&#x27;s data fields" in ratio
+    assert ratio.count("Name the signal&#x27;s data field, e.g. steps_done.") == 2
+    assert 'id="lab-table"' not in ratio
+    fields = {"ratio_numerator_field": "done", "ratio_denominator_field": "total"}
+    ratio = client.get(url(world), proposal(world, partial_rule="ratio", **fields))
+    assert "12.00" in ratio.content.decode()
     # A partial rule is the outcome definition's: never applied as a version.
     start = boundaries_open(world.agreement, timezone.now())[0].isoformat()
     answer = client.post(url(world) + "?" + urlencode(half), {"effective_from": start})

@@ -12,7 +12,7 @@ from django.db.models import Max
 
 from billing.models import Invoice, PriceAgreement
 from billing.services import invoice_void_and_reissue, period_close
-from billing.simulations import agreement_simulate, periods_closed
+from billing.simulations import Ratio, agreement_simulate, periods_closed
 from tests.billing_helpers import World
 from tests.credit_helpers import grant
 
@@ -191,6 +191,41 @@ def test_a_partial_rule_changed_by_hand():
     assert figures(D(0)) == [(D("13.20"), D("12.00")), (D("3.00"), D("3.00"))]
     with pytest.raises(ValidationError, match="Give a fraction from 0 to 1"):
         figures(D("1.5"))
+
+
+def test_a_switch_to_a_ratio_rule_bills_what_a_close_under_it_bills():
+    """January at 10.00: 2 successes, and partials of done/total 1/4, 3/4, 6/4 (kept at
+    1) and one without the fields (nothing). Partials not charged: 20.00. As the ratio
+    done/total: 20.00 + 2.50 + 7.50 + 10.00 = 40.00, what the same signals closed under
+    that rule bill."""
+    partials = [{"done": 1, "total": 4}, {"done": 3, "total": 4}, {"done": 6, "total": 4}, {}]
+
+    def january(w):
+        w.signals(2)
+        for data in partials:
+            w.signal(status="partial", **data)
+        return period_close(period_id=w.period().pk, now=datetime(2026, 2, 2, tzinfo=UTC))
+
+    w = World(unit_price=D("10.00"))
+    january(w)
+    simulation = agreement_simulate(
+        agreement=w.agreement,
+        periods=periods_closed(w.agreement),
+        partial_fractions={w.outcome.pk: Ratio("done", "total")},
+    )
+    [period] = simulation.periods
+    assert (period.actual.revenue, period.simulated.revenue) == (D("20.00"), D("40.00"))
+    closed = january(World(unit_price=D("10.00"), partial_rule="ratio"))
+    [draft] = simulation.drafts.values()
+    assert [(x.kind, x.quantity, x.amount) for x in draft.lines] == [
+        (x.kind, x.quantity, x.amount) for x in closed.lines.order_by("position")
+    ]
+    with pytest.raises(ValidationError, match="Name the data fields"):
+        agreement_simulate(
+            agreement=w.agreement,
+            periods=periods_closed(w.agreement),
+            partial_fractions={w.outcome.pk: Ratio("done", "")},
+        )
 
 
 def test_a_per_workflow_outcomes_partial_rule_is_not_simulated():

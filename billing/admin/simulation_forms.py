@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from billing.models import BillingPeriod, OutcomeDefinition, Price, PriceAgreement
 from billing.money import format_quantity
-from billing.simulations import AGREEMENT_FIELDS
+from billing.simulations import AGREEMENT_FIELDS, Ratio
 
 TIERS_HELP = (
     "One tier a line, lowest first: “up to 100 @ 1.00”, “up to 500 @ 0.80”, and last "
@@ -134,6 +134,12 @@ class PriceForm(forms.Form):
     partial_fraction = forms.DecimalField(
         min_value=0, max_value=1, **DECIMAL, label="Partial fraction", help_text="e.g. 0.4"
     )
+    ratio_numerator_field = forms.CharField(
+        required=False, max_length=200, label="Ratio numerator", help_text="e.g. steps_done"
+    )
+    ratio_denominator_field = forms.CharField(
+        required=False, max_length=200, label="Ratio denominator", help_text="e.g. steps_total"
+    )
 
     FIELDS = (
         "model",
@@ -150,6 +156,8 @@ class PriceForm(forms.Form):
         definition = price.outcome_definition
         initial["partial_rule"] = definition.partial_rule
         initial["partial_fraction"] = plain(definition.partial_fraction)
+        initial["ratio_numerator_field"] = definition.ratio_numerator_field
+        initial["ratio_denominator_field"] = definition.ratio_denominator_field
         super().__init__(data, initial=initial, prefix=f"price-{price.pk}")
         self.price = price
 
@@ -164,19 +172,29 @@ class PriceForm(forms.Form):
         if data.get("partial_fraction") is None and rule == definition.partial_rule:
             data["partial_fraction"] = definition.partial_fraction
         data["partial_rule"] = rule
-        if rule == definition.PartialRule.RATIO and definition.partial_rule != rule:
-            self.add_error(
-                "partial_rule",
-                "A ratio reads each signal's data fields: simulate none or a fixed fraction.",
-            )
+        if rule == definition.PartialRule.RATIO:
+            for name in ("ratio_numerator_field", "ratio_denominator_field"):
+                # Not sent: as stored; sent empty: refused below.
+                if self.add_prefix(name) not in self.data:
+                    data[name] = getattr(definition, name)
+                if not (data.get(name) or "").strip():
+                    self.add_error(name, "Name the signal's data field, e.g. steps_done.")
         if rule == definition.PartialRule.FIXED and data.get("partial_fraction") is None:
             self.add_error("partial_fraction", "Give the fraction partials are charged, e.g. 0.4.")
         return data
 
-    def partial_fraction_changed(self) -> Decimal | None:
-        """The fraction partials would be charged at, if the rule or fraction changed."""
+    def partial_fraction_changed(self) -> Decimal | Ratio | None:
+        """The fraction partials would be charged at (a Ratio for a ratio rule), if the
+        rule, fraction or ratio fields changed."""
         definition = self.price.outcome_definition
         rule, fraction = self.cleaned_data["partial_rule"], self.cleaned_data["partial_fraction"]
+        if rule == definition.PartialRule.RATIO:
+            ratio = Ratio(
+                self.cleaned_data["ratio_numerator_field"].strip(),
+                self.cleaned_data["ratio_denominator_field"].strip(),
+            )
+            stored = Ratio(definition.ratio_numerator_field, definition.ratio_denominator_field)
+            return None if rule == definition.partial_rule and ratio == stored else ratio
         if rule == definition.partial_rule and (
             rule != definition.PartialRule.FIXED or fraction == definition.partial_fraction
         ):
