@@ -226,7 +226,9 @@ def main():
     every = 10  # BALANCE_REFRESH_SECONDS' default: a balance is refreshed 20 s after the last
     compute, confirm = warm[1] / warm[0], confirmed[1] / confirmed[0]
     for active in (CUSTOMERS, ACTIVE, 0):
-        cores = (active * compute + (CUSTOMERS - active) * confirm) / (LAG - every)
+        # An active balance is recomputed every 20 s; the others are confirmed, at worst
+        # at every run (every 10 s).
+        cores = active * compute / (LAG - every) + (CUSTOMERS - active) * confirm / every
         print(
             f"         keeping {CUSTOMERS:,} balances within {LAG} s with {active:,} of them "
             f"active (a new signal every {LAG - every} s) takes {cores:.2f} cores"
