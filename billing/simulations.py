@@ -45,6 +45,8 @@ from billing.versions import (
     PRICE_TERMS,
     TermsByVersion,
     agreement_copy,
+    invoice_terms,
+    last_edited,
     period_priced,
     price_copy,
 )
@@ -253,11 +255,16 @@ def invoice_simulate(
     session: bool = True,
     partial_fractions: dict[int, Decimal | Ratio] | None = None,
     margins: bool = True,
+    edited=None,
 ) -> DraftInvoice:
     """The invoice `invoice` would have been under `terms` (proposed copies of each
     period's terms; its agreement version's when None), with its margins. Writes, locks
-    nothing (`session` False: the caller holds the read-only closing session)."""
+    nothing (`session` False: the caller holds the read-only closing session). `edited`
+    (versions.last_edited of its agreement): an invoice issued before the agreement had
+    versions and edited since is priced by the terms it was issued under."""
     terms = terms or TermsByVersion(invoice.period.agreement)
+    if edited is not None:
+        terms = invoice_terms(invoice, terms, edited)
     with closing_session(read_only=True) if session else nullcontext():
         period, prices = period_priced(invoice.period, terms)
         marks = marks_with_partials(Marks.of_invoice(invoice.pk), partial_fractions)
@@ -378,6 +385,7 @@ def agreement_simulate(
     terms.adjust(agreement, terms.prices)  # refused at once, even without a period
     with closing_session(read_only=True):  # one for every invoice replayed
         has_grants = CreditGrant.objects.filter(customer_id=agreement.customer_id).exists()
+        edited = last_edited(agreement)
         results = {p.pk: PeriodResult(period=p, invoice=None) for p in periods}
         drafts = {}
         invoices = (
@@ -395,6 +403,7 @@ def agreement_simulate(
                 session=False,
                 partial_fractions=partial_fractions,
                 margins=False,  # the same costs either way: the invoice's own, below
+                edited=edited,
             )
             drafts[invoice.pk] = draft
             for line in draft.lines:

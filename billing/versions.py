@@ -6,7 +6,9 @@ the periods starting from its `effective_from` until the next one's, and the agr
 own rows (what the admin shows and edits) hold the newest version's terms. A period is
 priced by copies of the rows, held in memory, with its version's stored terms: what
 the close, the preview, the live balance, dispute credits and the pricing lab all use,
-so an invoice is always priced by one version, whole.
+so an invoice is always priced by one version, whole. An invoice issued before its
+agreement had any version was priced by the rows as they stood: replayed, it is priced
+by their history at the time (`invoice_terms`).
 
 Terms as data (`AgreementVersion.terms`, JSON): {"platform_fee", "minimum_commitment",
 "spend_cap", "prices": {outcome definition id: {"model", "unit_price",
@@ -15,6 +17,8 @@ Terms as data (`AgreementVersion.terms`, JSON): {"platform_fee", "minimum_commit
 
 import copy
 from decimal import Decimal
+
+from django.db.models import Max
 
 from billing.errors import ClosingError
 from billing.models import AgreementVersion, BillingPeriod, Price, PriceAgreement, PriceTier
@@ -48,8 +52,10 @@ def _number(value):
     return None if value is None else Decimal(value)
 
 
-def terms_read(agreement: PriceAgreement, prices: list[Price]) -> dict:
-    """The agreement's and prices' terms as data (rows or in-memory copies)."""
+def terms_read(agreement: PriceAgreement, prices: list[Price], tiers_of=None) -> dict:
+    """The agreement's and prices' terms as data (rows or in-memory copies; `tiers_of`
+    gives a price's tiers, its own by default)."""
+    tiers_of = tiers_of or (lambda price: price.tiers.all())
     return {
         **{name: _text(getattr(agreement, name)) for name in AGREEMENT_TERMS},
         "prices": {
@@ -63,7 +69,7 @@ def terms_read(agreement: PriceAgreement, prices: list[Price]) -> dict:
                 "tax_rate": price.tax_rate_id,
                 "tiers": [
                     [_text(t.from_quantity), _text(t.up_to_quantity), _text(t.unit_price)]
-                    for t in (price.tiers.all() if price.model in Price.TIERED else [])
+                    for t in (tiers_of(price) if price.model in Price.TIERED else [])
                 ],
             }
             for price in prices
@@ -223,6 +229,66 @@ def prices_now(agreement: PriceAgreement, *, now) -> list[Price]:
         return terms_apply(agreement, prices, version.terms)[1]
     except ClosingError:
         return prices
+
+
+class TermsThen(TermsByVersion):
+    """Every period priced by one set of terms (`terms`, terms_read's form): those an
+    invoice issued before its agreement had versions was issued under, its late-signal
+    adjustments included (a close then priced everything at the rows as they stood)."""
+
+    def __init__(self, agreement: PriceAgreement, terms: dict, adjust=None):
+        super().__init__(agreement, adjust)
+        self.terms = terms
+
+    def of(self, period: BillingPeriod) -> tuple[PriceAgreement, list[Price]]:
+        if "then" not in self.cache:
+            self.cache["then"] = self.adjust(*terms_apply(self.agreement, self.prices, self.terms))
+        return self.cache["then"]
+
+
+def last_edited(agreement: PriceAgreement):
+    """When the agreement, one of its prices or one of their tiers was last saved (its
+    history), or None."""
+    prices = Price.history.filter(agreement_id=agreement.pk).values("id")
+    dates = [
+        agreement.history.aggregate(last=Max("history_date"))["last"],
+        Price.history.filter(agreement_id=agreement.pk).aggregate(last=Max("history_date"))["last"],
+        PriceTier.history.filter(price_id__in=prices).aggregate(last=Max("history_date"))["last"],
+    ]
+    return max((d for d in dates if d is not None), default=None)
+
+
+def terms_then(agreement: PriceAgreement, at) -> dict | None:
+    """The agreement's terms as its history had them at `at` (terms_read's form); None
+    when the history does not hold them (rows saved before it was kept)."""
+    try:
+        then = agreement.history.as_of(at)
+    except PriceAgreement.DoesNotExist:
+        return None
+    prices = list(Price.history.as_of(at).filter(agreement_id=agreement.pk).order_by("pk"))
+    current = {p.pk for p in prices_of(agreement)}
+    if {p.pk for p in prices} != current:  # a price added or removed since: not replayable
+        return None
+    tiers: dict[int, list] = {}
+    rows = PriceTier.history.as_of(at).filter(price_id__in=current).order_by("from_quantity")
+    for tier in rows:
+        tiers.setdefault(tier.price_id, []).append(tier)
+    return terms_read(then, prices, tiers_of=lambda price: tiers.get(price.pk, []))
+
+
+def invoice_terms(invoice, terms: TermsByVersion, edited=None) -> TermsByVersion:
+    """The terms `invoice` was issued under: its agreement's versions' (`terms`); for one
+    issued before the agreement had any version, whose agreement, prices or tiers were
+    saved since (`edited`: last_edited's), those its history had then."""
+    first = min((v.created_at for v in terms.versions), default=None)
+    if (first is not None and invoice.issued_at >= first) or edited is None:
+        return terms
+    if edited <= invoice.issued_at:
+        return terms
+    then = terms_then(terms.agreement, invoice.issued_at)
+    if then is None:
+        return terms
+    return TermsThen(terms.agreement, then, adjust=terms.adjust)
 
 
 def period_priced(period: BillingPeriod, terms: TermsByVersion):

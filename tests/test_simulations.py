@@ -10,9 +10,11 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db.models import Max
 
-from billing.models import Invoice, PriceAgreement
+from billing.models import AgreementVersion, Invoice, PriceAgreement
+from billing.periods import periods_create
 from billing.services import invoice_void_and_reissue, period_close
 from billing.simulations import Ratio, agreement_simulate, periods_closed
+from tests.balance_helpers import clock
 from tests.billing_helpers import World
 from tests.credit_helpers import grant
 
@@ -191,6 +193,32 @@ def test_a_partial_rule_changed_by_hand():
     assert figures(D(0)) == [(D("13.20"), D("12.00")), (D("3.00"), D("3.00"))]
     with pytest.raises(ValidationError, match="Give a fraction from 0 to 1"):
         figures(D("1.5"))
+
+
+def test_an_invoice_issued_before_versions_is_replayed_under_the_prices_it_had():
+    """January closed at 1.00 a unit with tiers up to 2 @ 1.00, above @ 0.50 (3 units:
+    2.50); then, before agreements had versions, the tiers and fee were edited in place
+    (saved, as the admin did): above @ 0.80 and a 5.00 fee. February, closed after, bills
+    at them; replayed unchanged, both come back as issued."""
+    jan_close, edit, feb_close = (datetime(2026, 2, 2, tzinfo=UTC), FEB, MAR)
+    with clock(datetime(2026, 1, 1, tzinfo=UTC)):
+        w = World(model="graduated", tiers=[(0, 2, D("1.00")), (2, None, D("0.50"))])
+    w.signals(3)
+    with clock(jan_close):
+        january = period_close(period_id=w.period().pk, now=jan_close)
+    with clock(edit):
+        tier = w.price.tiers.get(up_to_quantity=None)
+        tier.unit_price = D("0.80")
+        tier.save()
+        w.agreement.platform_fee = D("5.00")
+        w.agreement.save()
+    w.signals(3, at=FEB)
+    periods_create(agreement=w.agreement, until=MAR)
+    with clock(feb_close):
+        february = period_close(period_id=w.period(2).pk, now=feb_close)
+    assert (january.total, february.total) == (D("2.50"), D("7.80"))
+    assert AgreementVersion.objects.count() == 0
+    assert assert_reproduced(w.agreement) == 2
 
 
 def test_a_switch_to_a_ratio_rule_bills_what_a_close_under_it_bills():
