@@ -13,7 +13,8 @@ from django.db.models import Max
 from billing.models import AgreementVersion, Invoice, PriceAgreement
 from billing.periods import periods_create
 from billing.services import invoice_void_and_reissue, period_close
-from billing.simulations import Ratio, agreement_simulate, periods_closed
+from billing.simulated_partials import Ratio
+from billing.simulations import agreement_simulate, periods_closed
 from tests.balance_helpers import clock
 from tests.billing_helpers import World
 from tests.credit_helpers import grant

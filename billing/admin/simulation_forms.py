@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 
 from billing.models import BillingPeriod, OutcomeDefinition, Price, PriceAgreement
 from billing.money import format_quantity
-from billing.simulations import AGREEMENT_FIELDS, Ratio
+from billing.simulated_partials import Ratio
+from billing.simulations import AGREEMENT_FIELDS
 
 TIERS_HELP = (
     "One tier a line, lowest first: “up to 100 @ 1.00”, “up to 500 @ 0.80”, and last "
