@@ -174,12 +174,15 @@ class PriceForm(forms.Form):
             data["partial_fraction"] = definition.partial_fraction
         data["partial_rule"] = rule
         if rule == definition.PartialRule.RATIO:
-            for name in ("ratio_numerator_field", "ratio_denominator_field"):
+            for name, example in (
+                ("ratio_numerator_field", "steps_done"),
+                ("ratio_denominator_field", "steps_total"),
+            ):
                 # Not sent: as stored; sent empty: refused below.
                 if self.add_prefix(name) not in self.data:
                     data[name] = getattr(definition, name)
                 if not (data.get(name) or "").strip():
-                    self.add_error(name, "Name the signal's data field, e.g. steps_done.")
+                    self.add_error(name, f"Name the signal's data field, e.g. {example}.")
         if rule == definition.PartialRule.FIXED and data.get("partial_fraction") is None:
             self.add_error("partial_fraction", "Give the fraction partials are charged, e.g. 0.4.")
         return data
