@@ -24,8 +24,8 @@ class Ratio:
 
 def partials_check(agreement: PriceAgreement, fractions: dict[int, Decimal | Ratio]) -> None:
     """A proposed partial rule (a fixed fraction, or a Ratio) must be of an outcome the
-    agreement prices, a fraction between 0 and 1, a ratio of two named data fields, and
-    not of a per-workflow outcome (ValidationError naming it)."""
+    agreement prices, a fraction between 0 and 1, or a ratio of two named data fields
+    (ValidationError naming it)."""
     if not fractions:
         return
     definitions = {
@@ -36,13 +36,6 @@ def partials_check(agreement: PriceAgreement, fractions: dict[int, Decimal | Rat
         definition = definitions.get(definition_id)
         if definition is None:
             raise ValidationError({"partial rule": "This outcome is not priced by the agreement."})
-        if definition.per_workflow:
-            raise ValidationError(
-                {
-                    f"{definition.name}: partial rule": "Per-workflow outcomes count the first "
-                    "outcome of each workflow: their partial rule cannot be simulated yet."
-                }
-            )
         if isinstance(fraction, Ratio):
             if not (fraction.numerator and fraction.denominator):
                 raise ValidationError(
@@ -63,8 +56,12 @@ def marks_with_partials(marks: Marks, fractions: dict[int, Decimal | Ratio] | No
     rule (`fractions`: definition id -> a fixed fraction, 0: partials are not charged;
     or a Ratio, read from each partial's signal by the expression a close uses): the
     pricing lab's change of a partial rule. A mark keeps its outcome; only its fraction
-    and whether it counts change (not for per-workflow outcomes, whose counting depends
-    on the other outcomes of the workflow: refused before)."""
+    and whether it counts change. For a per-workflow outcome, which outcome of a
+    workflow counts is decided again as its close decided it (rating.Marks.preview),
+    under the proposed rule: the first chargeable one of its invoice, unless the
+    workflow has a disputed outcome there, or an earlier invoice (of any customer) has a
+    chargeable or disputed outcome of it. The marks must be stored ones (an issued
+    invoice's): their invoice is read from the marks table."""
     if not fractions:
         return marks
     when_fraction, when_counted, fraction_params, counted_params = [], [], [], []
@@ -81,6 +78,9 @@ def marks_with_partials(marks: Marks, fractions: dict[int, Decimal | Ratio] | No
         else:
             when_fraction.append(f"{match} THEN CAST(%s AS NUMERIC)")
             fraction_params += [definition_id, BilledSignal.Outcome.PARTIAL, str(fraction)]
+        sql, params = _per_workflow_counted(bool(fraction))
+        when_counted.append(f"WHEN m.outcome_definition_id = %s AND m.per_workflow THEN {sql}")
+        counted_params += [definition_id, *params]
         when_counted.append(f"{match} THEN {'TRUE' if fraction else 'FALSE'}")
         counted_params += [definition_id, BilledSignal.Outcome.PARTIAL]
     columns = []
@@ -102,3 +102,39 @@ def _ratio_query(ratio: Ratio) -> tuple[str, tuple]:
     query = Signal.objects.order_by().annotate(of_signal=F("pk"), fraction=fraction)
     query = query.values("of_signal", "fraction")
     return query.query.sql_with_params()
+
+
+def _per_workflow_counted(charged: bool) -> tuple[str, list]:
+    """Whether mark `m` of a per-workflow outcome counts under a rule that charges
+    partials (`charged`) or not: as the close's window (rating.Marks.preview) decided,
+    its invoice's other marks and earlier invoices' read from the marks table."""
+    table = _q(BilledSignal._meta.db_table)
+    Outcome = BilledSignal.Outcome
+
+    def chargeable(alias: str) -> str:
+        partial = f" OR {alias}.outcome = %s" if charged else ""
+        return f"({alias}.outcome = %s{partial})"
+
+    def chargeable_params() -> list:
+        return [Outcome.SUCCESS, Outcome.PARTIAL] if charged else [Outcome.SUCCESS]
+
+    sql = (
+        f"CASE WHEN NOT {chargeable('m')} THEN FALSE "
+        "WHEN m.workflow_id IS NULL THEN TRUE "
+        f"WHEN EXISTS (SELECT 1 FROM {table} s JOIN {table} x "
+        "ON x.outcome_definition_id = s.outcome_definition_id "
+        "AND x.workflow_id = s.workflow_id AND x.per_workflow "
+        "WHERE s.signal_id = m.signal_id AND ("
+        f"(x.invoice_id = s.invoice_id AND ((x.signal_id < s.signal_id AND {chargeable('x')}) "
+        "OR x.outcome = %s)) "
+        f"OR (x.invoice_id < s.invoice_id AND ({chargeable('x')} OR x.outcome = %s)))) "
+        "THEN FALSE ELSE TRUE END"
+    )
+    params = [
+        *chargeable_params(),
+        *chargeable_params(),
+        Outcome.DISPUTED,
+        *chargeable_params(),
+        Outcome.DISPUTED,
+    ]
+    return sql, params

@@ -257,13 +257,51 @@ def test_a_switch_to_a_ratio_rule_bills_what_a_close_under_it_bills():
         )
 
 
-def test_a_per_workflow_outcomes_partial_rule_is_not_simulated():
-    w = World(unit_price=D("1.00"), partial_rule="fixed", per_workflow=True)
-    w.signals(2, workflow="a")
-    period_close(period_id=w.period().pk, now=datetime(2026, 2, 2, tzinfo=UTC))
-    with pytest.raises(ValidationError, match="their partial rule cannot be simulated yet"):
-        agreement_simulate(
-            agreement=w.agreement,
-            periods=periods_closed(w.agreement),
-            partial_fractions={w.outcome.pk: D("0.5")},
-        )
+def test_a_per_workflow_outcomes_partial_rule_counts_each_workflow_as_a_close_would():
+    """Per-workflow outcomes at 1.00, partials not charged. January: workflow a, a
+    partial then a success; b, a partial; c, a success: 2.00 (a's success, c's).
+    February: a success of a (counted in January) and one of b (not yet): 1.00.
+    Partials at 0.4 instead: January counts a's partial (the first chargeable), b's and
+    c's success, 1.80; February nothing (a and b counted in January), 0.00: what the
+    same signals closed under that rule bill."""
+
+    def close_both(w):
+        w.signal(status="partial", workflow="a")
+        w.signal(workflow="a")
+        w.signal(status="partial", workflow="b")
+        w.signal(workflow="c")
+        january = period_close(period_id=w.period().pk, now=datetime(2026, 2, 2, tzinfo=UTC))
+        w.signal(workflow="a", at=FEB)
+        w.signal(workflow="b", at=FEB)
+        periods_create(agreement=w.agreement, until=MAR)
+        february = period_close(period_id=w.period(2).pk, now=MAR)
+        return january, february
+
+    w = World(unit_price=D("1.00"), per_workflow=True)
+    assert [i.total for i in close_both(w)] == [D("2.00"), D("1.00")]
+    simulation = agreement_simulate(
+        agreement=w.agreement,
+        periods=periods_closed(w.agreement),
+        partial_fractions={w.outcome.pk: D("0.4")},
+    )
+    assert [(p.actual.revenue, p.simulated.revenue) for p in simulation.periods] == [
+        (D("2.00"), D("1.80")),
+        (D("1.00"), D("0.00")),
+    ]
+    # The same signals closed under that rule (another agent: workflows are per outcome
+    # definition, so the first world's marks do not count for it).
+    fixed = World(unit_price=D("1.00"), per_workflow=True, partial_rule="fixed")
+    closed = close_both(fixed)
+    assert [i.total for i in closed] == [D("1.80"), D("0.00")]
+    for result, invoice in zip(simulation.periods, closed, strict=True):
+        draft = simulation.drafts[result.invoice.pk]
+        assert [(x.kind, x.quantity, x.amount) for x in draft.lines] == [
+            (x.kind, x.quantity, x.amount) for x in invoice.lines.order_by("position")
+        ]
+    # Back to no partials from the fixed rule: the first world's invoices again.
+    back = agreement_simulate(
+        agreement=fixed.agreement,
+        periods=periods_closed(fixed.agreement),
+        partial_fractions={fixed.outcome.pk: D(0)},
+    )
+    assert [p.simulated.revenue for p in back.periods] == [D("2.00"), D("1.00")]
