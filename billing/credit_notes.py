@@ -30,7 +30,7 @@ from billing.credit_ledger import credits_return
 from billing.credit_note_credits import credits_follow, merged, refuse_negative_rate
 from billing.delivery import credit_note_delivery_create
 from billing.errors import ClosingError, CreditNoteError
-from billing.invoicing import document_number_next
+from billing.invoice_store import document_number_next
 from billing.models import (
     CreditNote,
     CreditNoteLine,

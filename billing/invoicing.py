@@ -1,27 +1,20 @@
 """Invoicing: from rated marks to invoice lines (outcomes, platform fee, minimum
-true-up, spend cap, late-signal adjustments) and their taxes, and issuing an invoice
-with a gapless number. The arithmetic is pricing.py's; lines are rounded by
-money.round_line, taxes per rate by taxes.py."""
+true-up, spend cap, late-signal adjustments) and their taxes. The arithmetic is
+pricing.py's; lines are rounded by money.round_line, taxes per rate by taxes.py. Storing
+an invoice with its gapless number: invoice_store.py."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
-
 from billing.credits import credits_lines, credits_plan, purchase_lines
 from billing.errors import ClosingError
 from billing.models import (
     BillingPeriod,
-    Invoice,
-    InvoiceCounter,
     InvoiceLine,
-    InvoiceTax,
     Price,
-    SellerProfile,
     TaxRate,
 )
-from billing.models.seller import number_format_fields
 from billing.money import ZERO, format_money, format_quantity, round_line
 from billing.periods import period_full_end
 from billing.pricing import billable_quantity, outcome_charge
@@ -158,7 +151,8 @@ def invoice_draft(
     issued, whose marks are not "billed before"), the top-ups it bills and the prepaid
     credits it draws from `grants` (in drawing order, as they stand: credits.py).
     `as_issued` (an issued invoice, simulations.py): late signals are charged against
-    what earlier invoices had billed when it was issued. `price_then(period, price)`: the
+    what earlier invoices had billed when it was issued, and lines are taxed at the
+    rates its lines had. `price_then(period, price)`: the
     price as it was for an earlier period whose late signals this invoice adjusts (its
     agreement version's, billing/versions.py); by default `price` itself. `rerate(marks)`:
     the marks earlier invoices billed as the simulation re-rates them (simulations.py)."""
@@ -248,15 +242,34 @@ def invoice_draft(
         )
     draft.lines += adjustments
     by_id = {price.pk: price for price in prices}
+    issued = _rates_issued(as_issued) if as_issued is not None else {}
+
+    def rate(price_id):
+        if price_id in issued:
+            return issued[price_id]
+        return line_tax_rate(agreement=agreement, price=by_id.get(price_id))
+
     for line in draft.lines:
-        line.tax_rate = line_tax_rate(agreement=agreement, price=by_id.get(line.price_id))
+        line.tax_rate = rate(line.price_id)
     draft.lines = cap_discount_by_rate(draft.lines, currency)
     draft.top_ups = list(top_ups)
-    draft.lines += purchase_lines(draft.top_ups, line_tax_rate(agreement=agreement, price=None))
+    draft.lines += purchase_lines(draft.top_ups, rate(None))
     draft.draws = credits_plan(lines=draft.lines, prices=prices, grants=grants, currency=currency)
     draft.lines += credits_lines(draft.draws)
     draft.taxes = invoice_taxes(draft.lines, currency)
     return draft
+
+
+def _rates_issued(invoice) -> dict:
+    """The tax rate each price's lines had on an issued invoice, and (key None) its
+    fee's, true-up's or top-up's: a replay taxes as the invoice was taxed, whatever
+    the customer's or agreement's rate became since (they are not terms of a version)."""
+    kinds = (Kind.OUTCOME, Kind.ADJUSTMENT, Kind.PLATFORM_FEE, Kind.MINIMUM_TRUE_UP)
+    rates = {}
+    lines = invoice.lines.filter(kind__in=(*kinds, Kind.CREDIT_PURCHASE))
+    for line in lines.select_related("tax_rate"):
+        rates.setdefault(line.price_id, line.tax_rate)
+    return rates
 
 
 def _by_period(item):
@@ -314,73 +327,3 @@ def _adjustment_lines(
             )
         )
     return lines
-
-
-def document_number_next(*, series: str, year: int) -> int:
-    """The next number of a series in a year, in one statement that also locks the
-    counter row until commit, so numbers are gapless: a rolled-back close gives its
-    number back. The first number of a year creates its row (ignoring a concurrent
-    creation, whose row the UPDATE then waits for)."""
-    table = connection.ops.quote_name(InvoiceCounter._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_number = last_number + 1 "
-            "WHERE series = %s AND year = %s RETURNING last_number",
-            [series, year],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        InvoiceCounter.objects.bulk_create(
-            [InvoiceCounter(series=series, year=year)], ignore_conflicts=True
-        )
-        return document_number_next(series=series, year=year)
-    return row[0]
-
-
-def invoice_number_assign(invoice: Invoice, number_format: str) -> None:
-    """Number the invoice by the seller's format: gapless per year when the format shows
-    the year, else one sequence for all years (the one numbers before formats had)."""
-    year = invoice.issued_at.year if "year" in number_format_fields(number_format) else 0
-    invoice.sequence_year = year
-    invoice.sequence = document_number_next(series="invoice", year=year)
-    invoice.number = number_format.format(year=invoice.issued_at.year, seq=invoice.sequence)
-
-
-def invoice_lines_store(*, invoice: Invoice, draft: DraftInvoice, seller: SellerProfile) -> None:
-    """Store the draft's lines, taxes and totals on the invoice and give it its number,
-    last (the counter's row lock is held for the shortest time)."""
-    InvoiceLine.objects.bulk_create(
-        InvoiceLine(
-            invoice=invoice,
-            position=i,
-            kind=line.kind,
-            description=line.description,
-            price_id=line.price_id,
-            adjusted_period_id=line.adjusted_period_id,
-            credit_grant_id=line.credit_grant_id,
-            successes=line.successes,
-            partials=line.partials,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            amount=line.amount,
-            tax_rate=line.tax_rate,
-            tax_percent=line.tax_rate.percent if line.tax_rate else None,
-        )
-        for i, line in enumerate(draft.lines)
-    )
-    InvoiceTax.objects.bulk_create(
-        InvoiceTax(
-            invoice=invoice,
-            position=i,
-            tax_rate=t.rate,
-            name=t.rate.name,
-            percent=t.rate.percent,
-            legal_note=t.rate.legal_note,
-            net=t.net,
-            tax=t.tax,
-        )
-        for i, t in enumerate(draft.taxes)
-    )
-    invoice.net, invoice.tax, invoice.total = draft.net, draft.tax, draft.total
-    invoice_number_assign(invoice, seller.invoice_number_format)
-    invoice.save(update_fields=["net", "tax", "total", "number", "sequence_year", "sequence"])

@@ -19,7 +19,8 @@ from billing.attribution import costs_attribute
 from billing.credit_ledger import drawdowns_record, drawdowns_reverse
 from billing.credits import grants_live, grants_lock, top_ups_pending
 from billing.errors import ClosingError
-from billing.invoicing import DraftInvoice, invoice_draft, invoice_lines_store
+from billing.invoice_store import invoice_lines_store
+from billing.invoicing import DraftInvoice, invoice_draft
 from billing.margins import margin_figures_compute
 from billing.models import (
     BilledSignal,

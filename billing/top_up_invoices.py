@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from billing.credits import purchase_lines
 from billing.errors import GrantError, StateError
-from billing.invoicing import DraftInvoice, invoice_lines_store
+from billing.invoice_store import invoice_lines_store
+from billing.invoicing import DraftInvoice
 from billing.models import (
     CreditGrant,
     CreditLedgerEntry,

@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from django.db import connection
 
-from billing import invoicing, services
+from billing import invoice_store, services
 from billing.models import BilledSignal, Invoice, Price
 from billing.periods import periods_create, periods_create_due, periods_due
 from billing.services import (
@@ -39,7 +39,7 @@ def test_closing_twice_issues_one_invoice_and_numbers_have_no_gaps():
 def test_failure_after_lines_are_computed_leaves_nothing_and_a_retry_issues_it():
     w = World(unit_price=D(2))
     w.signals(4)
-    killed = mock.patch.object(invoicing, "document_number_next", side_effect=RuntimeError("x"))
+    killed = mock.patch.object(invoice_store, "document_number_next", side_effect=RuntimeError("x"))
     with killed, pytest.raises(RuntimeError):
         period_close(period_id=w.period().pk)
     assert not Invoice.objects.exists() and not BilledSignal.objects.exists()

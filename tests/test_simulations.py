@@ -15,6 +15,8 @@ from billing.periods import periods_create
 from billing.services import invoice_void_and_reissue, period_close
 from billing.simulated_partials import Ratio
 from billing.simulations import agreement_simulate, periods_closed
+from customers.models import Customer
+from tests import factories as f
 from tests.balance_helpers import clock
 from tests.billing_helpers import World
 from tests.credit_helpers import grant
@@ -220,6 +222,32 @@ def test_an_invoice_issued_before_versions_is_replayed_under_the_prices_it_had()
     assert (january.total, february.total) == (D("2.50"), D("7.80"))
     assert AgreementVersion.objects.count() == 0
     assert assert_reproduced(w.agreement) == 2
+
+
+def test_an_invoice_is_replayed_with_the_tax_rates_it_was_issued_with():
+    """January taxed at the customer's 20%: 30.00 + 6.00. Since, the customer moved to
+    10% and the agreement got its own 5% (neither is a term of a version): replayed
+    unchanged, January comes back at 20%; a proposed price is taxed at 20% too."""
+    w = World(unit_price=D("10.00"))
+    Customer.objects.filter(pk=w.customer.pk).update(tax_rate=f.TaxRateFactory())
+    w.signals(3)
+    invoice = period_close(period_id=w.period().pk, now=datetime(2026, 2, 2, tzinfo=UTC))
+    assert (invoice.net, invoice.tax) == (D("30.00"), D("6.00"))
+    Customer.objects.filter(pk=w.customer.pk).update(
+        tax_rate=f.TaxRateFactory(name="VAT 10%", percent=D("10"))
+    )
+    PriceAgreement.objects.filter(pk=w.agreement.pk).update(
+        tax_rate=f.TaxRateFactory(name="VAT 5%", percent=D("5"))
+    )
+    w.agreement.refresh_from_db()
+    assert assert_reproduced(w.agreement) == 1
+    simulation = agreement_simulate(
+        agreement=w.agreement,
+        periods=periods_closed(w.agreement),
+        price_changes={w.price.pk: {"unit_price": D("20.00")}},
+    )
+    [draft] = simulation.drafts.values()
+    assert (draft.net, draft.tax) == (D("60.00"), D("12.00"))
 
 
 def test_a_switch_to_a_ratio_rule_bills_what_a_close_under_it_bills():
