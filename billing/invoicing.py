@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.exceptions import ObjectDoesNotExist
+
 from billing.credits import credits_lines, credits_plan, purchase_lines
 from billing.errors import ClosingError
 from billing.models import (
@@ -269,7 +271,21 @@ def _rates_issued(invoice) -> dict:
     lines = invoice.lines.filter(kind__in=(*kinds, Kind.CREDIT_PURCHASE))
     for line in lines.select_related("tax_rate"):
         rates.setdefault(line.price_id, line.tax_rate)
+    if None not in rates:  # no fee, true-up or top-up line: the rate one had then
+        rates[None] = _rate_then(invoice)
     return rates
+
+
+def _rate_then(invoice):
+    """The rate a line of no price would have had on the invoice: from the agreement
+    and customer as their history had them when it was issued (today's if older)."""
+    agreement = invoice.period.agreement
+    try:
+        then = agreement.history.as_of(invoice.issued_at)
+        then.customer = invoice.customer.history.as_of(invoice.issued_at)
+    except ObjectDoesNotExist:
+        then = agreement
+    return line_tax_rate(agreement=then, price=None)
 
 
 def _by_period(item):

@@ -278,8 +278,8 @@ def agreement_simulate(
     the terms of each period's agreement version (the fields not changed stay as each
     period had them, so no change reproduces every invoice). `adjust(agreement, prices)`
     returns the proposed copies instead (a portfolio change: billing/portfolio.py).
-    `partial_fractions`: outcome definition id -> the fraction partials would be charged
-    (0: not charged), as if its partial rule were that fixed fraction, or a Ratio."""
+    `partial_fractions`: outcome definition id -> the partial rule proposed for it:
+    NOT_CHARGED, a fixed fraction, or a Ratio (simulated_partials.py)."""
     partials_check(agreement, partial_fractions or {})
     if adjust is None:
 

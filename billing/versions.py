@@ -273,6 +273,8 @@ def terms_then(agreement: PriceAgreement, at) -> dict | None:
     rows = PriceTier.history.as_of(at).filter(price_id__in=current).order_by("from_quantity")
     for tier in rows:
         tiers.setdefault(tier.price_id, []).append(tier)
+    if any(p.model in Price.TIERED and p.pk not in tiers for p in prices):
+        return None  # tiers older than their history
     return terms_read(then, prices, tiers_of=lambda price: tiers.get(price.pk, []))
 
 

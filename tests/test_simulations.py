@@ -13,9 +13,8 @@ from django.db.models import Max
 from billing.models import AgreementVersion, Invoice, PriceAgreement
 from billing.periods import periods_create
 from billing.services import invoice_void_and_reissue, period_close
-from billing.simulated_partials import Ratio
+from billing.simulated_partials import NOT_CHARGED, Ratio
 from billing.simulations import agreement_simulate, periods_closed
-from customers.models import Customer
 from tests import factories as f
 from tests.balance_helpers import clock
 from tests.billing_helpers import World
@@ -193,6 +192,8 @@ def test_a_partial_rule_changed_by_hand():
     # January's revenue counts its late partial, billed on February's invoice.
     assert figures(D("0.4")) == [(D("13.20"), D("13.20")), (D("3.00"), D("3.00"))]
     assert figures(D("0.5")) == [(D("13.20"), D("13.50")), (D("3.00"), D("3.00"))]
+    assert figures(NOT_CHARGED) == [(D("13.20"), D("12.00")), (D("3.00"), D("3.00"))]
+    # A fixed fraction of 0 counts the partials, at nothing: the same revenue.
     assert figures(D(0)) == [(D("13.20"), D("12.00")), (D("3.00"), D("3.00"))]
     with pytest.raises(ValidationError, match="Give a fraction from 0 to 1"):
         figures(D("1.5"))
@@ -227,35 +228,41 @@ def test_an_invoice_issued_before_versions_is_replayed_under_the_prices_it_had()
 def test_an_invoice_is_replayed_with_the_tax_rates_it_was_issued_with():
     """January taxed at the customer's 20%: 30.00 + 6.00. Since, the customer moved to
     10% and the agreement got its own 5% (neither is a term of a version): replayed
-    unchanged, January comes back at 20%; a proposed price is taxed at 20% too."""
-    w = World(unit_price=D("10.00"))
-    Customer.objects.filter(pk=w.customer.pk).update(tax_rate=f.TaxRateFactory())
+    unchanged, January comes back at 20%; a proposed price is taxed at 20%, and so is a
+    proposed platform fee, which January did not have (the rate it would have had)."""
+    with clock(datetime(2026, 1, 1, tzinfo=UTC)):
+        w = World(unit_price=D("10.00"))
+        w.customer.tax_rate = f.TaxRateFactory()
+        w.customer.save()
     w.signals(3)
-    invoice = period_close(period_id=w.period().pk, now=datetime(2026, 2, 2, tzinfo=UTC))
+    issued = datetime(2026, 2, 2, tzinfo=UTC)
+    with clock(issued):
+        invoice = period_close(period_id=w.period().pk, now=issued)
     assert (invoice.net, invoice.tax) == (D("30.00"), D("6.00"))
-    Customer.objects.filter(pk=w.customer.pk).update(
-        tax_rate=f.TaxRateFactory(name="VAT 10%", percent=D("10"))
-    )
-    PriceAgreement.objects.filter(pk=w.agreement.pk).update(
-        tax_rate=f.TaxRateFactory(name="VAT 5%", percent=D("5"))
-    )
-    w.agreement.refresh_from_db()
+    with clock(FEB):
+        w.customer.tax_rate = f.TaxRateFactory(name="VAT 10%", percent=D("10"))
+        w.customer.save()
+        w.agreement.tax_rate = f.TaxRateFactory(name="VAT 5%", percent=D("5"))
+        w.agreement.save()
     assert assert_reproduced(w.agreement) == 1
     simulation = agreement_simulate(
         agreement=w.agreement,
         periods=periods_closed(w.agreement),
+        agreement_changes={"platform_fee": D("10.00")},
         price_changes={w.price.pk: {"unit_price": D("20.00")}},
     )
     [draft] = simulation.drafts.values()
-    assert (draft.net, draft.tax) == (D("60.00"), D("12.00"))
+    assert (draft.net, draft.tax) == (D("70.00"), D("14.00"))
 
 
 def test_a_switch_to_a_ratio_rule_bills_what_a_close_under_it_bills():
     """January at 10.00: 2 successes, and partials of done/total 1/4, 3/4, 6/4 (kept at
-    1) and one without the fields (nothing). Partials not charged: 20.00. As the ratio
+    1), and three a ratio makes failures: no fields, a denominator of 0, no numerator.
+    Partials not charged: 20.00. As the ratio
     done/total: 20.00 + 2.50 + 7.50 + 10.00 = 40.00, what the same signals closed under
     that rule bill."""
     partials = [{"done": 1, "total": 4}, {"done": 3, "total": 4}, {"done": 6, "total": 4}, {}]
+    partials += [{"done": 1, "total": 0}, {"total": 4}]  # failures under the ratio
 
     def january(w):
         w.signals(2)
@@ -274,9 +281,11 @@ def test_a_switch_to_a_ratio_rule_bills_what_a_close_under_it_bills():
     assert (period.actual.revenue, period.simulated.revenue) == (D("20.00"), D("40.00"))
     closed = january(World(unit_price=D("10.00"), partial_rule="ratio"))
     [draft] = simulation.drafts.values()
-    assert [(x.kind, x.quantity, x.amount) for x in draft.lines] == [
-        (x.kind, x.quantity, x.amount) for x in closed.lines.order_by("position")
+    assert [(x.kind, x.successes, x.partials, x.quantity, x.amount) for x in draft.lines] == [
+        (x.kind, x.successes, x.partials, x.quantity, x.amount)
+        for x in closed.lines.order_by("position")
     ]
+    assert [x.partials for x in draft.lines] == [3]  # three read; the others failed
     with pytest.raises(ValidationError, match="Name the data fields"):
         agreement_simulate(
             agreement=w.agreement,
@@ -323,13 +332,13 @@ def test_a_per_workflow_outcomes_partial_rule_counts_each_workflow_as_a_close_wo
     assert [i.total for i in closed] == [D("1.80"), D("0.00")]
     for result, invoice in zip(simulation.periods, closed, strict=True):
         draft = simulation.drafts[result.invoice.pk]
-        assert [(x.kind, x.quantity, x.amount) for x in draft.lines] == [
-            (x.kind, x.quantity, x.amount) for x in invoice.lines.order_by("position")
+        assert [(x.kind, x.successes, x.partials, x.amount) for x in draft.lines] == [
+            (x.kind, x.successes, x.partials, x.amount) for x in invoice.lines.order_by("position")
         ]
     # Back to no partials from the fixed rule: the first world's invoices again.
     back = agreement_simulate(
         agreement=fixed.agreement,
         periods=periods_closed(fixed.agreement),
-        partial_fractions={fixed.outcome.pk: D(0)},
+        partial_fractions={fixed.outcome.pk: NOT_CHARGED},
     )
     assert [p.simulated.revenue for p in back.periods] == [D("2.00"), D("1.00")]

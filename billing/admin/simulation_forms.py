@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from billing.models import BillingPeriod, OutcomeDefinition, Price, PriceAgreement
 from billing.money import format_quantity
-from billing.simulated_partials import Ratio
+from billing.simulated_partials import NOT_CHARGED, Ratio
 from billing.simulations import AGREEMENT_FIELDS
 
 TIERS_HELP = (
@@ -187,7 +187,7 @@ class PriceForm(forms.Form):
             self.add_error("partial_fraction", "Give the fraction partials are charged, e.g. 0.4.")
         return data
 
-    def partial_fraction_changed(self) -> Decimal | Ratio | None:
+    def partial_fraction_changed(self) -> Decimal | Ratio | str | None:
         """The fraction partials would be charged at (a Ratio for a ratio rule), if the
         rule, fraction or ratio fields changed."""
         definition = self.price.outcome_definition
@@ -203,7 +203,7 @@ class PriceForm(forms.Form):
             rule != definition.PartialRule.FIXED or fraction == definition.partial_fraction
         ):
             return None
-        return Decimal(0) if rule == definition.PartialRule.NONE else fraction
+        return NOT_CHARGED if rule == definition.PartialRule.NONE else fraction
 
     def changes(self) -> dict:
         """The fields that differ from the stored price, and the tiers of a tiered one."""
