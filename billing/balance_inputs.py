@@ -76,7 +76,7 @@ def _shared() -> list:
 
 def inputs_digests(customer_ids: Iterable[int]) -> dict[int, str]:
     """A digest of each customer's rows and the shared ones (see above), in 11 queries
-    whatever the number of customers; "" for a customer with a cost-plus price."""
+    whatever the number of customers; "" for a customer always recomputed (above)."""
     ids = list(customer_ids)
     rows: dict[int, list] = defaultdict(list)
 

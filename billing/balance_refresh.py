@@ -1,13 +1,14 @@
 """Keeping the stored balances fresh (beat, every BALANCE_REFRESH_SECONDS) and raising
 budget alerts from them.
 
-A customer's balance is recomputed when it has none yet, when a signal or cost of the
-customer has an id above the watermark it was computed with (one index probe each:
-signal_customer_id_idx, cost_customer_id_idx), or when it would be older than
-BALANCE_LAG_SECONDS before the next run. The watermark shows new signals within one run;
-what it cannot see (a signal whose transaction committed after a higher id's, a signal
-attached to the customer later, a grant, a close, an agreement change) is caught by age.
-The API never serves a balance older than BALANCE_LAG_SECONDS, whatever beat does."""
+A customer's balance is due when it has none yet, when a signal or cost of the customer
+has an id above the watermark it was computed with (one index probe each:
+signal_customer_id_idx, cost_customer_id_idx), when time alone changed it (`valid_until`)
+or when it might pass BALANCE_LAG_SECONDS before the next run reaches it. A due balance
+whose inputs did not change (balance_inputs.py: what the watermark cannot see, a signal
+whose transaction committed after a higher id's, one attached later, a grant, a close,
+an agreement change) is confirmed; any other is recomputed. The API never serves a
+balance older than BALANCE_LAG_SECONDS, whatever beat does."""
 
 import logging
 import time
@@ -261,26 +262,21 @@ def balance_refresh(*, now: datetime | None = None) -> int:
     due = balances_due(now=checked)
     confirmed = balances_confirm(due, now=checked)
     todo = [d for d in due if d.customer_id not in confirmed]
-    stored = 0
-    for first in range(0, len(todo), BATCH):
-        batch = todo[first : first + BATCH]
-        ids = [d.customer_id for d in batch]
-        counts, digests = signal_counts(ids), inputs_digests(ids)
-        done = []
-        for d in batch:
-            try:
-                _refresh_one(
-                    d,
-                    signals_count=counts.get(d.customer_id, 0),
-                    inputs_digest=digests[d.customer_id],
-                    now=now or timezone.now(),
-                )
-                done.append(d.customer_id)
-            except Exception:  # one customer's problem never holds up the others' balances
-                logger.exception("could not refresh the balance of customer %s", d.customer_id)
-            if time.monotonic() - started > settings.BALANCE_REFRESH_SECONDS:
-                break
-        stored += len(done)
+    stored, counts, digests = 0, {}, {}
+    for i, d in enumerate(todo):
+        if i % BATCH == 0:
+            ids = [x.customer_id for x in todo[i : i + BATCH]]
+            counts, digests = signal_counts(ids), inputs_digests(ids)
+        try:
+            _refresh_one(
+                d,
+                signals_count=counts.get(d.customer_id, 0),
+                inputs_digest=digests[d.customer_id],
+                now=now or timezone.now(),
+            )
+            stored += 1
+        except Exception:  # one customer's problem never holds up the others' balances
+            logger.exception("could not refresh the balance of customer %s", d.customer_id)
         if time.monotonic() - started > settings.BALANCE_REFRESH_SECONDS:
             break
     logger.info(

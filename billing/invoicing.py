@@ -247,9 +247,12 @@ def invoice_draft(
     issued = _rates_issued(as_issued) if as_issued is not None else {}
 
     def rate(price_id):
-        if price_id in issued:
-            return issued[price_id]
-        return line_tax_rate(agreement=agreement, price=by_id.get(price_id))
+        if price_id not in issued:
+            if price_id is None and as_issued is not None:  # none such on the invoice
+                issued[None] = _rate_then(as_issued)
+                return issued[None]
+            return line_tax_rate(agreement=agreement, price=by_id.get(price_id))
+        return issued[price_id]
 
     for line in draft.lines:
         line.tax_rate = rate(line.price_id)
@@ -265,14 +268,13 @@ def invoice_draft(
 def _rates_issued(invoice) -> dict:
     """The tax rate each price's lines had on an issued invoice, and (key None) its
     fee's, true-up's or top-up's: a replay taxes as the invoice was taxed, whatever
-    the customer's or agreement's rate became since (they are not terms of a version)."""
+    the customer's or agreement's rate became since (they are not terms of a version).
+    A line of no price the invoice did not have: _rate_then."""
     kinds = (Kind.OUTCOME, Kind.ADJUSTMENT, Kind.PLATFORM_FEE, Kind.MINIMUM_TRUE_UP)
     rates = {}
     lines = invoice.lines.filter(kind__in=(*kinds, Kind.CREDIT_PURCHASE))
     for line in lines.select_related("tax_rate"):
         rates.setdefault(line.price_id, line.tax_rate)
-    if None not in rates:  # no fee, true-up or top-up line: the rate one had then
-        rates[None] = _rate_then(invoice)
     return rates
 
 

@@ -236,8 +236,11 @@ class TermsThen(TermsByVersion):
     invoice issued before its agreement had versions was issued under, its late-signal
     adjustments included (a close then priced everything at the rows as they stood)."""
 
-    def __init__(self, agreement: PriceAgreement, terms: dict, adjust=None):
-        super().__init__(agreement, adjust)
+    def __init__(self, by_version: TermsByVersion, terms: dict):
+        # The agreement, its prices and the proposal of the terms at hand: no query.
+        self.agreement, self.prices = by_version.agreement, by_version.prices
+        self.versions, self.adjust = by_version.versions, by_version.adjust
+        self.cache = {}
         self.terms = terms
 
     def of(self, period: BillingPeriod) -> tuple[PriceAgreement, list[Price]]:
@@ -249,24 +252,24 @@ class TermsThen(TermsByVersion):
 def last_edited(agreement: PriceAgreement):
     """When the agreement, one of its prices or one of their tiers was last saved (its
     history), or None."""
-    prices = Price.history.filter(agreement_id=agreement.pk).values("id")
+    prices = Price.history.filter(agreement_id=agreement.pk)
+    tiers = PriceTier.history.filter(price_id__in=prices.values("id"))
     dates = [
-        agreement.history.aggregate(last=Max("history_date"))["last"],
-        Price.history.filter(agreement_id=agreement.pk).aggregate(last=Max("history_date"))["last"],
-        PriceTier.history.filter(price_id__in=prices).aggregate(last=Max("history_date"))["last"],
+        rows.aggregate(last=Max("history_date"))["last"]
+        for rows in (agreement.history.all(), prices, tiers)
     ]
     return max((d for d in dates if d is not None), default=None)
 
 
-def terms_then(agreement: PriceAgreement, at) -> dict | None:
-    """The agreement's terms as its history had them at `at` (terms_read's form); None
-    when the history does not hold them (rows saved before it was kept)."""
+def terms_then(agreement: PriceAgreement, current: set[int], at) -> dict | None:
+    """The agreement's terms as its history had them at `at` (terms_read's form), its
+    prices being `current` (ids) now; None when the history does not hold them (rows
+    saved before it was kept)."""
     try:
         then = agreement.history.as_of(at)
     except PriceAgreement.DoesNotExist:
         return None
     prices = list(Price.history.as_of(at).filter(agreement_id=agreement.pk).order_by("pk"))
-    current = {p.pk for p in prices_of(agreement)}
     if {p.pk for p in prices} != current:  # a price added or removed since: not replayable
         return None
     tiers: dict[int, list] = {}
@@ -283,14 +286,11 @@ def invoice_terms(invoice, terms: TermsByVersion, edited=None) -> TermsByVersion
     issued before the agreement had any version, whose agreement, prices or tiers were
     saved since (`edited`: last_edited's), those its history had then."""
     first = min((v.created_at for v in terms.versions), default=None)
-    if (first is not None and invoice.issued_at >= first) or edited is None:
+    issued = invoice.issued_at
+    if edited is None or edited <= issued or (first is not None and issued >= first):
         return terms
-    if edited <= invoice.issued_at:
-        return terms
-    then = terms_then(terms.agreement, invoice.issued_at)
-    if then is None:
-        return terms
-    return TermsThen(terms.agreement, then, adjust=terms.adjust)
+    then = terms_then(terms.agreement, {p.pk for p in terms.prices}, issued)
+    return terms if then is None else TermsThen(terms, then)
 
 
 def period_priced(period: BillingPeriod, terms: TermsByVersion):
